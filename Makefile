@@ -1,0 +1,39 @@
+# pvegateway: `make install` sets everything up, `make test` checks it all.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APIDOC_MIRROR ?= $(if $(wildcard ../shared/apidoc),../shared/apidoc,)
+
+.PHONY: install deps apidoc docs-assets test lint typecheck unit bench clean
+
+install: deps apidoc docs-assets
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+deps: $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+
+apidoc: deps
+	APIDOC_MIRROR="$(APIDOC_MIRROR)" $(PY) -m pvegateway apidoc install
+
+docs-assets: deps
+	$(PY) -m pvegateway.docs_assets install
+
+test: lint typecheck unit
+
+lint:
+	$(VENV)/bin/ruff check pvegateway tests bench
+
+typecheck:
+	$(VENV)/bin/mypy
+
+unit:
+	$(VENV)/bin/pytest -q
+
+bench:
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,99 @@
+"""``create_app``: the whole gateway as one ASGI application."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .apidoc.loader import load_operations
+from .apidoc.operation import Operation
+from .apidoc.sources import load_tree, resolve
+from .backends.base import Backend
+from .backends.generic import GenericBackend
+from .http.api import ApiApp
+from .http.dispatch import Router
+
+BackendName = Literal["generic", "mock", "proxy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A loaded apidoc tree: its name, node count and operations."""
+
+    version: str
+    nodes: int
+    operations: Sequence[Operation]
+
+
+def load_schema(apidoc: str | os.PathLike[str] | None = None) -> Schema:
+    resolved = resolve(apidoc)
+    nodes, operations = load_operations(load_tree(resolved))
+    return Schema(resolved.name, nodes, operations)
+
+
+def make_backend(name: str, schema: Schema, **options: Any) -> Backend:
+    if name in ("generic", "mock"):
+        # the realistic mock cluster builds on this; until then the generic backend answers
+        return GenericBackend(schema.operations)
+    raise ValueError(f"unknown backend {name!r}: expected one of generic, mock, proxy")
+
+
+class Gateway:
+    """``/api2/...`` goes straight to the API path; everything else to a small Starlette app."""
+
+    def __init__(self, schema: Schema, backend: Backend, *, send_reason: bool = False) -> None:
+        self.schema = schema
+        self.backend = backend
+        self.router = Router(schema.operations)
+        self.api = ApiApp(self.router, backend, send_reason=send_reason)
+        self.started = time.time()
+        self.site = Starlette(routes=self._routes(), lifespan=self._lifespan)
+
+    def _routes(self) -> list[Route]:
+        from . import openapi
+
+        return openapi.routes(self.schema)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.backend.startup()
+        try:
+            yield
+        finally:
+            await self.backend.shutdown()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope.get("path", "")
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            if path.startswith("/api2"):
+                await self.api(scope, receive, send)
+                return
+        await self.site(scope, receive, send)
+
+
+def create_app(
+    apidoc: str | os.PathLike[str] | None = None,
+    backend: BackendName | Backend = "mock",
+    *,
+    send_reason: bool = False,
+    **backend_options: Any,
+) -> Gateway:
+    """An ASGI app serving the PVE API of ``apidoc`` (a version name or a path) through ``backend``.
+
+    ``send_reason`` is for servers that understand the gateway's reason-phrase header (``serve`` sets
+    it for its own uvicorn protocol); embedded elsewhere, standard phrases are used.
+    """
+    schema = load_schema(apidoc)
+    chosen = make_backend(backend, schema, **backend_options) if isinstance(backend, str) else backend
+    return Gateway(schema, chosen, send_reason=send_reason)

@@ -1,0 +1,1 @@
+"""Backends answer validated requests: the generic schema-driven one, the mock, the proxy."""

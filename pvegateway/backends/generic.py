@@ -1,0 +1,128 @@
+"""A schema-driven in-memory backend good enough to exercise every operation.
+
+Collections are found in the tree itself: a POST on ``T`` whose parameters include the ``x`` of a child
+``T/{x}`` creates the item ``T/<x>``; GET/PUT/DELETE on the item (and its ``config``) act on it; index
+nodes list their children as ``subdir``; everything else answers with data shaped by ``returns``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..apidoc.operation import Operation
+from ..errors import PVEError
+from ..schema.perl import split_list
+from .base import Call, Result
+from .samples import sample
+
+_CONFIG_LEAVES = ("", "/config", "/options")
+
+
+def _digest(item: Mapping[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(item, sort_keys=True).encode()).hexdigest()  # noqa: S324
+
+
+class GenericBackend:
+    def __init__(self, operations: Iterable[Operation]) -> None:
+        ops = list(operations)
+        templates = {op.path for op in ops}
+        self._collections: dict[str, str] = {}
+        for op in ops:
+            if op.method != "POST":
+                continue
+            props = op.parameters.get("properties") or {}
+            for child in templates:
+                head, _, last = child.rpartition("/")
+                if head == op.path and last.startswith("{") and last[1:-1] in props:
+                    self._collections[op.path] = last[1:-1]
+        self._children: dict[str, list[str]] = {}
+        for template in sorted(templates):
+            head, _, last = template.rpartition("/")
+            if head and not last.startswith("{"):
+                self._children.setdefault(head, []).append(last)
+            elif not head and last:
+                self._children.setdefault("/", []).append(last)
+        self.items: dict[str, dict[str, Any]] = {}
+
+    async def startup(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    def _item_of(self, call: Call) -> tuple[str, str, str] | None:
+        """The deepest collection item the path lies in: (concrete item path, param, rest of path)."""
+        template = call.operation.path.strip("/").split("/")
+        concrete = call.path.strip("/").split("/")
+        found: tuple[str, str, str] | None = None
+        for index, segment in enumerate(template):
+            if not (segment.startswith("{") and segment.endswith("}")):
+                continue
+            parent = "/" + "/".join(template[:index])
+            if self._collections.get(parent) == segment[1:-1] and index < len(concrete):
+                item = "/" + "/".join(concrete[: index + 1])
+                rest = "/" + "/".join(template[index + 1 :]) if index + 1 < len(template) else ""
+                found = (item, segment[1:-1], rest)
+        return found
+
+    async def handle(self, call: Call) -> Result:
+        op = call.operation
+        context = dict(call.path_params)
+        if op.method == "POST" and op.path in self._collections:
+            return self._create(call, self._collections[op.path])
+        if op.method == "GET" and op.path in self._collections:
+            return Result(self._list(call.path, self._collections[op.path]))
+        located = self._item_of(call)
+        if located is not None:
+            item_path, param, rest = located
+            item = self.items.get(item_path)
+            if item is None:
+                value = item_path.rsplit("/", 1)[-1]
+                raise PVEError(500, f"{param} '{value}' does not exist\n")
+            if rest in _CONFIG_LEAVES:
+                if op.method == "GET":
+                    return Result({**item, "digest": _digest(item)} if rest else dict(item))
+                if op.method in ("PUT", "POST"):
+                    self._update(item, call)
+                    return Result(sample(op.returns, "upid", context))
+                if op.method == "DELETE" and not rest:
+                    for key in [k for k in self.items if k == item_path or k.startswith(item_path + "/")]:
+                        del self.items[key]
+                    return Result(sample(op.returns, "upid", context))
+        returns = op.returns
+        items = returns.get("items") if returns.get("type") == "array" else None
+        if op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {}):
+            return Result([{"subdir": name} for name in self._children.get(op.path, [])])
+        return Result(sample(returns, "upid" if op.method != "GET" else "", context))
+
+    def _create(self, call: Call, param: str) -> Result:
+        value = str(call.params[param])
+        key = f"{call.path.rstrip('/')}/{value}"
+        if key in self.items:
+            raise PVEError(500, f"{param} '{value}' already exists\n")
+        self.items[key] = {
+            k: v for k, v in call.params.items() if k not in call.path_params and v is not None
+        }
+        return Result(sample(call.operation.returns, "upid", dict(call.path_params)))
+
+    def _list(self, path: str, param: str) -> list[dict[str, Any]]:
+        prefix = path.rstrip("/") + "/"
+        return [
+            {param: key[len(prefix):], **item}
+            for key, item in self.items.items()
+            if key.startswith(prefix) and "/" not in key[len(prefix):]
+        ]
+
+    def _update(self, item: dict[str, Any], call: Call) -> None:
+        params = dict(call.params)
+        digest = params.pop("digest", None)
+        if isinstance(digest, str) and digest and digest != _digest(item):
+            raise PVEError(500, "detected modified configuration - file changed by other user? Try again.\n")
+        delete = params.pop("delete", None)
+        changes = {k: v for k, v in params.items() if k not in call.path_params and v is not None}
+        for key in split_list(delete) if isinstance(delete, str) else []:
+            item.pop(key, None)
+        item.update(changes)

@@ -1,0 +1,1 @@
+"""The wire: parameter gathering, dispatch, envelopes and server glue."""

@@ -1,0 +1,131 @@
+"""The ``/api2`` request path: decode, match, gather, validate, call the backend, format.
+
+Plain ASGI on purpose: this is the hot path, and everything it needs was built at startup.
+Order of checks follows pve-http-server and pve-manager (docs/pve-wire.md section 9).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
+from typing import Any
+
+from ..backends.base import Backend, Call
+from ..errors import PVEError
+from . import envelope
+from .dispatch import Router
+from .params import gather, media_type, merge_path
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_API_PATH = re.compile(r"^/api2/+([a-z][a-z0-9]+)(/.*)?$", re.DOTALL)
+MAX_BODY = 512 * 1024
+REASON_HEADER = b"x-pvegateway-reason"
+_METHODS = frozenset(("GET", "POST", "PUT", "DELETE"))
+_BODY_TYPES = frozenset(("application/x-www-form-urlencoded", "application/json", "multipart/form-data"))
+
+
+class ApiApp:
+    """Answers every ``/api2...`` request like a PVE node's pveproxy would."""
+
+    def __init__(self, router: Router, backend: Backend, *, send_reason: bool = False) -> None:
+        self.router = router
+        self.backend = backend
+        self.send_reason = send_reason
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        fmt = "json"
+        try:
+            match = _API_PATH.match(path)
+            if match is None:
+                raise PVEError(501, "no such uri", plain=True)
+            fmt = match.group(1)
+            rel = match.group(2) or "/"
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            method = scope["method"]
+            if method not in _METHODS:
+                raise PVEError(501, f"method '{method}' not available", plain=True)
+            body = await self._read_body(method, headers, receive)
+            if fmt not in envelope.FORMATS:
+                raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
+            rendered = await self._dispatch(fmt, method, rel, scope, headers, body)
+        except PVEError as err:
+            rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
+        await self._respond(rendered, send)
+
+    async def _read_body(self, method: str, headers: dict[str, str], receive: Receive) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise PVEError(501, "chunked transfer encoding not supported", plain=True)
+        length_text = headers.get("content-length", "0").strip() or "0"
+        length = int(length_text) if length_text.isdigit() else 0
+        if method in ("GET", "DELETE") and length > 0:
+            raise PVEError(501, f"Unexpected content for method '{method}'", plain=True)
+        if length > MAX_BODY:
+            raise PVEError(501, "for data too large", plain=True)
+        if method in ("POST", "PUT"):
+            ctype = headers.get("content-type")
+            if ctype is not None and media_type(ctype) not in _BODY_TYPES:
+                raise PVEError(506, f"upload 'Content-Type '{ctype}' not implemented", plain=True)
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise PVEError(501, "for data too large", plain=True)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    async def _dispatch(
+        self, fmt: str, method: str, rel: str, scope: Scope, headers: dict[str, str], body: bytes
+    ) -> envelope.Rendered:
+        match = self.router.match(method, rel)
+        op = match.operation
+        if op is None:
+            raise PVEError(501, f"Method '{method} {rel}' not implemented")
+        if op.method in ("POST", "PUT"):
+            ctype = headers.get("content-type", "")
+            if media_type(ctype) == "multipart/form-data" and not op.path.endswith("/upload"):
+                raise PVEError(506, f"upload 'Content-Type '{ctype}' not implemented", plain=True)
+        query = scope.get("query_string", b"").decode("latin-1")
+        params = gather(
+            query, body, headers.get("content-type", ""),
+            with_body=method in ("POST", "PUT"), protected=op.protected,
+        )
+        merge_path(params, match.params)
+        op.validator.validate(params)
+        result = await self.backend.handle(Call(op, params, rel, match.params, headers))
+        return envelope.success(fmt, result.data, result.total, result.changes)
+
+    async def _respond(self, rendered: envelope.Rendered, send: Send) -> None:
+        now = formatdate(usegmt=True)
+        headers: list[tuple[bytes, bytes]] = [
+            (b"cache-control", b"max-age=0"),
+            (b"pragma", b"no-cache"),
+            (b"expires", now.encode()),
+            (b"server", b"pve-api-daemon/3.0"),
+        ]
+        if rendered.content_type:
+            headers.append((b"content-type", rendered.content_type.encode()))
+        headers.append((b"content-length", str(len(rendered.body)).encode()))
+        if rendered.status >= 400:
+            headers.append((b"connection", b"close"))
+        for key, value in rendered.headers.items():
+            headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        if self.send_reason and rendered.reason != envelope.standard_phrase(rendered.status):
+            headers.append((REASON_HEADER, rendered.reason.encode("utf-8", "replace")))
+        await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
+        await send({"type": "http.response.body", "body": rendered.body})

@@ -1,0 +1,75 @@
+"""Find a request's operation in time proportional to the path's depth, not the number of routes.
+
+A tree of path segments, as PVE's RESTHandler walks its subclasses: literal children first, then the
+one ``{param}`` child of a node. A greedy parameter (``fragmentDelimiter => ''`` in PVE) takes the rest
+of the path, slashes included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..apidoc.operation import Operation
+
+
+@dataclass(slots=True)
+class _Node:
+    literal: dict[str, _Node] = field(default_factory=dict)
+    param: tuple[str, _Node] | None = None
+    greedy: str | None = None
+    methods: dict[str, Operation] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    node_found: bool
+    operation: Operation | None
+    params: dict[str, str]
+
+
+class Router:
+    def __init__(self, operations: Iterable[Operation]) -> None:
+        self._root = _Node()
+        for op in operations:
+            self._add(op)
+
+    def _add(self, op: Operation) -> None:
+        node = self._root
+        for segment in op.path.strip("/").split("/") if op.path.strip("/") else []:
+            if segment.startswith("{") and segment.endswith("}"):
+                name = segment[1:-1]
+                if node.param is None:
+                    node.param = (name, _Node())
+                node = node.param[1]
+                if name == op.greedy_param:
+                    node.greedy = name
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        node.methods[op.method] = op
+
+    def match(self, method: str, rel_path: str) -> Match:
+        """Segments are split on ``/`` with empty ones dropped, like PVE."""
+        segments = [s for s in rel_path.split("/") if s]
+        params: dict[str, str] = {}
+        node = self._root
+        index = 0
+        while index < len(segments):
+            segment = segments[index]
+            child = node.literal.get(segment)
+            if child is not None:
+                node = child
+            elif node.param is not None:
+                name, child = node.param
+                if child.greedy:
+                    params[name] = "/".join(segments[index:])
+                    node = child
+                    break
+                params[name] = segment
+                node = child
+            else:
+                return Match(False, None, {})
+            index += 1
+        if not node.methods:
+            return Match(False, None, {})
+        return Match(True, node.methods.get(method), params)

@@ -1,0 +1,85 @@
+"""PVE's formatters (pve-http-server Formatter/Standard.pm): the json and extjs envelopes and friends.
+
+A response is rendered once, here: success and error alike. The HTTP reason phrase is the message's
+first line, as pve-http-server sends it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from ..errors import PVEError
+
+JSON_TYPE = "application/json;charset=UTF-8"
+FORMATS = frozenset(("json", "extjs", "htmljs", "spiceconfig"))
+
+
+@dataclass(slots=True)
+class Rendered:
+    status: int
+    body: bytes
+    content_type: str | None
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def standard_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def reason_for(status: int, message: str) -> str:
+    first = message.split("\n", 1)[0] if message else ""
+    return first if first and "\r" not in first else standard_phrase(status)
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def success(fmt: str, data: Any, total: Any = None, changes: Any = None) -> Rendered:
+    body: dict[str, Any] = {"data": data}
+    if fmt in ("extjs", "htmljs"):
+        body["success"] = 1
+    if total:
+        body["total"] = total
+    if changes:
+        body["changes"] = changes
+    if fmt == "spiceconfig":
+        return _spiceconfig(data)
+    return _wrap(fmt, 200, "OK", body)
+
+
+def failure(fmt: str, error: PVEError) -> Rendered:
+    if error.plain:
+        return Rendered(error.status, error.message.encode(), None, reason_for(error.status, error.message))
+    message = error.message or standard_phrase(error.status)
+    body: dict[str, Any] = {"data": None, "message": message}
+    if error.errors:
+        body["errors"] = error.errors
+    reason = reason_for(error.status, message)
+    if fmt in ("extjs", "htmljs"):
+        body["success"] = 0
+        body["status"] = error.status
+        rendered = _wrap(fmt, 200, "OK", body)
+    else:
+        rendered = _wrap(fmt, error.status, reason, body)
+    rendered.headers.update(error.headers)
+    return rendered
+
+
+def _wrap(fmt: str, status: int, reason: str, body: dict[str, Any]) -> Rendered:
+    if fmt == "htmljs":
+        return Rendered(status, html.escape(_dumps(body).decode()).encode(), "text/html;charset=UTF-8", reason)
+    return Rendered(status, _dumps(body), JSON_TYPE, reason)
+
+
+def _spiceconfig(data: Any) -> Rendered:
+    lines = ["[virt-viewer]"] + [f"{k}={v}" for k, v in (data or {}).items()]
+    return Rendered(200, ("\n".join(lines) + "\n").encode(), "application/x-virt-viewer;charset=UTF-8", "OK")

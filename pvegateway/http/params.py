@@ -1,0 +1,108 @@
+"""Gather request parameters exactly as pve-http-server does (docs/pve-wire.md section 2).
+
+Form bodies and query strings: pairs split on ``&`` and ``;``, only the first ``=`` separates and a
+second one truncates the value, ``+`` is a space, keys are not UTF-8 decoded but values are, repeated
+keys become arrays, a key without ``=`` is undef. JSON bodies keep their structure; numbers become the
+strings Perl would print. The query string always wins over the body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..errors import PVEError
+from ..schema.messages import URI_CONFLICT
+from ..schema.perl import perl_str
+
+_PAIR_SEPARATORS = re.compile(r"[&;]")
+_PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
+
+
+def _unescape(raw: str) -> bytes:
+    data = raw.replace("+", " ").encode("latin-1", "surrogateescape")
+    return _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), data)
+
+
+def decode_urlencoded(data: str) -> dict[str, Any]:
+    """PVE's ``decode_urlencoded``: ``{key: str | None | list}``."""
+    result: dict[str, Any] = {}
+    if not data:
+        return result
+    pairs = _PAIR_SEPARATORS.split(data)
+    while pairs and pairs[-1] == "":  # Perl's split drops trailing empty fields
+        pairs.pop()
+    for pair in pairs:
+        key_raw, sep, rest = pair.partition("=")
+        key = _unescape(key_raw).decode("latin-1")
+        value: str | None = None
+        if sep:
+            value = _unescape(rest.split("=", 1)[0]).decode("utf-8", "replace")
+        if key in result and value is not None and result[key] is not None:
+            old = result[key]
+            result[key] = [*old, value] if isinstance(old, list) else [old, value]
+        else:
+            result[key] = value
+    return result
+
+
+def perlify(value: Any) -> Any:
+    """JSON values as PVE's handlers see them: numbers as Perl strings, null as undef, bools kept."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return perl_str(value)
+    if isinstance(value, list):
+        return [perlify(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): perlify(v) for k, v in value.items()}
+    return value
+
+
+def decode_json_body(body: bytes) -> dict[str, Any]:
+    try:
+        decoded = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        text = f"malformed JSON string: {err}"
+        raise PVEError(500, text, plain=True) from None
+    if not isinstance(decoded, dict):
+        raise PVEError(500, "Not a HASH reference", plain=True)
+    return {str(k): perlify(v) for k, v in decoded.items()}
+
+
+def media_type(content_type: str) -> str:
+    """PVE compares the part before the first ``;`` or ``,``, case-sensitively."""
+    return re.split(r"[;,]", content_type, maxsplit=1)[0].strip()
+
+
+def gather(
+    query: str, body: bytes, content_type: str, *, with_body: bool, protected: bool
+) -> dict[str, Any]:
+    """Body then query string (the query overrides); ``_dc`` dropped."""
+    params: dict[str, Any] = {}
+    if with_body and body:
+        if media_type(content_type) == "application/json":
+            params = decode_json_body(body)
+        else:
+            params = decode_urlencoded(body.decode("latin-1"))
+    params.update(decode_urlencoded(query))
+    params.pop("_dc", None)
+    if protected:
+        # pveproxy re-encodes the form for pvedaemon: a key without '=' arrives as an empty string
+        for key, value in params.items():
+            if value is None and not (with_body and media_type(content_type) == "application/json"):
+                params[key] = ""
+    return params
+
+
+def merge_path(params: dict[str, Any], path_params: dict[str, str]) -> None:
+    """Path captures win; a different string in the body or query is PVE's URI conflict error."""
+    conflicts: dict[str, str] = {}
+    for key, value in path_params.items():
+        # a string comparison: undef, JSON null, arrays and booleans all differ from the URI's text
+        if key in params and not (isinstance(params[key], str) and params[key] == value):
+            conflicts[key] = URI_CONFLICT
+        params[key] = value
+    if conflicts:
+        raise PVEError.params(conflicts)

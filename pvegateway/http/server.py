@@ -1,0 +1,78 @@
+"""Serving the gateway: uvicorn with PVE's reason phrases, or hypercorn.
+
+ASGI has no reason phrase. PVE clients read it (proxmoxer shows it, the Terraform provider looks for
+"does not exist" in it), so under uvicorn the gateway uses a protocol class whose h11 connection takes
+the phrase from an internal header the app adds (and strips it). Servers without this degrade to the
+standard phrase: the app only emits the header when told the server understands it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE, H11Protocol
+
+from .api import REASON_HEADER
+
+
+class _ReasonConnection(h11.Connection):
+    def send(self, event: Any) -> bytes | None:
+        if isinstance(event, h11.Response):
+            reason = None
+            headers = []
+            for name, value in event.headers:
+                if name == REASON_HEADER:
+                    reason = value
+                else:
+                    headers.append((name, value))
+            if reason is not None:
+                event = h11.Response(status_code=event.status_code, headers=headers, reason=reason,
+                                     http_version=event.http_version)
+        return super().send(event)
+
+
+class PVEH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, writing the reason phrase the gateway chose."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = self.config.h11_max_incomplete_event_size
+        self.conn = _ReasonConnection(
+            h11.SERVER, limit if limit is not None else DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+        )
+
+
+def ssl_paths_ok(cert: str | None, key: str | None) -> None:
+    if bool(cert) != bool(key):
+        raise SystemExit("--tls-cert and --tls-key go together")
+    if cert and key:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            ctx.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as err:
+            raise SystemExit(f"cannot load TLS certificate/key: {err}") from None
+
+
+def run_uvicorn(app: Any, host: str, port: int, cert: str | None, key: str | None, log_level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=host, port=port, http=PVEH11Protocol, ssl_certfile=cert, ssl_keyfile=key,
+        log_level=log_level, lifespan="on", server_header=False, date_header=True,
+    )
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+def run_hypercorn(app: Any, host: str, port: int, cert: str | None, key: str | None, log_level: str) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.certfile = cert
+    config.keyfile = key
+    config.loglevel = log_level.upper()
+    asyncio.run(serve(app, config))  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The PVE schema dialect: Perl-like types, formats, property strings, PVE's exact messages."""

@@ -1,0 +1,78 @@
+"""Turn a schema in PVE's dialect (as the apidoc tree has it) into the form the checker reads.
+
+Done once at startup: Perl truthiness of ``optional``, numeric keywords given as strings, ``enum: null``,
+Perl regexes compiled with PVE's half anchoring, enum values as Perl strings, inline property-string
+formats compiled recursively. Bounds keep the text Perl would print in messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .perl import compile_anchored, perl_str, truthy
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    value: float
+    text: str
+
+
+def _bound(raw: Any) -> Bound | None:
+    if raw is None:
+        return None
+    text = perl_str(raw)
+    try:
+        return Bound(float(text), text)
+    except ValueError:
+        return None
+
+
+def compile_schema(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The checker's view of one (sub)schema; unknown keys are kept as they are."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("optional", "default_key"):
+            out[key] = truthy(value)
+        elif key in ("minimum", "maximum", "minLength", "maxLength"):
+            bound = _bound(value)
+            if bound is not None:
+                out[key] = bound
+        elif key == "enum":
+            if value is not None:
+                out[key] = [perl_str(v) for v in value]
+        elif key == "pattern":
+            if value:
+                out[key] = compile_anchored(str(value))
+        elif key == "properties":
+            out[key] = {k: compile_schema(v) for k, v in (value or {}).items()}
+        elif key == "items" and isinstance(value, Mapping):
+            out[key] = compile_schema(value)
+        elif key == "format" and isinstance(value, Mapping):
+            out[key] = compile_hash_format(value)
+        elif key == "additionalProperties":
+            out[key] = compile_schema(value) if isinstance(value, Mapping) else truthy(value)
+        elif key == "oneOf" and isinstance(value, list):
+            out[key] = [compile_schema(v) for v in value]
+        elif key in ("description", "verbose_description", "typetext", "format_description", "title"):
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class HashFormat:
+    """A compiled property-string definition: its keys, the default key, and an optional name."""
+
+    keys: Mapping[str, Mapping[str, Any]]
+    default_key: str | None
+    name: str | None = None
+
+
+def compile_hash_format(raw: Mapping[str, Any], name: str | None = None) -> HashFormat:
+    keys = {k: compile_schema(v) for k, v in raw.items()}
+    default = next((k for k, v in keys.items() if v.get("default_key")), None)
+    return HashFormat(keys, default, name)

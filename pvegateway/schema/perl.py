@@ -1,0 +1,105 @@
+"""Perl semantics the PVE validator relies on, reproduced for Python values.
+
+Parameter values reach the validator as PVE's do: strings (form and query values, JSON scalars
+already stringified), ``list`` (Perl ARRAY), ``dict`` (HASH), ``bool`` (JSON::PP::Boolean) or ``None``
+(undef: absent).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+_SPLIT_LIST = re.compile(r"[,;\s]+")
+_IS_NUMBER = re.compile(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$")
+_IS_INTEGER = re.compile(r"^[+-]?\d+$")
+# Perl's stringified qr// wrappers: (?^:...), (?^i:...), (?^u:...), (?^ui:...)
+_QR_WRAPPER = re.compile(r"\(\?\^([a-z]*):")
+
+
+def perl_str(value: Any) -> str:
+    """The string Perl would print for a JSON scalar (numbers as with ``%.15g``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return perl_number(value)
+    return str(value)
+
+
+def perl_number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    text = f"{value:.15g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        sign = exp[0] if exp[0] in "+-" else "+"
+        digits = exp.lstrip("+-").lstrip("0").rjust(2, "0")
+        text = f"{mantissa}e{sign}{digits}"
+    return text
+
+
+def truthy(value: Any) -> bool:
+    """Perl truthiness: undef, "", "0" and 0 are false."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value not in ("", "0")
+    if isinstance(value, bool | int | float):
+        return bool(value)
+    return True
+
+
+def is_number(text: str) -> bool:
+    """Like Perl, ``$`` also matches before a final newline, so ``"12\n"`` is a number."""
+    return _IS_NUMBER.match(text) is not None
+
+
+def is_integer(text: str) -> bool:
+    return _IS_INTEGER.match(text) is not None
+
+
+def to_number(text: str) -> float:
+    return float(text)
+
+
+def ref_name(value: Any) -> str | None:
+    """Perl's ``ref()`` of a decoded parameter value, or None for a plain scalar."""
+    if isinstance(value, bool):
+        return "JSON::PP::Boolean"
+    if isinstance(value, list):
+        return "ARRAY"
+    if isinstance(value, dict):
+        return "HASH"
+    return None
+
+
+def split_list(text: str) -> list[str]:
+    """PVE::ParseUtils::split_list: on NUL if present, else on runs of ``,`` ``;`` and whitespace."""
+    if "\0" in text:
+        return [part for part in text.split("\0") if part != ""]
+    return [part for part in _SPLIT_LIST.split(text) if part != ""]
+
+
+def translate_regex(pattern: str) -> str:
+    """A Perl regex as Python's ``re`` reads it: stringified ``qr//`` groups and Perl-only escapes."""
+
+    def wrapper(match: re.Match[str]) -> str:
+        flags = "".join(f for f in match.group(1) if f in "imsx")
+        return f"(?{flags}:" if flags else "(?:"
+
+    text = _QR_WRAPPER.sub(wrapper, pattern)
+    return text.replace(r"\z", r"\Z").replace(r"\h", r"[ \t]")
+
+
+def compile_anchored(pattern: str) -> re.Pattern[str]:
+    """``m/^$pattern$/`` exactly as Perl applies it: no grouping, so alternations are half anchored."""
+    return re.compile("^" + translate_regex(pattern) + "$")

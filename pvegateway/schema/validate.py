@@ -1,0 +1,54 @@
+"""The per-operation request validator: PVE's legacy normalisation, then ``PVE::JSONSchema::validate``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import PVEError
+from .checker import PVEValidator
+from .compile import compile_schema
+from .errormap import ErrorMap
+from .perl import truthy
+
+
+class ParamValidator:
+    """Built once per operation; :meth:`validate` checks the merged parameters in place."""
+
+    __slots__ = ("_join", "_properties", "_validator", "_wrap")
+
+    def __init__(self, parameters: Mapping[str, Any]) -> None:
+        compiled = compile_schema(parameters)
+        self._validator = PVEValidator({"pve": compiled})
+        properties: Mapping[str, Any] = compiled.get("properties") or {}
+        self._properties = frozenset(properties)
+        # RESTHandler's normalize_legacy_param_formats: arrays joined for '-list' formats, scalars
+        # wrapped for 'type: array'.
+        self._join = frozenset(
+            k for k, s in properties.items()
+            if s.get("type") == "string" and isinstance(s.get("format"), str) and s["format"].endswith("-list")
+        )
+        self._wrap = frozenset(k for k, s in properties.items() if s.get("type") == "array")
+
+    def normalize(self, params: dict[str, Any]) -> None:
+        for key in self._join:
+            value = params.get(key)
+            if isinstance(value, list) and value:
+                params[key] = ",".join("" if v is None else v if isinstance(v, str) else str(v) for v in value)
+        for key in self._wrap:
+            value = params.get(key)
+            if value is not None and not isinstance(value, list) and truthy(value):
+                params[key] = [value]
+
+    def errors(self, params: Mapping[str, Any]) -> ErrorMap:
+        errors = ErrorMap()
+        for error in self._validator.iter_errors(params):
+            errors.add(str(error.path[0]) if error.path else "", error.message)
+        return errors
+
+    def validate(self, params: dict[str, Any]) -> None:
+        """Normalise like RESTHandler, then raise PVE's 400 if anything is wrong."""
+        self.normalize(params)
+        errors = self.errors(params)
+        if errors:
+            raise PVEError.params(errors)
