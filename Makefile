@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APIDOC_MIRROR ?= $(if $(wildcard ../shared/apidoc),../shared/apidoc,)
 
-.PHONY: install deps apidoc docs-assets test lint typecheck unit bench clean
+.PHONY: install deps apidoc docs-assets test lint typecheck unit bench formats-doc clean
 
 install: deps apidoc docs-assets
 
@@ -34,6 +34,9 @@ unit:
 
 bench:
 	$(PY) bench/run.py
+
+formats-doc:
+	$(PY) -m pvegateway.schema.formats.inventory > docs/FORMATS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .apidoc.loader import load_operations
+from .apidoc.loader import load_operations, root_index
 from .apidoc.operation import Operation
 from .apidoc.sources import load_tree, resolve
 from .backends.base import Backend
@@ -42,7 +42,7 @@ def load_schema(apidoc: str | os.PathLike[str] | None = None) -> Schema:
 def make_backend(name: str, schema: Schema, **options: Any) -> Backend:
     if name in ("generic", "mock"):
         # the realistic mock cluster builds on this; until then the generic backend answers
-        return GenericBackend(schema.operations)
+        return GenericBackend([*schema.operations, root_index()])
     raise ValueError(f"unknown backend {name!r}: expected one of generic, mock, proxy")
 
 
@@ -52,10 +52,10 @@ class Gateway:
     def __init__(self, schema: Schema, backend: Backend, *, send_reason: bool = False) -> None:
         self.schema = schema
         self.backend = backend
-        self.router = Router(schema.operations)
+        self.router = Router([*schema.operations, root_index()])
         self.api = ApiApp(self.router, backend, send_reason=send_reason)
         self.started = time.time()
-        self.site = Starlette(routes=self._routes(), lifespan=self._lifespan)
+        self.site = Starlette(routes=self._routes(), lifespan=self.lifespan)
 
     def _routes(self) -> list[Route]:
         from . import openapi
@@ -63,7 +63,8 @@ class Gateway:
         return openapi.routes(self.schema)
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
+        """Start and stop the backend; pass it as the parent app's lifespan when mounting the gateway."""
         await self.backend.startup()
         try:
             yield

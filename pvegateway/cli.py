@@ -21,13 +21,14 @@ def _serve(args: argparse.Namespace) -> int:
     server.ssl_paths_ok(args.tls_cert, args.tls_key)
     use_tls = bool(args.tls_cert) and not args.http
     app = create_app(args.apidoc, "mock", send_reason=args.server == "uvicorn")
+    sock = server.bind(args.host, args.port)
     scheme = "https" if use_tls else "http"
     print(f"pvegateway: PVE {app.schema.version} API ({len(app.schema.operations)} operations), "
           f"{args.mode} mode, listening on {scheme}://{args.host}:{args.port}/api2/json", flush=True)
     runner = server.run_uvicorn if args.server == "uvicorn" else server.run_hypercorn
     cert = args.tls_cert if use_tls else None
     key = args.tls_key if use_tls else None
-    runner(app, args.host, args.port, cert, key, args.log_level)
+    runner(app, sock, cert, key, args.log_level)
     return 0
 
 

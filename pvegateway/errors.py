@@ -11,7 +11,8 @@ class PVEError(Exception):
     """An answer PVE would give as an error: rendered once, by the formatter of the request's format.
 
     ``plain`` marks errors that pve-http-server sends outside the formatter (``error()``): a plain-text
-    body and no envelope, e.g. ``501 for data too large``.
+    body and no envelope, e.g. ``501 for data too large``. ``bare`` ones have no body at all (unknown
+    HTTP verbs, authentication failures): only the status line speaks.
     """
 
     def __init__(
@@ -21,13 +22,15 @@ class PVEError(Exception):
         errors: Mapping[str, str] | None = None,
         *,
         plain: bool = False,
+        bare: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = dict(errors) if errors else None
-        self.plain = plain
+        self.plain = plain or bare
+        self.bare = bare
         self.headers = dict(headers) if headers else {}
 
     @classmethod

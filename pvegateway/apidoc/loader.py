@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ..schema.compile import forget_compiled
 from ..schema.perl import truthy
 from ..schema.validate import ParamValidator
 from .fixups import fix_parameters, greedy_param
@@ -53,4 +54,17 @@ def load_operations(tree: Sequence[Mapping[str, Any]]) -> tuple[int, list[Operat
         nodes += 1
         for method, info in (node.get("info") or {}).items():
             operations.append(build_operation(str(node["path"]), method.upper(), info))
+    forget_compiled()
     return nodes, operations
+
+
+def root_index() -> Operation:
+    """``GET /``: PVE serves it from API2.pm, outside the dumped tree; it lists the top-level paths."""
+    info = {
+        "name": "index",
+        "description": "Directory index.",
+        "parameters": {"additionalProperties": 0, "properties": {}},
+        "returns": {"type": "array", "items": {"type": "object", "properties": {"subdir": {"type": "string"}}}},
+        "permissions": {"user": "all"},
+    }
+    return build_operation("/", "GET", info)

@@ -65,6 +65,11 @@ def json_from_apidoc_js(raw: bytes) -> bytes:
     if start < 0:
         return raw
     _decoded, end = json.JSONDecoder().raw_decode(text, start + len(_JS_PREFIX))
+    stop = end
+    while stop < len(text) and text[stop].isspace():
+        stop += 1
+    if stop < len(text) and text[stop] == ";":
+        end = stop  # whitespace up to the statement's ';' belongs to the literal as written
     return text[start + len(_JS_PREFIX):end].encode("utf-8")
 
 

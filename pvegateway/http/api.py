@@ -52,7 +52,7 @@ class ApiApp:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             method = scope["method"]
             if method not in _METHODS:
-                raise PVEError(501, f"method '{method}' not available", plain=True)
+                raise PVEError(501, f"method '{method}' not available", bare=True)
             body = await self._read_body(method, headers, receive)
             if fmt not in envelope.FORMATS:
                 raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
@@ -120,7 +120,7 @@ class ApiApp:
         ]
         if rendered.content_type:
             headers.append((b"content-type", rendered.content_type.encode()))
-        headers.append((b"content-length", str(len(rendered.body)).encode()))
+        headers.append((b"content-length", str(len(rendered.body)).encode()))  # uvicorn needs it even at 0
         if rendered.status >= 400:
             headers.append((b"connection", b"close"))
         for key, value in rendered.headers.items():

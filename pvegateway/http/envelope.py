@@ -58,7 +58,10 @@ def success(fmt: str, data: Any, total: Any = None, changes: Any = None) -> Rend
 
 def failure(fmt: str, error: PVEError) -> Rendered:
     if error.plain:
-        return Rendered(error.status, error.message.encode(), None, reason_for(error.status, error.message))
+        body = b"" if error.bare else error.message.encode()
+        rendered = Rendered(error.status, body, None, reason_for(error.status, error.message))
+        rendered.headers.update(error.headers)
+        return rendered
     message = error.message or standard_phrase(error.status)
     body: dict[str, Any] = {"data": None, "message": message}
     if error.errors:

@@ -9,10 +9,12 @@ standard phrase: the app only emits the header when told the server understands 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from typing import Any
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE, H11Protocol
 
 from .api import REASON_HEADER
@@ -56,22 +58,44 @@ def ssl_paths_ok(cert: str | None, key: str | None) -> None:
             raise SystemExit(f"cannot load TLS certificate/key: {err}") from None
 
 
-def run_uvicorn(app: Any, host: str, port: int, cert: str | None, key: str | None, log_level: str) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(
+def uvicorn_config(
+    app: Any, host: str = "127.0.0.1", port: int = 8006, cert: str | None = None, key: str | None = None,
+    log_level: str = "warning", **extra: Any,
+) -> uvicorn.Config:
+    """uvicorn as the gateway runs it: PVE reason phrases, no uvicorn Server header."""
+    return uvicorn.Config(
         app, host=host, port=port, http=PVEH11Protocol, ssl_certfile=cert, ssl_keyfile=key,
-        log_level=log_level, lifespan="on", server_header=False, date_header=True,
+        log_level=log_level, lifespan="on", server_header=False, date_header=True, **extra,
     )
-    asyncio.run(uvicorn.Server(config).serve())
 
 
-def run_hypercorn(app: Any, host: str, port: int, cert: str | None, key: str | None, log_level: str) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before announcing: once ``serve`` prints where it listens, connections are accepted."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_uvicorn(app: Any, sock: socket.socket, cert: str | None, key: str | None, log_level: str) -> None:
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(uvicorn_config(app, host, port, cert, key, log_level))
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | None, log_level: str) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    config.bind = [f"fd://{sock.fileno()}"]
     config.certfile = cert
     config.keyfile = key
     config.loglevel = log_level.upper()

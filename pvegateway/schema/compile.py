@@ -30,8 +30,28 @@ def _bound(raw: Any) -> Bound | None:
         return None
 
 
+_MEMO: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+
+
 def compile_schema(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The checker's view of one (sub)schema; unknown keys are kept as they are."""
+    """The checker's view of one (sub)schema; unknown keys are kept as they are.
+
+    Memoised by identity: the expanded ``net0`` .. ``net31`` share one source schema, compiled once.
+    """
+    hit = _MEMO.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    out = _compile(raw)
+    _MEMO[id(raw)] = (raw, out)
+    return out
+
+
+def forget_compiled() -> None:
+    """Drop the memo once a whole tree is compiled (it pins the raw schemas)."""
+    _MEMO.clear()
+
+
+def _compile(raw: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("optional", "default_key"):

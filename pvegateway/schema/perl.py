@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 _SPLIT_LIST = re.compile(r"[,;\s]+")
@@ -100,6 +101,7 @@ def translate_regex(pattern: str) -> str:
     return text.replace(r"\z", r"\Z").replace(r"\h", r"[ \t]")
 
 
+@lru_cache(maxsize=4096)
 def compile_anchored(pattern: str) -> re.Pattern[str]:
     """``m/^$pattern$/`` exactly as Perl applies it: no grouping, so alternations are half anchored."""
     return re.compile("^" + translate_regex(pattern) + "$")

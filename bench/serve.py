@@ -1,0 +1,56 @@
+"""Start one server for the benchmark: the gateway, or the bare one-route Starlette reference.
+
+Both run under the same uvicorn settings (h11, one worker, no access log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+VERSION = json.dumps({"data": {"version": "9.2.0", "release": "9.2", "repoid": "2b8a0d4c"}}).encode()
+STATUS = json.dumps({"data": {"status": "running", "vmid": 100, "name": "vm100", "cpus": 1}}).encode()
+
+
+async def version(_request: Request) -> Response:
+    return Response(VERSION, media_type="application/json;charset=UTF-8")
+
+
+async def status(_request: Request) -> Response:
+    return Response(STATUS, media_type="application/json;charset=UTF-8")
+
+
+def reference() -> Starlette:
+    """The floor: the same two answers from a bare Starlette app with nothing else in it."""
+    return Starlette(routes=[
+        Route("/api2/json/version", version),
+        Route("/api2/json/nodes/{node}/qemu/{vmid}/status/current", status),
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("which", choices=("gateway", "reference"))
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    if args.which == "gateway":
+        from pvegateway.app import create_app
+        from pvegateway.http.server import uvicorn_config
+
+        app = create_app("9.2", "generic", send_reason=True)
+        config = uvicorn_config(app, port=args.port, access_log=False)
+    else:
+        config = uvicorn.Config(reference(), host="127.0.0.1", port=args.port, http="h11",
+                                log_level="warning", access_log=False)
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+if __name__ == "__main__":
+    main()

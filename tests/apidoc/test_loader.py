@@ -1,0 +1,51 @@
+"""Loading the apidoc trees: every operation, with the dump's pitfalls undone."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvegateway.app import load_schema
+
+
+@pytest.mark.parametrize(("version", "nodes", "operations"), [("9.2", 449, 675), ("9.1.11", 435, 649)])
+def test_every_operation_is_loaded(version: str, nodes: int, operations: int) -> None:
+    schema = load_schema(version)
+    assert schema.nodes == nodes
+    assert len(schema.operations) == operations
+    assert len({op.key for op in schema.operations}) == operations
+
+
+def _op(key: str, version: str = "9.2"):  # type: ignore[no-untyped-def]
+    return next(op for op in load_schema(version).operations if op.key == key)
+
+
+def test_indexed_keys_are_expanded_to_their_real_ranges() -> None:
+    props = _op("POST /nodes/{node}/qemu").parameters["properties"]
+    assert "net[n]" not in props
+    assert "net31" in props and "net32" not in props
+    assert "scsi30" in props and "scsi31" not in props
+    assert "ide3" in props and "ide4" not in props
+    assert "unused255" in props
+    lxc = _op("POST /nodes/{node}/lxc").parameters["properties"]
+    assert "mp255" in lxc and "dev255" in lxc and "mp256" not in lxc
+
+
+def test_strict_empty_parameter_lists_stay_strict_except_pve_open_ones() -> None:
+    assert _op("GET /version").parameters.get("properties") == {}
+    assert "properties" not in _op("GET /access/ticket").parameters
+    assert "additionalProperties" not in _op("GET /access/ticket").parameters
+
+
+def test_metadata_is_carried() -> None:
+    create = _op("POST /nodes/{node}/qemu")
+    assert create.protected and create.proxyto == "node" and create.allowtoken
+    assert create.path_params == ("node",)
+    ticket = _op("POST /access/ticket")
+    assert ticket.is_open and not ticket.allowtoken
+
+
+def test_greedy_path_parameters_are_marked() -> None:
+    assert _op("GET /nodes/{node}/storage/{storage}/content/{volume}").greedy_param == "volume"
+    assert _op("PUT /cluster/firewall/ipset/{name}/{cidr}").greedy_param == "cidr"
+    assert _op("GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}").greedy_param == "cidr"
+    assert _op("GET /nodes/{node}/qemu/{vmid}/config").greedy_param is None

@@ -1,0 +1,62 @@
+"""The command line: routes, serve (prints where it listens), apidoc list."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from pvegateway.cli import main
+
+
+def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 675
+    assert any(line.split()[:2] == ["POST", "/nodes/{node}/qemu"] and line.endswith("create_vm") for line in lines)
+
+
+def test_routes_of_another_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "--apidoc", "9.1.11"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 649
+
+
+def test_unknown_schema_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "--apidoc", "6.4"]) == 1
+    assert "unknown schema '6.4'" in capsys.readouterr().err
+
+
+def test_apidoc_list_shows_installed_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["apidoc", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "9.2" in out and "9.1.11" in out and "installed" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_prints_where_it_listens_and_answers() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", str(port), "--apidoc", "9.1.11"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"listening on http://127.0.0.1:{port}/api2/json" in line
+        assert "PVE 9.1.11 API (649 operations)" in line
+        # the socket is bound before the line is printed, so it connects at once
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api2/json/version", timeout=10) as resp:
+            assert "data" in json.loads(resp.read())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,48 @@
+"""``create_app`` inside another ASGI service: mounted under a prefix, lifespan handled."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from pvegateway import create_app
+from pvegateway.app import load_schema
+from pvegateway.backends.base import Call, Result
+from pvegateway.backends.generic import GenericBackend
+
+
+class RecordingBackend(GenericBackend):
+    def __init__(self) -> None:
+        super().__init__(load_schema("9.1.11").operations)
+        self.events: list[str] = []
+
+    async def startup(self) -> None:
+        self.events.append("startup")
+
+    async def shutdown(self) -> None:
+        self.events.append("shutdown")
+
+    async def handle(self, call: Call) -> Result:
+        self.events.append(call.operation.key)
+        return await super().handle(call)
+
+
+def test_gateway_mounted_under_a_prefix_with_its_lifespan() -> None:
+    backend = RecordingBackend()
+    gateway = create_app(apidoc="9.1.11", backend=backend)
+
+    async def home(_request: object) -> PlainTextResponse:
+        return PlainTextResponse("host app")
+
+    host = Starlette(routes=[Route("/", home), Mount("/pve", app=gateway)], lifespan=gateway.lifespan)
+    with TestClient(host) as client:
+        assert backend.events == ["startup"]
+        assert client.get("/").text == "host app"
+        version = client.get("/pve/api2/json/version")
+        assert version.status_code == 200 and "data" in version.json()
+        missing = client.get("/pve/api2/json/nowhere")
+        assert missing.json()["message"] == "Method 'GET /nowhere' not implemented"
+    assert backend.events == ["startup", "GET /version", "shutdown"]
+    assert gateway.schema.version == "9.1.11" and len(gateway.schema.operations) == 649
