@@ -5,12 +5,13 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
-from starlette.testclient import TestClient
+import httpx
 
 from pvegateway import create_app
 from pvegateway.app import load_schema
 from pvegateway.backends.base import Call, Result
 from pvegateway.backends.generic import GenericBackend
+from tests.asgi import lifespan
 
 
 class RecordingBackend(GenericBackend):
@@ -29,7 +30,7 @@ class RecordingBackend(GenericBackend):
         return await super().handle(call)
 
 
-def test_gateway_mounted_under_a_prefix_with_its_lifespan() -> None:
+async def test_gateway_mounted_under_a_prefix_with_its_lifespan() -> None:
     backend = RecordingBackend()
     gateway = create_app(apidoc="9.1.11", backend=backend)
 
@@ -37,12 +38,13 @@ def test_gateway_mounted_under_a_prefix_with_its_lifespan() -> None:
         return PlainTextResponse("host app")
 
     host = Starlette(routes=[Route("/", home), Mount("/pve", app=gateway)], lifespan=gateway.lifespan)
-    with TestClient(host) as client:
+    transport = httpx.ASGITransport(app=host)
+    async with lifespan(host), httpx.AsyncClient(transport=transport, base_url="http://pve") as client:
         assert backend.events == ["startup"]
-        assert client.get("/").text == "host app"
-        version = client.get("/pve/api2/json/version")
+        assert (await client.get("/")).text == "host app"
+        version = await client.get("/pve/api2/json/version")
         assert version.status_code == 200 and "data" in version.json()
-        missing = client.get("/pve/api2/json/nowhere")
+        missing = await client.get("/pve/api2/json/nowhere")
         assert missing.json()["message"] == "Method 'GET /nowhere' not implemented"
     assert backend.events == ["startup", "GET /version", "shutdown"]
     assert gateway.schema.version == "9.1.11" and len(gateway.schema.operations) == 649
