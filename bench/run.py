@@ -41,7 +41,7 @@ def free_port() -> int:
 def wait_ready(port: int, path: str, deadline: float) -> None:
     while time.perf_counter() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
                 response.read()
                 return
         except OSError:
@@ -59,7 +59,7 @@ def rss_mb(pid: int) -> float:
 def server(which: str) -> Iterator[tuple[int, subprocess.Popen[bytes], float]]:
     port = free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen([PY, "-m", "bench.serve", which, "--port", str(port)], cwd=ROOT)  # noqa: S603
+    proc = subprocess.Popen([PY, "-m", "bench.serve", which, "--port", str(port)], cwd=ROOT)
     try:
         wait_ready(port, "/api2/json/version", started + 30)
         yield port, proc, time.perf_counter() - started
@@ -69,7 +69,7 @@ def server(which: str) -> Iterator[tuple[int, subprocess.Popen[bytes], float]]:
 
 
 def wrk(port: int, path: str) -> tuple[float, float, float]:
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
@@ -87,11 +87,11 @@ def _latency(out: str, label: str) -> float:
 
 def prepare_gateway(port: int) -> None:
     body = b"vmid=100&name=bench&memory=2048&cores=2"
-    request = urllib.request.Request(  # noqa: S310
+    request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api2/json/nodes/pve1/qemu", data=body, method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=5) as response:
         response.read()
 
 
@@ -125,7 +125,7 @@ def openapi_ms() -> float:
         samples = []
         for _ in range(20):
             start = time.perf_counter()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=10) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=10) as resp:
                 resp.read()
             samples.append((time.perf_counter() - start) * 1000)
         return statistics.median(samples)

@@ -60,3 +60,5 @@ def test_serve_prints_where_it_listens_and_answers() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
-import httpx
 
 from pvegateway import create_app
 from pvegateway.app import load_schema

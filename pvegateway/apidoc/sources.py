@@ -127,8 +127,7 @@ def fetch(url: str, *, timeout: float = 60.0) -> bytes:
     if not url.startswith(("https://", "http://")):
         raise SchemaError(f"refusing to fetch {url!r}: only http(s) URLs")
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-        data: bytes = response.read()
-        return data
+        return bytes(response.read())
 
 
 def install(mirror: Path | None, *, directory: Path | None = None, log: Any = print) -> list[str]:
@@ -164,8 +163,9 @@ def install(mirror: Path | None, *, directory: Path | None = None, log: Any = pr
 
 
 def _obtain(name: str, version: dict[str, Any], mirror: Path | None) -> bytes:
-    if mirror is not None and (mirror / version["file"]).exists():
-        return (mirror / version["file"]).read_bytes()
+    local = mirror / str(version["file"]) if mirror is not None else None
+    if local is not None and local.exists():
+        return local.read_bytes()
     upstream = version.get("upstream")
     if not upstream:
         where = f"mirror {mirror}" if mirror else "no mirror given"

@@ -71,7 +71,7 @@ class GenericBackend:
     async def handle(self, call: Call) -> Result:
         op = call.operation
         context = dict(call.path_params)
-        if op.method == "POST" and op.path in self._collections:
+        if op.method == "POST" and call.params.get(self._collections.get(op.path, "")) is not None:
             return self._create(call, self._collections[op.path])
         if op.method == "GET" and op.path in self._collections:
             return Result(self._list(call.path, self._collections[op.path]))

@@ -58,8 +58,8 @@ def success(fmt: str, data: Any, total: Any = None, changes: Any = None) -> Rend
 
 def failure(fmt: str, error: PVEError) -> Rendered:
     if error.plain:
-        body = b"" if error.bare else error.message.encode()
-        rendered = Rendered(error.status, body, None, reason_for(error.status, error.message))
+        text = b"" if error.bare else error.message.encode()
+        rendered = Rendered(error.status, text, None, reason_for(error.status, error.message))
         rendered.headers.update(error.headers)
         return rendered
     message = error.message or standard_phrase(error.status)

@@ -15,13 +15,14 @@ from typing import Any
 
 import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE, H11Protocol
+from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .api import REASON_HEADER
 
 
 class _ReasonConnection(h11.Connection):
-    def send(self, event: Any) -> bytes | None:
+    def send(self, event: Any) -> Any:
         if isinstance(event, h11.Response):
             reason = None
             headers = []
@@ -99,4 +100,4 @@ def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | No
     config.certfile = cert
     config.keyfile = key
     config.loglevel = log_level.upper()
-    asyncio.run(serve(app, config))  # type: ignore[arg-type]
+    asyncio.run(serve(app, config))

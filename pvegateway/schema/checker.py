@@ -10,12 +10,11 @@ them in that order instead of in the schema's key order.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import FormatChecker, TypeChecker, validators
 from jsonschema.exceptions import FormatError as JSFormatError
 from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
 
 from . import messages as msg
 from .compile import Bound, HashFormat
@@ -25,6 +24,8 @@ from .formats.registry import CODE_FORMATS
 from .perl import is_integer, is_number, ref_name, split_list, truthy
 
 Errors = Iterator[ValidationError]
+# A PVEValidator instance; jsonschema's Validator protocol does not declare format_checker.
+Validator = Any
 SCALAR_ORDER = ("format", "pattern", "maxLength", "minLength", "maximum", "minimum", "enum")
 # PVE checks a scalar's keywords in this order, and the first failure is the only one reported.
 
@@ -41,18 +42,43 @@ def _scalar(value: Any) -> bool:
     return value is not None and ref_name(value) is None
 
 
-PVE_TYPES = TypeChecker(
-    {
-        "string": lambda _c, v: _scalar(v),
-        "integer": lambda _c, v: isinstance(v, str) and is_integer(v),
-        "number": lambda _c, v: isinstance(v, str) and is_number(v),
-        "boolean": lambda _c, v: isinstance(v, bool) or v in ("1", "0"),
-        "array": lambda _c, v: isinstance(v, list),
-        "object": lambda _c, v: isinstance(v, dict),
-        "null": lambda _c, v: v is None,
-        "any": lambda _c, v: True,
-    }
-)
+def _is_string(_checker: object, value: object) -> bool:
+    return _scalar(value)
+
+
+def _is_integer(_checker: object, value: object) -> bool:
+    return isinstance(value, str) and is_integer(value)
+
+
+def _is_number(_checker: object, value: object) -> bool:
+    return isinstance(value, str) and is_number(value)
+
+
+def _is_boolean(_checker: object, value: object) -> bool:
+    return isinstance(value, bool) or value in ("1", "0")
+
+
+def _is_array(_checker: object, value: object) -> bool:
+    return isinstance(value, list)
+
+
+def _is_object(_checker: object, value: object) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_null(_checker: object, value: object) -> bool:
+    return value is None
+
+
+def _is_any(_checker: object, _value: object) -> bool:
+    return True
+
+
+# jsonschema's stubs type these callables with one argument; at run time they receive two.
+PVE_TYPES = TypeChecker(cast(Any, {
+    "string": _is_string, "integer": _is_integer, "number": _is_number, "boolean": _is_boolean,
+    "array": _is_array, "object": _is_object, "null": _is_null, "any": _is_any,
+}))
 _KNOWN_TYPES = frozenset(("string", "integer", "number", "boolean", "array", "object", "null", "any"))
 
 
@@ -74,7 +100,7 @@ def _kw_type(validator: Validator, type_spec: Any, instance: Any, schema: Mappin
 def _type_ok(validator: Validator, type_name: Any, instance: Any) -> bool:
     if not isinstance(type_name, str) or type_name not in _KNOWN_TYPES:
         return True  # PVE does not verify unknown types (e.g. SDN's 'ip')
-    return validator.is_type(instance, type_name)
+    return bool(validator.is_type(instance, type_name))
 
 
 # --- formats ------------------------------------------------------------------------------------------
@@ -146,14 +172,33 @@ def format_text(validator: Validator, fmt: Any, value: str, path: str) -> str | 
 
 # --- the walk -----------------------------------------------------------------------------------------
 
-def check_prop(validator: Validator, value: Any, schema: Mapping[str, Any], path: str) -> Errors:
+def check_prop(
+    validator: Validator, value: Any, schema: Mapping[str, Any], path: str, instance_type: Any = None
+) -> Errors:
     """PVE's ``check_prop``: one value against one (compiled) schema; errors carry their key in .path."""
+    optional_for_type = False
     if "oneOf" in schema:
-        yield from _check_one_of(validator, value, schema, path)
+        if schema.get("type-property"):
+            # only the alternative for the instance's type applies; without a type it is optional
+            optional_for_type = True
+            for inner in schema["oneOf"] if instance_type is not None else ():
+                types = inner.get("instance-types")
+                if types is None:
+                    yield _error("missing 'instance-types' in oneOf alternative", path)
+                    return
+                if instance_type not in types:
+                    continue
+                optional_for_type = bool(inner.get("optional"))
+                yield from check_prop(validator, value, inner, path)
+        elif value is not None:
+            yield from _check_untyped_one_of(validator, value, schema["oneOf"], path)
+    elif instance_type is not None and "instance-types" not in schema:
+        yield _error("missing 'instance-types'", path)
+        return
     if value is None:
         if schema.get("type") == "null":
             return
-        if not (schema.get("optional") or schema.get("alias") or schema.get("group") or "oneOf" in schema):
+        if not (schema.get("optional") or schema.get("alias") or schema.get("group") or optional_for_type):
             yield _error(msg.MISSING, path)
         return
     type_spec = schema.get("type")
@@ -180,9 +225,9 @@ def check_prop(validator: Validator, value: Any, schema: Mapping[str, Any], path
             continue
         if keyword == "format":
             # property strings name their sub-keys after the value's path, so format needs it
-            failed = format_text(validator, schema["format"], text, path)
-            if failed is not None:
-                yield _error(msg.invalid_format(failed), path)
+            format_failed = format_text(validator, schema["format"], text, path)
+            if format_failed is not None:
+                yield _error(msg.invalid_format(format_failed), path)
                 return
             continue
         failure = next(validator.VALIDATORS[keyword](validator, schema[keyword], text, schema), None)
@@ -191,13 +236,20 @@ def check_prop(validator: Validator, value: Any, schema: Mapping[str, Any], path
             return
 
 
-def _check_one_of(validator: Validator, value: Any, schema: Mapping[str, Any], path: str) -> Errors:
-    # Only the untyped form of PVE's oneOf is reachable through the API: try each alternative.
-    if schema.get("type-property") or value is None:
-        return
-    for alternative in schema["oneOf"]:
-        if next(check_prop(validator, value, alternative, path), None) is None:
+def _check_untyped_one_of(validator: Validator, value: Any, alternatives: Any, path: str) -> Errors:
+    """Valid when one alternative passes; otherwise the first alternative's complaints."""
+    first: list[ValidationError] | None = None
+    for inner in alternatives:
+        errors = list(check_prop(validator, value, inner, path))
+        if not errors:
             return
+        first = errors if first is None else first
+    yield from first or ()
+
+
+def _instance_type(sub: Mapping[str, Any], value: Mapping[str, Any]) -> Any:
+    prop = sub.get("type-property")
+    return value.get(prop) if prop else None
 
 
 def check_object(
@@ -209,20 +261,30 @@ def check_object(
 ) -> Errors:
     """PVE's ``check_object``: every declared property, then ``requires`` and unknown keys."""
     for key, sub in properties.items():
-        yield from check_prop(validator, value.get(key), sub, join_path(path, key))
+        yield from check_prop(validator, value.get(key), sub, join_path(path, key), _instance_type(sub, value))
     for key in value:
-        sub = properties.get(key)
-        if sub is not None:
-            required = sub.get("requires")
+        known = properties.get(key)
+        if known is not None:
+            required = known.get("requires")
             if isinstance(required, str) and value.get(required) is None:
                 yield _error(msg.requires(join_path(path, key)), join_path(path, required))
             elif isinstance(required, Mapping):
                 yield from check_prop(validator, value, required, path)
-            continue
+            if "oneOf" not in known or _type_matches(known, _instance_type(known, value)):
+                continue
         if isinstance(additional, Mapping):
             yield from check_prop(validator, value[key], additional, join_path(path, key))
         elif additional is not None and not additional:
             yield _error(msg.UNKNOWN, join_path(path, key))
+
+
+def _type_matches(schema: Mapping[str, Any], instance_type: Any) -> bool:
+    """Whether a oneOf property has an alternative for the instance's type (else it is unknown)."""
+    for alternative in schema["oneOf"]:
+        types = alternative.get("instance-types")
+        if types is None or instance_type in types:
+            return True
+    return False
 
 
 # --- scalar keywords, in PVE's order ------------------------------------------------------------------
@@ -263,7 +325,7 @@ def _kw_root(validator: Validator, root: Any, instance: Any, schema: Mapping[str
 
 PVEValidator = validators.create(
     meta_schema={"$id": "urn:pvegateway:pve-schema-dialect"},
-    validators={
+    validators=cast(Any, {
         "pve": _kw_root,
         "pattern": _kw_pattern,
         "maxLength": _kw_max_length,
@@ -271,7 +333,7 @@ PVEValidator = validators.create(
         "maximum": _kw_maximum,
         "minimum": _kw_minimum,
         "enum": _kw_enum,
-    },
+    }),
     type_checker=PVE_TYPES,
     format_checker=PVE_FORMATS,
     version="pve",

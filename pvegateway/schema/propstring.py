@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-
-from jsonschema.protocols import Validator
+from typing import Any
 
 from .compile import HashFormat, compile_hash_format
 from .errormap import ErrorMap
@@ -64,9 +63,8 @@ def parse(fmt: HashFormat, data: str) -> dict[str, str]:
                     result[key_alias] = key
                 key = str(schema["alias"])
                 schema = fmt.keys.get(key)
-            if schema is None:
-                raise _ParseError(f"invalid key in comma-separated list property: {key}\n")
-            if schema.get("type") == "boolean":
+            # an unknown key is kept: check_object reports it as not defined in the schema
+            if schema is not None and schema.get("type") == "boolean":
                 value = parse_boolean(value) or value
             result[key] = value
         elif "=" not in part:
@@ -83,7 +81,7 @@ def parse(fmt: HashFormat, data: str) -> dict[str, str]:
     return result
 
 
-def check(validator: Validator, fmt: HashFormat, data: str, path: str) -> str | None:
+def check(validator: Any, fmt: HashFormat, data: str, path: str) -> str | None:
     """The text ``check_format`` dies with for a property string, or None when it is valid."""
     from .checker import check_object
 

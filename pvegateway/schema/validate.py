@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import PVEError
-from .checker import PVEValidator
+from .checker import PVE_FORMATS, PVEValidator
 from .compile import compile_schema
 from .errormap import ErrorMap
 from .perl import truthy
@@ -19,7 +19,7 @@ class ParamValidator:
 
     def __init__(self, parameters: Mapping[str, Any]) -> None:
         compiled = compile_schema(parameters)
-        self._validator = PVEValidator({"pve": compiled})
+        self._validator = PVEValidator({"pve": compiled}, format_checker=PVE_FORMATS)
         properties: Mapping[str, Any] = compiled.get("properties") or {}
         self._properties = frozenset(properties)
         # RESTHandler's normalize_legacy_param_formats: arrays joined for '-list' formats, scalars
@@ -37,7 +37,7 @@ class ParamValidator:
                 params[key] = ",".join("" if v is None else v if isinstance(v, str) else str(v) for v in value)
         for key in self._wrap:
             value = params.get(key)
-            if value is not None and not isinstance(value, list) and truthy(value):
+            if isinstance(value, str) and truthy(value):  # only plain scalars, never HASH or booleans
                 params[key] = [value]
 
     def errors(self, params: Mapping[str, Any]) -> ErrorMap:

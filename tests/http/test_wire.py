@@ -151,7 +151,7 @@ async def test_malformed_json_body_is_500_plain(base: str) -> None:
 async def test_missing_item_is_500_does_not_exist(base: str) -> None:
     async with aiohttp.ClientSession() as session, session.get(f"{base}/api2/json/pools/nosuchpool") as resp:
         assert resp.status == 500
-        assert "does not exist" in resp.reason
+        assert "does not exist" in (resp.reason or "")
 
 
 async def test_root_index_lists_top_level_paths(base: str) -> None:

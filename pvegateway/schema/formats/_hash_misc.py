@@ -90,6 +90,16 @@ MISC_HASH_FORMATS: dict[str, dict[str, dict[str, Any]]] = {
         "start-address": {"type": "string", "description": "First address of the DHCP range."},
         "end-address": {"type": "string", "description": "Last address of the DHCP range."},
     },
+    # pve-network SDN/Fabrics.pm
+    "pve-sdn-fabric-wireguard-interface": {
+        "name": {"type": "string", "format": "pve-sdn-wireguard-iface-name",
+                 "description": "Name of the network interface."},
+        "public_key": {"type": "string", "optional": 1, "description": "Public key of this interface."},
+        "ip": {"type": "string", "format": "CIDRv4", "optional": 1, "description": "IPv4 address."},
+        "ip6": {"type": "string", "format": "CIDRv6", "optional": 1, "description": "IPv6 address."},
+        "listen_port": {"type": "number", "optional": 1, "minimum": 1, "maximum": 65535,
+                        "description": "Port to listen on for WireGuard traffic."},
+    },
 }  # fmt: skip
 
 

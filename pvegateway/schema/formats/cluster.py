@@ -1,7 +1,121 @@
-"""Code formats registered by cluster (placeholder until filled in)."""
+"""Code formats of pve-ha-manager, pve-guest-common (replication) and pve-network (SDN).
+
+Sources: pve-ha-manager ``src/PVE/HA/Tools.pm``; pve-guest-common ``ReplicationConfig.pm``;
+pve-network ``SDN/VnetPlugin.pm``, ``Zones/Plugin.pm``, ``Ipams/Plugin.pm``, ``Dns/Plugin.pm``,
+``Controllers/Plugin.pm`` (the 9.1-era id formats, removed after 9.1), ``SubnetPlugin.pm``,
+``Zones/EvpnPlugin.pm`` (route targets), ``Controllers/IsisPlugin.pm``, ``Fabrics.pm``,
+``PrefixLists.pm`` and ``RouteMaps.pm``. All of them anchor with Perl's ``$``.
+
+``pve-sdn-fabric-wireguard-interface`` is a property-string (hash) format and lives with the
+hash formats.
+"""
 
 from __future__ import annotations
 
-from . import CodeFormat
+from typing import NoReturn
 
-FORMATS: dict[str, CodeFormat] = {}
+from . import CodeFormat, FormatError
+from ._net import is_cidr
+from ._perl import NS, PerlRe, num
+
+_DOLLAR = True  # m/^...$/
+
+
+def _fail(text: str) -> NoReturn:
+    raise FormatError(text)
+
+
+def _regex(body: str, message: str, *, ignorecase: bool = False) -> CodeFormat:
+    pattern = PerlRe(body, dollar=_DOLLAR, ignorecase=ignorecase)
+
+    def check(value: str) -> None:
+        if not pattern(value):
+            _fail(message.format(value=value))
+
+    return check
+
+
+_NODE = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_REPLICATION_ID = PerlRe(r"(\d+)-(\d+)", dollar=_DOLLAR)
+
+
+def verify_replication_job_id(value: str) -> None:
+    found = _REPLICATION_ID.match(value)
+    if found is None:
+        _fail(f"invalid replication job id '{value}'\n")
+    if num(found.group(1)) < 100:  # dies even in $noerr mode
+        _fail(f"invalid replication job id '{value}' (guest IDs < 100 are reseved)\n")
+
+
+def _sdn_id(kind: str, body: str, max_len: int | None) -> CodeFormat:
+    pattern = PerlRe(body, dollar=_DOLLAR, ignorecase=True)
+
+    def check(value: str) -> None:
+        if not pattern(value):
+            _fail(f"{kind} ID '{value}' contains illegal characters\n")
+        if max_len is not None and len(value) > max_len:
+            _fail(f"{kind} ID '{value}' can't be more length than {max_len} characters\n")
+
+    return check
+
+
+_SDN_ID = "[a-z][a-z0-9]*[a-z0-9]"
+
+
+def verify_sdn_subnet_id(value: str) -> None:
+    cidr = value.replace("-", "/", 1)  # $id =~ s/-/\//r
+    if not is_cidr(cidr):  # pve-common's pve_verify_cidrv4 / cidrv6
+        _fail("value does not look like a valid CIDR network\n")
+
+
+_BGP_RT = PerlRe(r"(\d+):(\d+)", dollar=_DOLLAR)
+
+
+def verify_sdn_bgp_rt(value: str) -> None:
+    found = _BGP_RT.match(value)
+    if found is None or any(num(part) > 4294967295 for part in found.groups()):
+        _fail("value does not look like a valid bgp route-target\n")
+
+
+_ID_30 = "[a-zA-Z0-9][a-zA-Z0-9_-]{0,30}[a-zA-Z0-9]?"
+
+
+def _reserved_id(kind: str, reserved: str) -> CodeFormat:
+    reserved_re = PerlRe(reserved, dollar=_DOLLAR)
+    pattern = PerlRe(_ID_30, dollar=_DOLLAR, ignorecase=True)
+
+    def check(value: str) -> None:
+        if reserved_re(value):
+            _fail(f"{kind} ID '{value}' is currently reserved and cannot be used\n")
+        if not pattern(value):
+            _fail(f"{kind} ID '{value}' contains illegal characters\n")
+
+    return check
+
+
+FORMATS: dict[str, CodeFormat] = {
+    "pve-ha-resource-id": _regex(f"[a-z]+:{NS}+", "value does not look like a valid ha resource id\n"),
+    "pve-ha-resource-or-vm-id": _regex(
+        rf"[a-z]+:{NS}+|\d+", "value does not look like a valid ha resource id\n"
+    ),
+    "pve-ha-node": _regex(rf"{_NODE}(?::\d+)?", "value does not look like a valid ha node\n"),
+    "pve-replication-job-id": verify_replication_job_id,
+    "pve-sdn-vnet-id": _sdn_id("vnet", _SDN_ID, 8),
+    "pve-sdn-zone-id": _sdn_id("zone", _SDN_ID, 8),
+    "pve-sdn-ipam-id": _sdn_id("ipam", _SDN_ID, None),
+    "pve-sdn-dns-id": _sdn_id("dns", _SDN_ID, None),
+    "pve-sdn-controller-id": _sdn_id("controller", "[a-z][a-z0-9_-]*[a-z0-9]", 64),
+    "pve-sdn-subnet-id": verify_sdn_subnet_id,
+    "pve-sdn-bgp-rt": verify_sdn_bgp_rt,
+    "pve-sdn-isis-net": _regex(
+        r"[a-fA-F0-9]{2}(?:\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}",
+        "value does not look like a valid isis net\n",
+    ),
+    "pve-sdn-wireguard-iface-name": _regex(
+        "[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?",
+        "WireGuard interface name '{value}' contains illegal characters or exceeds the eight character limit\n",
+    ),
+    "pve-sdn-fabric-id": _sdn_id("Fabric", "[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?", None),
+    "pve-sdn-prefix-list-id": _reserved_id("prefix list", "only_default|only_default_v6|loopbacks_ips"),
+    "pve-sdn-route-map-id": _reserved_id("route map", "pve_.*|MAP_VTEP_IN|MAP_VTEP_OUT|correct_src"),
+}
