@@ -29,15 +29,17 @@ class GenericBackend:
     def __init__(self, operations: Iterable[Operation]) -> None:
         ops = list(operations)
         templates = {op.path for op in ops}
+        child_params: dict[str, list[str]] = {}
+        for template in templates:
+            head, _, last = template.rpartition("/")
+            if last.startswith("{"):
+                child_params.setdefault(head, []).append(last[1:-1])
         self._collections: dict[str, str] = {}
         for op in ops:
-            if op.method != "POST":
-                continue
             props = op.parameters.get("properties") or {}
-            for child in templates:
-                head, _, last = child.rpartition("/")
-                if head == op.path and last.startswith("{") and last[1:-1] in props:
-                    self._collections[op.path] = last[1:-1]
+            for name in child_params.get(op.path, ()) if op.method == "POST" else ():
+                if name in props:
+                    self._collections[op.path] = name
         self._children: dict[str, list[str]] = {}
         for template in sorted(templates):
             head, _, last = template.rpartition("/")
@@ -46,6 +48,24 @@ class GenericBackend:
             elif not head and last:
                 self._children.setdefault("/", []).append(last)
         self.items: dict[str, dict[str, Any]] = {}
+        self._samples: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
+
+    @staticmethod
+    def _is_index(op: Operation) -> bool:
+        """A directory index: a GET returning a list of ``{subdir: ...}``."""
+        returns = op.returns
+        items = returns.get("items") if returns.get("type") == "array" else None
+        return op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {})
+
+    def _sample(self, op: Operation, name: str, context: Mapping[str, str]) -> Any:
+        """Shaped data for ``op``; deterministic, so built once per operation and path and reused."""
+        key = (op.key, name, tuple(sorted(context.items())))
+        cached = self._samples.get(key)
+        if cached is None:
+            if len(self._samples) >= 4096:
+                self._samples.clear()
+            cached = self._samples[key] = sample(op.returns, name, context)
+        return cached
 
     async def startup(self) -> None:
         return None
@@ -82,21 +102,19 @@ class GenericBackend:
             if item is None:
                 value = item_path.rsplit("/", 1)[-1]
                 raise PVEError(500, f"{param} '{value}' does not exist\n")
-            if rest in _CONFIG_LEAVES:
+            if rest in _CONFIG_LEAVES and not self._is_index(op):
                 if op.method == "GET":
                     return Result({**item, "digest": _digest(item)} if rest else dict(item))
                 if op.method in ("PUT", "POST"):
                     self._update(item, call)
-                    return Result(sample(op.returns, "upid", context))
+                    return Result(self._sample(op, "upid", context))
                 if op.method == "DELETE" and not rest:
                     for key in [k for k in self.items if k == item_path or k.startswith(item_path + "/")]:
                         del self.items[key]
-                    return Result(sample(op.returns, "upid", context))
-        returns = op.returns
-        items = returns.get("items") if returns.get("type") == "array" else None
-        if op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {}):
+                    return Result(self._sample(op, "upid", context))
+        if self._is_index(op):
             return Result([{"subdir": name} for name in self._children.get(op.path, [])])
-        return Result(sample(returns, "upid" if op.method != "GET" else "", context))
+        return Result(self._sample(op, "upid" if op.method != "GET" else "", context))
 
     def _create(self, call: Call, param: str) -> Result:
         value = str(call.params[param])
@@ -106,7 +124,7 @@ class GenericBackend:
         self.items[key] = {
             k: v for k, v in call.params.items() if k not in call.path_params and v is not None
         }
-        return Result(sample(call.operation.returns, "upid", dict(call.path_params)))
+        return Result(self._sample(call.operation, "upid", call.path_params))
 
     def _list(self, path: str, param: str) -> list[dict[str, Any]]:
         prefix = path.rstrip("/") + "/"

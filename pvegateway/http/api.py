@@ -6,6 +6,7 @@ Order of checks follows pve-http-server and pve-manager (docs/pve-wire.md sectio
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
@@ -22,6 +23,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+log = logging.getLogger(__name__)
 _API_PATH = re.compile(r"^/api2/+([a-z][a-z0-9]+)(/.*)?$", re.DOTALL)
 MAX_BODY = 512 * 1024
 REASON_HEADER = b"x-pvegateway-reason"
@@ -59,6 +61,11 @@ class ApiApp:
             rendered = await self._dispatch(fmt, method, rel, scope, headers, body)
         except PVEError as err:
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
+        except Exception:
+            # a bug must still answer like PVE does for a failed handler, and never leak internals
+            log.exception("unhandled error on %s %s", scope.get("method"), path)
+            error = PVEError(500, "internal error - see the gateway's log\n")
+            rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", error)
         await self._respond(rendered, send)
 
     async def _read_body(self, method: str, headers: dict[str, str], receive: Receive) -> bytes:
