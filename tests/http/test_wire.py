@@ -162,3 +162,13 @@ async def test_root_index_lists_top_level_paths(base: str) -> None:
                 assert {item["subdir"] for item in body["data"]} == {
                     "access", "cluster", "nodes", "pools", "storage", "version"
                 }
+
+
+async def test_no_reason_header_leaks_when_the_server_cannot_use_it() -> None:
+    import httpx
+
+    app = create_app("9.2", "generic")  # embedded: send_reason defaults to off
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pve") as client:
+        response = await client.get("/api2/json/nowhere")
+    assert response.status_code == 501
+    assert not [name for name in response.headers if name.startswith("x-pvegateway")]

@@ -1,0 +1,47 @@
+"""PVE's json and extjs envelopes (Formatter/Standard.pm)."""
+
+from __future__ import annotations
+
+import json
+
+from pvegateway.errors import PVEError
+from pvegateway.http import envelope
+
+
+def test_total_and_changes_only_when_truthy() -> None:
+    assert json.loads(envelope.success("json", [], total=0).body) == {"data": []}
+    assert json.loads(envelope.success("json", [1], total=3).body) == {"data": [1], "total": 3}
+    assert json.loads(envelope.success("json", None, changes="diff").body) == {"data": None, "changes": "diff"}
+
+
+def test_json_error_carries_message_and_errors_and_reason() -> None:
+    rendered = envelope.failure("json", PVEError.params({"vmid": "bad"}))
+    assert rendered.status == 400
+    assert rendered.reason == "Parameter verification failed."
+    assert json.loads(rendered.body) == {
+        "data": None, "message": "Parameter verification failed.\n", "errors": {"vmid": "bad"},
+    }
+
+
+def test_extjs_error_is_200_with_status_in_body() -> None:
+    rendered = envelope.failure("extjs", PVEError(403, "Permission check failed (/vms/100, VM.Audit)\n"))
+    assert rendered.status == 200
+    assert json.loads(rendered.body) == {
+        "data": None, "success": 0, "status": 403, "message": "Permission check failed (/vms/100, VM.Audit)\n",
+    }
+
+
+def test_reason_is_the_first_line_or_the_standard_phrase() -> None:
+    assert envelope.reason_for(403, "Permission check failed (x\nmore)") == "Permission check failed (x"
+    assert envelope.reason_for(500, "") == "Internal Server Error"
+
+
+def test_bare_errors_have_no_body_and_no_content_type() -> None:
+    rendered = envelope.failure("json", PVEError(401, "No ticket", bare=True))
+    assert rendered.body == b"" and rendered.content_type is None and rendered.reason == "No ticket"
+
+
+def test_spiceconfig_renders_virt_viewer_file() -> None:
+    rendered = envelope.success("spiceconfig", {"type": "spice", "host": "pve1"})
+    assert rendered.body == b"[virt-viewer]\ntype=spice\nhost=pve1\n"
+    assert rendered.content_type == "application/x-virt-viewer;charset=UTF-8"
