@@ -40,9 +40,13 @@ def load_schema(apidoc: str | os.PathLike[str] | None = None) -> Schema:
 
 
 def make_backend(name: str, schema: Schema, **options: Any) -> Backend:
-    if name in ("generic", "mock"):
-        # the realistic mock cluster builds on this; until then the generic backend answers
-        return GenericBackend([*schema.operations, root_index()])
+    operations = [*schema.operations, root_index()]
+    if name == "generic":
+        return GenericBackend(operations)
+    if name == "mock":
+        from .backends.mock.backend import MockBackend, MockOptions
+
+        return MockBackend(operations, MockOptions(**options))
     raise ValueError(f"unknown backend {name!r}: expected one of generic, mock, proxy")
 
 

@@ -12,23 +12,45 @@ from .apidoc.sources import SchemaError, import_schema, install, manifest, sha25
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from . import statedir
     from .app import create_app
     from .http import server
 
     if args.mode == "proxy":
         print("proxy mode is not available yet in this build", file=sys.stderr)
         return 2
+    if args.workers != 1:
+        print("pvegateway: the mock keeps its cluster in one process's memory; several workers would each "
+              "get their own cluster. Run one worker (use --state FILE to keep state across restarts).",
+              file=sys.stderr)
+        return 2
     server.ssl_paths_ok(args.tls_cert, args.tls_key)
-    use_tls = bool(args.tls_cert) and not args.http
-    app = create_app(args.apidoc, "mock", send_reason=args.server == "uvicorn")
+    state_dir = Path(args.state_dir).expanduser() if args.state_dir else statedir.default_state_dir()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    cert, key, fingerprint = args.tls_cert, args.tls_key, None
+    if not args.http and not cert:
+        cert_path, key_path, fingerprint = statedir.certificate(state_dir)
+        cert, key = str(cert_path), str(key_path)
+    elif cert and not args.http:
+        fingerprint = statedir.fingerprint(Path(cert))
+    try:
+        app = create_app(
+            args.apidoc, "mock", send_reason=args.server == "uvicorn", seed=args.seed,
+            root_password=args.root_password or os.environ.get("PVEGATEWAY_ROOT_PASSWORD"),
+            secret=statedir.secret(state_dir), tasks=args.tasks, auth_delay=args.auth_delay,
+            state_file=args.state,
+        )
+    except ValueError as err:
+        print(f"pvegateway: {err}", file=sys.stderr)
+        return 2
     sock = server.bind(args.host, args.port)
-    scheme = "https" if use_tls else "http"
+    scheme = "http" if args.http else "https"
     print(f"pvegateway: PVE {app.schema.version} API ({len(app.schema.operations)} operations), "
           f"{args.mode} mode, listening on {scheme}://{args.host}:{args.port}/api2/json", flush=True)
+    if fingerprint:
+        print(f"pvegateway: TLS certificate {cert}, SHA-256 fingerprint {fingerprint}", flush=True)
     runner = server.run_uvicorn if args.server == "uvicorn" else server.run_hypercorn
-    cert = args.tls_cert if use_tls else None
-    key = args.tls_key if use_tls else None
-    runner(app, sock, cert, key, args.log_level)
+    runner(app, sock, None if args.http else cert, None if args.http else key, args.log_level)
     return 0
 
 
@@ -82,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--seed", help="mock: a JSON cluster description (default: a small 3-node cluster)")
+    serve.add_argument("--root-password", help="mock: root@pam's password (default: the seed's)")
+    serve.add_argument("--state", help="mock: save the cluster to FILE on shutdown, load it on start")
+    serve.add_argument("--state-dir", help="TLS certificate and ticket secret (default ~/.local/state/pvegateway)")
+    serve.add_argument("--tasks", default="immediate", help="mock: immediate | polls:N | delay:SECONDS")
+    serve.add_argument("--auth-delay", type=float, default=0.0, help="mock: seconds before a 401 (PVE: 3)")
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(func=_serve)
 

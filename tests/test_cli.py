@@ -6,7 +6,9 @@ import json
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -43,10 +45,11 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_prints_where_it_listens_and_answers() -> None:
+def test_serve_prints_where_it_listens_and_answers(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", str(port), "--apidoc", "9.1.11"],
+        [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", str(port), "--apidoc", "9.1.11",
+         "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -55,10 +58,27 @@ def test_serve_prints_where_it_listens_and_answers() -> None:
         assert f"listening on http://127.0.0.1:{port}/api2/json" in line
         assert "PVE 9.1.11 API (649 operations)" in line
         # the socket is bound before the line is printed, so it connects at once
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api2/json/version", timeout=10) as resp:
-            assert "data" in json.loads(resp.read())
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api2/json/version", timeout=10)
+        assert refused.value.code == 401 and refused.value.reason == "No ticket"
+        refused.value.close()
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api2/json/access/ticket", data=b"username=root@pam&password=pvegateway"
+        )
+        with urllib.request.urlopen(login, timeout=10) as resp:
+            ticket = json.loads(resp.read())["data"]["ticket"]
+        version = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api2/json/version", headers={"Cookie": f"PVEAuthCookie={ticket}"}
+        )
+        with urllib.request.urlopen(version, timeout=10) as resp:
+            assert json.loads(resp.read())["data"]["release"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_mock_refuses_several_workers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "several workers would each get their own cluster" in capsys.readouterr().err

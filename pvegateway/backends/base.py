@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..apidoc.operation import Operation
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request runs as: a user, or one of its API tokens (``user@realm!name``)."""
+
+    userid: str
+    tokenid: str | None = None
+    ticket: bool = False
+    credentials: str | None = field(default=None, repr=False)
+
+    @property
+    def authid(self) -> str:
+        return f"{self.userid}!{self.tokenid}" if self.tokenid else self.userid
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What authentication sees: before the route is looked up, like PVE's auth_handler."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +41,7 @@ class Call:
     path: str
     path_params: Mapping[str, str]
     headers: Mapping[str, str]
+    identity: Identity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +55,14 @@ class Backend(Protocol):
     async def startup(self) -> None: ...
 
     async def shutdown(self) -> None: ...
+
+    async def authenticate(self, request: Incoming) -> Identity | None:
+        """Who is calling; raise PVEError (401) to refuse. None: this backend does not authenticate."""
+        ...
+
+    def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
+        """Raise PVEError (403) when ``identity`` may not call ``operation`` (on raw parameters, like PVE)."""
+        ...
 
     async def handle(self, call: Call) -> Result:
         """Answer ``call``, or raise PVEError with PVE's status and message."""

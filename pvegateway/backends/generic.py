@@ -15,7 +15,7 @@ from typing import Any
 from ..apidoc.operation import Operation
 from ..errors import PVEError
 from ..schema.perl import split_list
-from .base import Call, Result
+from .base import Call, Identity, Incoming, Result
 from .samples import sample
 
 _CONFIG_LEAVES = ("", "/config", "/options")
@@ -71,6 +71,12 @@ class GenericBackend:
         return None
 
     async def shutdown(self) -> None:
+        return None
+
+    async def authenticate(self, request: Incoming) -> Identity | None:
+        return None  # no credentials: every caller is served
+
+    def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         return None
 
     def _item_of(self, call: Call) -> tuple[str, str, str] | None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any
 
-from ..backends.base import Backend, Call
+from ..backends.base import Backend, Call, Identity, Incoming
 from ..errors import PVEError
 from . import envelope
 from .dispatch import Router
@@ -56,9 +56,10 @@ class ApiApp:
             if method not in _METHODS:
                 raise PVEError(501, f"method '{method}' not available", bare=True)
             body = await self._read_body(method, headers, receive)
+            identity = await self.backend.authenticate(Incoming(method, rel, headers))
             if fmt not in envelope.FORMATS:
                 raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
-            rendered = await self._dispatch(fmt, method, rel, scope, headers, body)
+            rendered = await self._dispatch(fmt, method, rel, scope, headers, body, identity)
         except PVEError as err:
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
         except Exception:
@@ -97,7 +98,8 @@ class ApiApp:
         return b"".join(chunks)
 
     async def _dispatch(
-        self, fmt: str, method: str, rel: str, scope: Scope, headers: dict[str, str], body: bytes
+        self, fmt: str, method: str, rel: str, scope: Scope, headers: dict[str, str], body: bytes,
+        identity: Identity | None,
     ) -> envelope.Rendered:
         match = self.router.match(method, rel)
         op = match.operation
@@ -113,8 +115,9 @@ class ApiApp:
             with_body=method in ("POST", "PUT"), protected=op.protected,
         )
         merge_path(params, match.params)
+        self.backend.authorize(op, identity, params)  # PVE checks permissions on raw parameters
         op.validator.validate(params)
-        result = await self.backend.handle(Call(op, params, rel, match.params, headers))
+        result = await self.backend.handle(Call(op, params, rel, match.params, headers, identity))
         return envelope.success(fmt, result.data, result.total, result.changes)
 
     async def _respond(self, rendered: envelope.Rendered, send: Send) -> None:

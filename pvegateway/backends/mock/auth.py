@@ -1,0 +1,104 @@
+"""Who is calling: PVE's auth_handler (pve-manager HTTPServer.pm) over the mock's users and tokens.
+
+Failures answer like pveproxy: 401 with an empty body and the reason in the status line, after an
+optional delay (PVE waits 3 s; the mock defaults to none so test suites stay fast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from ...errors import PVEError
+from ..base import Identity, Incoming
+from .state import Cluster, User
+from .tickets import Signer
+
+# pve-manager HTTPServer.pm: the routes that skip authentication (permissions.user == 'world')
+OPEN_ROUTES = frozenset(
+    {
+        ("GET", "/access/domains"),
+        ("GET", "/access/ticket"),
+        ("POST", "/access/ticket"),
+        ("POST", "/access/vncticket"),
+        ("POST", "/access/openid/login"),
+        ("POST", "/access/openid/auth-url"),
+    }
+)
+_COOKIE = re.compile(r"(?:^|\s)PVEAuthCookie(?:=| )([^;]*)")
+_TOKEN = re.compile(r"(?:^|\s)PVEAPIToken(?:=| )([^;]*)")
+_TOKEN_ID = re.compile(r"^(\S+@[A-Za-z][A-Za-z0-9.\-_]+)!([A-Za-z][A-Za-z0-9.\-_]+)$")
+_UPLOAD = re.compile(r"^/nodes/[^/]+/storage/[^/]+/upload$")
+
+NO_TICKET = "No ticket"
+AUTH_FAILED = "Authentication failed!"
+BAD_CSRF = "Permission denied - invalid csrf token"
+
+
+def canonical(path: str) -> str:
+    return "/" + "/".join(part for part in path.split("/") if part)
+
+
+def user_active(user: User | None, now: int) -> bool:
+    return user is not None and user.enable and (not user.expire or user.expire > now)
+
+
+class Authenticator:
+    def __init__(
+        self, cluster: Callable[[], Cluster], signer: Signer, now: Callable[[], int], delay: float = 0.0
+    ) -> None:
+        self._cluster = cluster
+        self._signer = signer
+        self._now = now
+        self.delay = delay
+
+    async def _refuse(self, reason: str) -> PVEError:
+        if self.delay:
+            await asyncio.sleep(self.delay)  # PVE slows down credential guessing
+        return PVEError(401, reason, bare=True)
+
+    async def authenticate(self, request: Incoming) -> Identity | None:
+        path = canonical(request.path)
+        if (request.method, path) in OPEN_ROUTES:
+            return None
+        cookie = _COOKIE.search(request.headers.get("cookie", ""))
+        authorization = request.headers.get("authorization", "")
+        ticket = cookie or _COOKIE.search(authorization)
+        if ticket is not None:
+            return await self._by_ticket(unquote(ticket.group(1)), request, path)
+        token = _TOKEN.search(authorization)
+        if token is not None:
+            return await self._by_token(unquote(token.group(1)))
+        raise await self._refuse(NO_TICKET)
+
+    async def _by_ticket(self, ticket: str, request: Incoming, path: str) -> Identity:
+        now = self._now()
+        userid = self._signer.verify_ticket(ticket, now)
+        if userid is None or not user_active(self._cluster().users.get(userid), now):
+            raise await self._refuse(AUTH_FAILED)
+        if request.method != "GET" and not _UPLOAD.match(path):
+            csrf = request.headers.get("csrfpreventiontoken", "")
+            if not self._signer.verify_csrf(csrf, userid, now):
+                raise await self._refuse(BAD_CSRF)
+        return Identity(userid, None, ticket=True, credentials=ticket)
+
+    async def _by_token(self, value: str) -> Identity:
+        full, sep, secret = value.rpartition("=")
+        match = _TOKEN_ID.match(full) if sep else None
+        if match is None:
+            raise await self._refuse(AUTH_FAILED)
+        userid, name = match.groups()
+        now = self._now()
+        user = self._cluster().users.get(userid)
+        token = user.tokens.get(name) if user is not None else None
+        if (
+            token is None
+            or not user_active(user, now)
+            or (token.expire and token.expire <= now)
+            or not hmac.compare_digest(token.secret.encode(), secret.encode())
+        ):
+            raise await self._refuse(AUTH_FAILED)
+        return Identity(userid, name, credentials=value)

@@ -1,0 +1,108 @@
+"""MockBackend: realistic handlers where the mock has them, the generic backend everywhere else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...apidoc.operation import Operation
+from ...apidoc.sources import write_atomic
+from ..base import Call, Identity, Incoming, Result
+from ..generic import GenericBackend
+from . import snapshot
+from .auth import Authenticator
+from .clock import Clock
+from .handlers import all_routes
+from .runtime import Handler, Mock
+from .seed import DEFAULT_ROOT_PASSWORD, load_seed
+from .tasks import Progression, Tasks
+from .tickets import Signer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MockOptions:
+    seed: str | Path | None = None
+    root_password: str | None = None
+    secret: bytes | None = None
+    tasks: str = "immediate"
+    auth_delay: float = 0.0
+    state_file: str | Path | None = None
+
+
+class MockBackend:
+    def __init__(self, operations: Iterable[Operation], options: MockOptions | None = None) -> None:
+        ops = list(operations)
+        self.options = options or MockOptions()
+        self.generic = GenericBackend(ops)
+        known = {(op.method, op.path) for op in ops}
+        self.routes: dict[tuple[str, str], Handler] = {k: h for k, h in all_routes().items() if k in known}
+        self.mock = self._build(self._initial_seed())
+        self.auth = Authenticator(lambda: self.mock.cluster, self.mock.signer, self.mock.clock.now,
+                                  self.options.auth_delay)
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def _initial_seed(self) -> dict[str, Any]:
+        state = self.options.state_file
+        if state is not None and Path(state).exists():
+            return dict(json.loads(Path(state).read_text()))
+        return load_seed(self.options.seed)
+
+    def _build(self, seed: Mapping[str, Any]) -> Mock:
+        data = dict(seed)
+        clock = Clock(int(data["clock"]) if data.get("clock") is not None else None)
+        cluster = snapshot.load(data)
+        root = cluster.users["root@pam"]
+        if root.password is None:
+            root.password = self.options.root_password or str(data.get("root_password") or DEFAULT_ROOT_PASSWORD)
+        signer = Signer(self.options.secret or secrets.token_bytes(32))
+        holder: dict[str, Any] = {}
+        tasks = Tasks(lambda: holder["mock"].cluster, clock, Progression.parse(self.options.tasks))
+        mock = Mock(cluster, clock, signer, tasks, seed=dict(seed))
+        holder["mock"] = mock
+        return mock
+
+    def reset(self, seed: Mapping[str, Any] | None = None) -> None:
+        """Back to the original seed (or a new one), keeping the signing secret: tickets stay valid."""
+        signer = self.mock.signer
+        self.mock = self._build(seed if seed is not None else self.mock.seed)
+        self.mock.signer = signer
+        self.auth = Authenticator(lambda: self.mock.cluster, signer, self.mock.clock.now, self.options.auth_delay)
+
+    def dump(self) -> dict[str, Any]:
+        return snapshot.dump(self.mock.cluster)
+
+    def save(self) -> None:
+        state = self.options.state_file
+        if state is not None:
+            data = self.dump()
+            data["clock"] = None
+            write_atomic(Path(state), (json.dumps(data, indent=1) + "\n").encode())
+
+    # --- Backend protocol -------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        self.save()
+
+    async def authenticate(self, request: Incoming) -> Identity | None:
+        return await self.auth.authenticate(request)
+
+    def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
+        self.mock.permissions.authorize(operation, identity, params)
+
+    async def handle(self, call: Call) -> Result:
+        handler = self.routes.get((call.operation.method, call.operation.path))
+        if handler is None:
+            return await self.generic.handle(call)
+        answer = handler(self.mock, call)
+        return answer if isinstance(answer, Result) else Result(answer)

@@ -1,0 +1,7 @@
+"""Mock handlers: tasks (placeholder until filled in)."""
+
+from __future__ import annotations
+
+from ..runtime import Handler
+
+ROUTES: dict[tuple[str, str], Handler] = {}

@@ -1,0 +1,74 @@
+"""The gateway's state directory: its TLS certificate and the secret that signs tickets.
+
+Both are made on first start and reused, so certificates can be pinned and tickets survive restarts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from .apidoc.sources import write_atomic
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pvegateway"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    write_atomic(path, data)
+    path.chmod(0o600)
+
+
+def secret(directory: Path) -> bytes:
+    """The ticket-signing secret (created once, mode 0600)."""
+    path = directory / "authkey"
+    if not path.exists():
+        _write_private(path, secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def certificate(directory: Path) -> tuple[Path, Path, str]:
+    """A self-signed certificate for this host (made once): paths and its SHA-256 fingerprint."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    cert_path, key_path = directory / "pvegateway.pem", directory / "pvegateway.key"
+    if not (cert_path.exists() and key_path.exists()):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, socket.gethostname() or "pvegateway"),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pvegateway mock")])
+        now = datetime.datetime.now(datetime.UTC)
+        alt = x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.DNSName(socket.gethostname() or "pvegateway"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1")),
+        ])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(alt, critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        _write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+        write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path, fingerprint(cert_path)
+
+
+def fingerprint(cert_path: Path) -> str:
+    """SHA-256 fingerprint as PVE shows it: upper-case hex pairs joined by ``:``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
