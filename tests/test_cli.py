@@ -82,3 +82,12 @@ def test_serve_prints_where_it_listens_and_answers(tmp_path: Path) -> None:
 def test_mock_refuses_several_workers(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--workers", "2"]) == 2
     assert "several workers would each get their own cluster" in capsys.readouterr().err
+
+
+def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["openapi", "--apidoc", "9.1.11"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["openapi"].startswith("3.1")
+    operations = sum(1 for item in document["paths"].values() for method in item if method in
+                     ("get", "post", "put", "delete"))
+    assert operations == 649
