@@ -12,7 +12,15 @@ import re
 from functools import lru_cache
 from typing import Any
 
-_SPLIT_LIST = re.compile(r"[,;\s]+")
+# Perl's \s under Unicode rules, as literal characters (none is special inside a class).
+PERL_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+S = f"[{PERL_SPACE}]"
+NS = f"[^{PERL_SPACE}]"
+_LIST_SEPARATOR = re.compile(r"[,;]")
+_LEADING_SPACE = re.compile(f"^{S}+")
+_SPACES = re.compile(f"{S}+")
 _IS_NUMBER = re.compile(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$")
 _IS_INTEGER = re.compile(r"^[+-]?\d+$")
 # Perl's stringified qr// wrappers: (?^:...), (?^i:...), (?^u:...), (?^ui:...)
@@ -84,10 +92,26 @@ def ref_name(value: Any) -> str | None:
 
 
 def split_list(text: str) -> list[str]:
-    """PVE::ParseUtils::split_list: on NUL if present, else on runs of ``,`` ``;`` and whitespace."""
+    """``PVE::Tools::split_list``: on NUL if one is present, else on ``,`` ``;`` and Perl whitespace.
+
+    Like Perl's ``split``, leading and inner empty fields stay (and are then checked, and fail) while
+    trailing ones are dropped.
+    """
     if "\0" in text:
-        return [part for part in text.split("\0") if part != ""]
-    return [part for part in _SPLIT_LIST.split(text) if part != ""]
+        return split(text, "\0")
+    text = _LEADING_SPACE.sub("", _LIST_SEPARATOR.sub(" ", text))
+    return [] if text == "" else _drop_trailing_empty(_SPACES.split(text))
+
+
+def split(text: str, sep: str) -> list[str]:
+    """Perl ``split(/SEP/, $text)`` for a literal separator (trailing empty fields dropped)."""
+    return [] if text == "" else _drop_trailing_empty(text.split(sep))
+
+
+def _drop_trailing_empty(parts: list[str]) -> list[str]:
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
 
 
 def translate_regex(pattern: str) -> str:

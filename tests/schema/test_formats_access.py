@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from pvegateway.schema.formats import FormatError
 from pvegateway.schema.formats.access import FORMATS, PRIVILEGES
+from tests.schema.format_cases import errors_of, value_tests
 
-
-def error_of(name: str, value: str) -> str | None:
-    try:
-        FORMATS[name](value)
-    except FormatError as err:
-        return err.text
-    return None
+error_of = errors_of(FORMATS)
 
 
 VALID = [
@@ -74,14 +66,7 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("name", "value"), VALID)
-def test_valid_values_pass(name: str, value: str) -> None:
-    assert error_of(name, value) is None
-
-
-@pytest.mark.parametrize(("name", "value", "text"), INVALID)
-def test_invalid_values_fail_with_pve_text(name: str, value: str, text: str) -> None:
-    assert error_of(name, value) == text
+test_valid_values_pass, test_invalid_values_fail_with_pve_text = value_tests(FORMATS, VALID, INVALID)
 
 
 def test_a_64_character_userid_is_long_enough() -> None:

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from pvegateway.schema.formats import FormatError
 from pvegateway.schema.formats._net import IPV4_MASKS, is_cidr, is_ip, is_ipv4, is_ipv6
 from pvegateway.schema.formats._perl import PerlRe, split_list, word_view
 from pvegateway.schema.formats.common import FORMATS
+from tests.schema.format_cases import errors_of, value_tests
 
 CERT = (
     "-----BEGIN CERTIFICATE-----\n"
@@ -26,12 +26,7 @@ KEY = (
 MALFORMED = "malformed JSON string, neither tag, array, object, number, string or atom"
 
 
-def error_of(name: str, value: str) -> str | None:
-    try:
-        FORMATS[name](value)
-    except FormatError as err:
-        return err.text
-    return None
+error_of = errors_of(FORMATS)
 
 
 VALID = [
@@ -227,14 +222,7 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("name", "value"), VALID)
-def test_valid_values_pass(name: str, value: str) -> None:
-    assert error_of(name, value) is None
-
-
-@pytest.mark.parametrize(("name", "value", "text"), INVALID)
-def test_invalid_values_fail_with_pve_text(name: str, value: str, text: str) -> None:
-    assert error_of(name, value) == text
+test_valid_values_pass, test_invalid_values_fail_with_pve_text = value_tests(FORMATS, VALID, INVALID)
 
 
 @pytest.mark.parametrize(

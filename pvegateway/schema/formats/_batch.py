@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..perl import ref_name
 from ._jsonxs import Bool, JsonXsError, decode_json
 from ._perl import PerlRe
 
@@ -21,13 +22,9 @@ def _perl_ref(value: Any) -> str | None:
     """``ref($value)`` of a decoded JSON value ('' for plain scalars, None for undef)."""
     if value is None:
         return None
-    if isinstance(value, Bool):
+    if isinstance(value, Bool):  # decode_json's booleans; request parameters use Python's bool
         return "JSON::PP::Boolean"
-    if isinstance(value, list):
-        return "ARRAY"
-    if isinstance(value, dict):
-        return "HASH"
-    return ""
+    return ref_name(value) or ""
 
 
 def _check_item(item: Any, path: str, errors: dict[str, str]) -> None:

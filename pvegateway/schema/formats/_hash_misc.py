@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..perl import truthy
 from . import CodeFormat, FormatError, HashValidator
+from ._perl import num
 
 
 def _keep(what: str) -> dict[str, Any]:
@@ -103,28 +105,12 @@ MISC_HASH_FORMATS: dict[str, dict[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 
-def _perl_num(value: object) -> float:
-    """Numeric value of a Perl scalar (leading number, else 0)."""
-    if isinstance(value, bool | int | float):
-        return float(value)
-    m = re.match(r"\s*([+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))", str(value))
-    return float(m.group(1)) if m else 0.0
-
-
-def _perl_true(value: object) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool | int | float):
-        return bool(value)
-    return str(value) not in ("", "0")
-
-
 def validate_prune_backups(prune: dict[str, Any]) -> object:
     """pve-storage ``validate_prune_backups``: keep-all excludes any other positive keep-*."""
     rest = {k: v for k, v in prune.items() if k != "keep-all"}
-    if not any(v is not None and _perl_num(v) > 0 for v in rest.values()):
+    if not any(v is not None and num(v) > 0 for v in rest.values()):
         return {"keep-all": 1}
-    if _perl_true(prune.get("keep-all")):
+    if truthy(prune.get("keep-all")):
         raise FormatError("keep-all cannot be set together with other options.\n")
     return rest
 

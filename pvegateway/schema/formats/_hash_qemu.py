@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..perl import perl_str, truthy
 from . import FormatError, HashValidator
 
 # --------------------------------------------------------------------------------------------
@@ -108,23 +109,6 @@ def set_custom_cpu_models(names: Iterable[str] | None) -> None:
     _custom_cpu_models = None if names is None else frozenset(names)
 
 
-def _perl_str(value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _perl_true(value: object) -> bool:
-    """Perl truthiness of a scalar (undef, '' and '0' are false)."""
-    if value is None:
-        return False
-    if isinstance(value, bool | int | float):
-        return bool(value)
-    return str(value) not in ("", "0")
-
-
 _CPU_FLAG_SUPPORTED = "([+-])(" + "|".join(re.escape(f) for f in VM_CPU_FLAGS) + ")"
 _VM_FLAGS_RE = re.compile(f"^{_CPU_FLAG_SUPPORTED}(;{_CPU_FLAG_SUPPORTED})*$")
 _ALL_CPU_MODELS = frozenset(CPU_MODELS_9_2) | frozenset(BUILTIN_CPU_MODELS)
@@ -132,9 +116,9 @@ _ALL_CPU_MODELS = frozenset(CPU_MODELS_9_2) | frozenset(BUILTIN_CPU_MODELS)
 
 def validate_vm_cpu_conf(cpu: dict[str, Any]) -> object:
     """CPUConfig.pm ``validate_vm_cpu_conf`` (which first runs ``validate_cpu_conf``)."""
-    if not _perl_true(cpu.get("cputype")):
+    if not truthy(cpu.get("cputype")):
         raise FormatError("CPU is missing cputype\n")
-    cputype = _perl_str(cpu["cputype"])
+    cputype = perl_str(cpu["cputype"])
     if cputype.startswith("custom-"):
         name = cputype[len("custom-") :]
         if _custom_cpu_models is not None and name not in _custom_cpu_models:
@@ -142,7 +126,7 @@ def validate_vm_cpu_conf(cpu: dict[str, Any]) -> object:
     elif cputype not in _ALL_CPU_MODELS:
         raise FormatError(f"Built-in cputype '{cputype}' is not defined (missing 'custom-' prefix?)\n")
     flags = cpu.get("flags")
-    if _perl_true(flags) and not _VM_FLAGS_RE.search(_perl_str(flags)):
+    if truthy(flags) and not _VM_FLAGS_RE.search(perl_str(flags)):
         raise FormatError("VM-specific CPU flags must be a subset of: " + ", ".join(VM_CPU_FLAGS) + "\n")
     if cpu.get("reported-model") is not None:
         raise FormatError("Property 'reported-model' not allowed in VM-specific CPU config.\n")

@@ -1,8 +1,9 @@
-"""IP address, netmask and CIDR checks of pve-common (``PVE::ParseUtils`` patterns).
+"""Address checks of pve-common (``PVE::ParseUtils`` patterns and ``PVE::JSONSchema`` verifiers).
 
-The public helpers answer exactly like pve-common's ``pve_verify_ipv4``/``ipv6``/``ip`` and the
-CIDR verifiers. pve-common anchors these with ``\\z`` (a trailing newline is rejected); pass
-``dollar=True`` where a caller in another repository applies the same patterns with Perl's ``$``.
+The public helpers answer exactly like pve-common's ``pve_verify_ipv4``/``ipv6``/``ip``, the CIDR
+verifiers, ``pve_verify_dns_name`` and ``pve_verify_iface``. pve-common anchors these with ``\\z``
+(a trailing newline is rejected); pass ``dollar=True`` where a caller in another repository
+applies the same patterns with Perl's ``$``. Every repository's copy of these checks uses this one.
 """
 
 from __future__ import annotations
@@ -29,12 +30,23 @@ IPV6RE = (
 )
 """pve-common's ``$IPV6RE`` (RFC 4291 text forms, no zone id)."""
 
+DNS_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+"""One DNS label, as pve-common's DNS-name and node-name patterns spell it."""
+DNS_NAME = rf"(?:{DNS_LABEL}\.)*{DNS_LABEL}"
+"""Dot-separated DNS labels (no empty label, no trailing dot)."""
+# m/^[a-z][a-z0-9_]{1,20}([:\.]\d+)?\z/i: Perl's /i adds only LONG S and KELVIN SIGN to [a-z];
+# Python's re.IGNORECASE would also admit U+0130 and U+0131, hence explicit classes and no flag.
+IFACE = r"[a-zA-Z\u017f\u212a][a-zA-Z0-9_\u017f\u212a]{1,20}(?:[:.]\d+)?"
+"""pve-common's network interface name pattern (``pve_verify_iface``)."""
+
 _IPV4 = {d: PerlRe(IPV4RE, dollar=d) for d in (False, True)}
 _IPV6 = {d: PerlRe(IPV6RE, dollar=d) for d in (False, True)}
 _IP = {d: PerlRe(f"{IPV4RE}|{IPV6RE}", dollar=d) for d in (False, True)}
 # ``/(\d+)`` uses Perl's Unicode \d; the prefix is then compared numerically.
 _CIDR4 = {d: PerlRe(rf"{IPV4RE}/(\d+)", dollar=d) for d in (False, True)}
 _CIDR6 = {d: PerlRe(rf"{IPV6RE}/(\d+)", dollar=d) for d in (False, True)}
+_DNS_NAME = PerlRe(DNS_NAME, dollar=False)
+_IFACE = PerlRe(IFACE, dollar=False)
 
 IPV4_MASKS = frozenset(
     ".".join(str((((1 << 32) - (1 << (32 - bits))) >> shift) & 0xFF) for shift in (24, 16, 8, 0))
@@ -71,3 +83,13 @@ def is_cidr(value: str, *, v4: bool = True, v6: bool = True, min_len: int = 8, d
         if found is not None and min_len <= num(found.group(1)) <= top:
             return True
     return False
+
+
+def is_dns_name(value: str) -> bool:
+    """True if ``value`` is a DNS name as pve-common's ``dns-name`` format accepts it."""
+    return _DNS_NAME(value)
+
+
+def is_iface(value: str) -> bool:
+    """True if ``value`` is a network interface name as pve-common's ``pve-iface`` format accepts it."""
+    return _IFACE(value)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
-from ._pvecompat import NS, S, perl_num, perl_split, perl_true
+from ..perl import truthy
+from ._perl import NS, S, num, split
 
 _SIZE = {4: 32, 6: 128}
 
@@ -57,7 +58,7 @@ def _bigint(text: str) -> int | None:
 
 def _ok(text: str | None) -> TypeGuard[str]:
     """Perl's ``return unless ($x = ...)``: undef, "" and "0" count as failure."""
-    return perl_true(text)
+    return truthy(text)
 
 
 def _hex_nibble(char: str) -> int:
@@ -87,7 +88,7 @@ class NetIP:
             self._fail(f"Invalid IP {ip} - ends with a dot")
             return False
         single = _V4_NUMBER_RE.match(ip)
-        if single and perl_num(single.group(1)) < 256:
+        if single and num(single.group(1)) < 256:
             return True
         if ip.count(".") >= 4:
             self._fail(f"Invalid IP address {ip}")
@@ -95,8 +96,8 @@ class NetIP:
         if ".." in ip:
             self._fail(f"Empty quad in IP address {ip}")
             return False
-        for quad in perl_split(r"\.", ip):
-            if not 0 <= perl_num(quad) < 256:
+        for quad in split(ip, "."):
+            if not 0 <= num(quad) < 256:
                 self._fail(f"Invalid quad in IP address {ip} - {quad}")
                 return False
         return True
@@ -105,7 +106,7 @@ class NetIP:
         colons = ip.count(":")
         if not 0 < colons < 8:
             return False  # Net::IP sets no error here
-        for index, part in enumerate(perl_split(":", ip), start=1):
+        for index, part in enumerate(split(ip, ":"), start=1):
             if part == "" or _V6_PART_RE.match(part):
                 continue
             if index == colons + 1 and self.is_ipv4(part):
@@ -137,7 +138,7 @@ class NetIP:
     # --- conversions -------------------------------------------------------------------------
     def expand(self, ip: str, version: int) -> str | None:
         if version == 4:
-            quads = perl_split(r"\.", ip)
+            quads = split(ip, ".")
             if len(quads) > 4:
                 self._fail(f"Not a valid IPv address {ip}")
                 return None
@@ -146,14 +147,14 @@ class NetIP:
                 if not _V4_QUAD_RE.match(quad):
                     self._fail(f"Not a valid IPv4 address {ip}")
                     return None
-                clean.insert(0, int(perl_num(quad)))
+                clean.insert(0, int(num(quad)))
             return ".".join(str(q) for q in clean[:4])
 
         marked, doubles = re.subn("::", ":!:", ip)
         if doubles > 1:
             self._fail("Too many :: in ip")
             return None
-        parts = perl_split(":", marked)
+        parts = split(marked, ":")
         count = len(parts)
         for i, part in enumerate(parts):
             if "." in part:
@@ -176,7 +177,7 @@ class NetIP:
 
     @staticmethod
     def ip_to_bin_v4(ip: str) -> str:
-        quads = [int(perl_num(q)) & 0xFF for q in perl_split(r"\.", ip)[:4]]
+        quads = [int(num(q)) & 0xFF for q in split(ip, ".")[:4]]
         quads += [0] * (4 - len(quads))
         return "".join(f"{q:08b}" for q in quads)
 
@@ -198,7 +199,7 @@ class NetIP:
 
     # --- prefix handling ---------------------------------------------------------------------
     def check_prefix(self, bits: str, length: str, version: int) -> bool:
-        value = perl_num(length)
+        value = num(length)
         if value > len(bits):
             self._fail(f"Prefix length {length} is longer than IP address ({len(bits)})")
             return False
@@ -219,17 +220,29 @@ class NetIP:
         return format(total, f"0{len(left)}b")
 
     # --- ip_normalize + set ------------------------------------------------------------------
+    def _address_bits(self, ip: str) -> tuple[int, str, str] | None:
+        """``ip_get_version``, ``ip_expand_address`` and ``ip_iptobin`` in a row: (version, expanded, bits)."""
+        version = self.get_version(ip)
+        expanded = self.expand(ip, version) if version else None
+        if not version or not _ok(expanded):
+            return None
+        bits = self.ip_to_bin(expanded, version)
+        return None if bits is None else (version, expanded, bits)
+
     def _normalize(self, data: str) -> tuple[str, str | None] | None:
+        # each branch assigns these, some from Net::IP steps that may fail (None)
+        version: int | None
+        begin: str | None
+        expanded: str | None
         prefix = _PREFIX_RE.match(data)
         if prefix:
             ip, rest = prefix.groups()
-            version = self.get_version(ip)
-            expanded = self.expand(ip, version) if version else None
-            bits = self.ip_to_bin(expanded, version) if _ok(expanded) and version else None
-            if bits is None or version is None or expanded is None:
+            parsed = self._address_bits(ip)
+            if parsed is None:
                 return None
+            version, expanded, bits = parsed
             one = "0" * (_SIZE[version] - 1) + "1"
-            while perl_true(rest):
+            while truthy(rest):
                 step = _PREFIX_LEN_RE.match(rest)
                 if not step:
                     break
@@ -237,7 +250,7 @@ class NetIP:
                 length = step.group(1)
                 if not self.check_prefix(bits, length, version):
                     return None
-                keep = bits[: int(perl_num(length))]
+                keep = bits[: int(num(length))]
                 bits = keep + "1" * (_SIZE[version] - len(keep))
                 if step.group(2):
                     added = self._bin_add(bits, one)
@@ -259,11 +272,10 @@ class NetIP:
         plus = _PLUS_RE.match(data)
         if plus:
             first, amount = plus.groups()
-            version = self.get_version(first)
-            begin = self.expand(first, version) if version else None
-            bits = self.ip_to_bin(begin, version) if _ok(begin) and version else None
-            if bits is None or version is None or begin is None:
+            parsed = self._address_bits(first)
+            if parsed is None:
                 return None
+            version, begin, bits = parsed
             number = _bigint(amount)
             if number is None:  # NaN: its "NaN" bit string adds nothing
                 return begin, self.bin_to_ip(bits, version)
@@ -285,7 +297,7 @@ class NetIP:
         begin_bits = self.ip_to_bin(begin, version) if version else None
         if version is None or begin_bits is None:
             return None
-        if not perl_true(end):
+        if not truthy(end):
             end = begin
         assert end is not None
         end_version = self.get_version(end)

@@ -1,30 +1,32 @@
-"""Perl semantics the pve-common/access/cluster validators rely on, for Python ``str`` values.
+"""Perl semantics the format validators rely on, for Python ``str`` values.
 
 * Anchoring: ``m/^...$/`` also matches when the value ends in one ``"\\n"`` (Perl's ``$``), while
   ``m/^...\\z/`` does not. :class:`PerlRe` takes the anchor as a flag; every format states which
-  one its source uses.
+  one its source uses. (Python's own ``$`` behaves like Perl's, so modules that apply ``^...$``
+  with ``re.match`` get Perl's ``$`` as well.)
 * ``\\s``/``\\S``: Perl's whitespace set differs from Python's (``\\x1c``-``\\x1f`` are not space
   to Perl), so patterns use :data:`S` / :data:`NS` instead.
 * ``\\w``: Perl's Unicode word class includes marks and connector punctuation and excludes
   ``No`` digits; :func:`word_view` maps a value so that an ASCII-only pattern can test it.
-* Numbers: a digit string matched by ``\\d`` may hold non-ASCII digits, which Perl numifies
-  to ``0``; :func:`num` reproduces that.
+* Numbers: :func:`num` is Perl's numeric value of a string (``\\d`` may match non-ASCII digits,
+  which Perl numifies to ``0``).
+* Truthiness is :func:`pvegateway.schema.perl.truthy`, shared with the rest of the validator.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from collections.abc import Callable
+from typing import NoReturn
 
-_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-S = f"[{_SPACE}]"
-"""Perl ``\\s`` (Unicode rules) as a Python character class."""
-NS = f"[^{_SPACE}]"
-"""Perl ``\\S`` (Unicode rules) as a Python character class."""
-
-_SPACE_CHARS = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
-    chr(c) for c in range(0x2000, 0x200B)
-)
+from ..perl import NS as NS
+from ..perl import PERL_SPACE as PERL_SPACE
+from ..perl import S as S
+from ..perl import split as split
+from ..perl import split_list as split_list
+from . import CodeFormat, FormatError
 
 WORD_MARK = "\x01"
 """Stand-in for a non-ASCII Perl word character in :func:`word_view` output."""
@@ -32,6 +34,10 @@ WORD_MARK = "\x01"
 _WORD_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Nd", "Mn", "Mc", "Me", "Pc"})
 # Other_Alphabetic symbols (circled/squared Latin letters) are \w to Perl although they are `So`.
 _ALPHABETIC_SYMBOLS = ((0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189))
+
+# Perl's string-to-number conversion skips ASCII white space only, and reads ASCII digits only.
+_NUMBER = re.compile(r"[\t\n\x0b\x0c\r ]*([+-]?)([0-9]*)(?:\.([0-9]*))?", re.ASCII)
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+", re.ASCII)
 
 
 class PerlRe:
@@ -79,44 +85,62 @@ def word_view(value: str) -> str:
 
 def trim(value: str) -> str:
     """``PVE::Tools::trim``: strip Perl whitespace at both ends."""
-    start, end = 0, len(value)
-    while start < end and value[start] in _SPACE_CHARS:
-        start += 1
-    while end > start and value[end - 1] in _SPACE_CHARS:
-        end -= 1
-    return value[start:end]
+    return value.strip(PERL_SPACE)
 
 
-def num(digits: str) -> int | float:
-    """Perl's numeric value of a string that ``\\d+`` matched (non-ASCII digits count as 0)."""
-    end = 0
-    while end < len(digits) and "0" <= digits[end] <= "9":
-        end += 1
-    value = int(digits[:end]) if end else 0
-    return value if value < 2**64 else float(value)
+def num(value: str | float) -> int | float:
+    """Perl's numeric value of a scalar: for a string, its leading decimal number, else 0.
+
+    Integers are exact below 2**64 (Perl's IV/UV range); anything else is a float, so a huge
+    digit string becomes ``inf`` as in Perl. Perl's ``Inf``/``NaN`` spellings are not read: every
+    caller passes digits a pattern has matched or a value the integer type check accepted.
+    """
+    if not isinstance(value, str):
+        return value  # a number as such (parsed property strings hold strings; direct callers may not)
+    found = _NUMBER.match(value)
+    assert found is not None  # the pattern can match the empty string
+    sign, whole, frac = found.groups()
+    if not whole and not frac:
+        return 0
+    exponent = _EXPONENT.match(value, found.end())
+    if frac is None and exponent is None and len(whole) <= 20:  # int() of a longer string may be refused
+        integer = int(sign + whole)
+        if -(2**63) <= integer < 2**64:
+            return integer
+    return float(f"{sign}{whole or '0'}.{frac or '0'}{exponent.group() if exponent else ''}")
 
 
-def truthy(value: str) -> bool:
-    """Perl truthiness of a defined string."""
-    return value not in ("", "0")
+
+# --- building code formats -------------------------------------------------------------------------
 
 
-def split_list(text: str) -> list[str]:
-    """``PVE::ParseUtils::split_list``: NUL-separated if a NUL is present, else ``,;`` and spaces."""
-    if "\0" in text:
-        return split(text, "\0")
-    text = re.sub(rf"^{S}+", "", re.sub(r"[,;]", " ", text))
-    parts = re.split(f"{S}+", text) if text else []
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
+def fail(text: str) -> NoReturn:
+    """Perl's ``die $text`` inside a format verifier."""
+    raise FormatError(text)
 
 
-def split(text: str, sep: str) -> list[str]:
-    """Perl ``split(/SEP/, $text)`` for a literal one-character separator (trailing empties dropped)."""
-    if text == "":
-        return []
-    parts = text.split(sep)
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
+def check_format(check: Callable[[str], object], message: str) -> CodeFormat:
+    """A format that dies with ``message`` (``{value}`` replaced by the value) unless ``check(value)``."""
+    return _verifier(check, message, "verify", _registering_module())
+
+
+def regex_format(body: str, message: str, *, dollar: bool, ignorecase: bool = False) -> CodeFormat:
+    """``die message if $value !~ m/^BODY$/`` (``dollar=True``) or ``m/^BODY\\z/``."""
+    return _verifier(PerlRe(body, dollar=dollar, ignorecase=ignorecase), message, "check", _registering_module())
+
+
+def _verifier(check: Callable[[str], object], message: str, name: str, module: str) -> CodeFormat:
+    def verify(value: str) -> None:
+        if not check(value):
+            fail(message.format(value=value))
+
+    # docs/FORMATS.md (inventory.implementation) names a format's code by its verifier's module and
+    # name: attribute the verifier to the family module that registers it, not to this helper.
+    verify.__module__ = module
+    verify.__name__ = verify.__qualname__ = name
+    return verify
+
+
+def _registering_module() -> str:
+    """The module that called :func:`check_format` / :func:`regex_format` (as namedtuple finds it)."""
+    return str(sys._getframe(2).f_globals.get("__name__", __name__))

@@ -1,5 +1,7 @@
 """Time zones of ``/usr/share/zoneinfo/zone.tab`` (Debian 13 tzdata), as pve-common's
 ``pve_verify_timezone`` reads them: the third tab-separated field of each non-comment line.
+
+Embedded so that the gateway answers like a PVE 9 node whatever tzdata its own host has (or lacks).
 """
 
 from __future__ import annotations
@@ -81,3 +83,8 @@ _ZONES = """
     Pacific/Wallis Pacific/Apia Asia/Aden Indian/Mayotte Africa/Johannesburg Africa/Lusaka Africa/Harare
 """
 ZONE_TAB_NAMES = frozenset(_ZONES.split())
+
+
+def is_timezone(value: str) -> bool:
+    """``pve_verify_timezone``: ``UTC`` or a zone listed in zone.tab (pve-common's ``timezone`` format)."""
+    return value == "UTC" or value in ZONE_TAB_NAMES

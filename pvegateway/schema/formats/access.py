@@ -5,10 +5,9 @@ pve-access-control's HEAD anchors its patterns with ``\\z``, so a trailing newli
 
 from __future__ import annotations
 
-from typing import NoReturn
-
-from . import CodeFormat, FormatError
-from ._perl import PerlRe, S, split, truthy
+from ..perl import truthy
+from . import CodeFormat
+from ._perl import PerlRe, S, fail, split
 
 _Z = False  # m/^...\z/
 
@@ -45,52 +44,48 @@ PRIVILEGES = frozenset(
 )  # fmt: skip
 
 
-def _fail(text: str) -> NoReturn:
-    raise FormatError(text)
-
-
 def verify_userid(value: str) -> None:
     """``PVE::Auth::Plugin::verify_username``."""
     name = value if truthy(value) else ""  # $username = '' if !$username
     if len(name) < 3:
-        _fail(f"user name '{name}' is too short\n")
+        fail(f"user name '{name}' is too short\n")
     if len(name) > 64:
-        _fail(f"user name '{name}' is too long ({len(name)} > 64)\n")
+        fail(f"user name '{name}' is too long ({len(name)} > 64)\n")
     if not _USERID_RE(name):
-        _fail(f"value '{name}' does not look like a valid user name\n")
+        fail(f"value '{name}' does not look like a valid user name\n")
 
 
 def verify_realm(value: str) -> None:
     if not _REALM_RE(value):
-        _fail("value does not look like a valid realm\n")
+        fail("value does not look like a valid realm\n")
 
 
 def verify_tokenid(value: str) -> None:
     if not _TOKENID_RE(value):
-        _fail(f"value '{value}' does not look like a valid token ID\n")
+        fail(f"value '{value}' does not look like a valid token ID\n")
 
 
 def verify_groupid(value: str) -> None:
     if not _NAME_RE(value):
-        _fail(f"group name '{value}' contains invalid characters\n")
+        fail(f"group name '{value}' contains invalid characters\n")
 
 
 def verify_roleid(value: str) -> None:
     if not _NAME_RE(value):
-        _fail(f"role name '{value}' contains invalid characters\n")
+        fail(f"role name '{value}' contains invalid characters\n")
 
 
 def verify_poolid(value: str) -> None:
     # split("/", $poolname) in scalar context: the field count without trailing empty fields
     if len(split(value, "/")) > 3:
-        _fail(f"pool name '{value}' nested too deeply (max levels = 3)\n")
+        fail(f"pool name '{value}' nested too deeply (max levels = 3)\n")
     if not _POOL_RE(value):
-        _fail(f"pool name '{value}' contains invalid characters\n")
+        fail(f"pool name '{value}' contains invalid characters\n")
 
 
 def verify_priv(value: str) -> None:
     if value not in PRIVILEGES:
-        _fail(f"invalid privilege '{value}'\n")
+        fail(f"invalid privilege '{value}'\n")
 
 
 FORMATS: dict[str, CodeFormat] = {

@@ -12,39 +12,22 @@ hash formats.
 
 from __future__ import annotations
 
-from typing import NoReturn
-
-from . import CodeFormat, FormatError
-from ._net import is_cidr
-from ._perl import NS, PerlRe, num
+from . import CodeFormat
+from ._net import DNS_LABEL, is_cidr
+from ._perl import NS, PerlRe, fail, num, regex_format
 
 _DOLLAR = True  # m/^...$/
 
 
-def _fail(text: str) -> NoReturn:
-    raise FormatError(text)
-
-
-def _regex(body: str, message: str, *, ignorecase: bool = False) -> CodeFormat:
-    pattern = PerlRe(body, dollar=_DOLLAR, ignorecase=ignorecase)
-
-    def check(value: str) -> None:
-        if not pattern(value):
-            _fail(message.format(value=value))
-
-    return check
-
-
-_NODE = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _REPLICATION_ID = PerlRe(r"(\d+)-(\d+)", dollar=_DOLLAR)
 
 
 def verify_replication_job_id(value: str) -> None:
     found = _REPLICATION_ID.match(value)
     if found is None:
-        _fail(f"invalid replication job id '{value}'\n")
+        fail(f"invalid replication job id '{value}'\n")
     if num(found.group(1)) < 100:  # dies even in $noerr mode
-        _fail(f"invalid replication job id '{value}' (guest IDs < 100 are reseved)\n")
+        fail(f"invalid replication job id '{value}' (guest IDs < 100 are reseved)\n")
 
 
 def _sdn_id(kind: str, body: str, max_len: int | None) -> CodeFormat:
@@ -52,9 +35,9 @@ def _sdn_id(kind: str, body: str, max_len: int | None) -> CodeFormat:
 
     def check(value: str) -> None:
         if not pattern(value):
-            _fail(f"{kind} ID '{value}' contains illegal characters\n")
+            fail(f"{kind} ID '{value}' contains illegal characters\n")
         if max_len is not None and len(value) > max_len:
-            _fail(f"{kind} ID '{value}' can't be more length than {max_len} characters\n")
+            fail(f"{kind} ID '{value}' can't be more length than {max_len} characters\n")
 
     return check
 
@@ -65,7 +48,7 @@ _SDN_ID = "[a-z][a-z0-9]*[a-z0-9]"
 def verify_sdn_subnet_id(value: str) -> None:
     cidr = value.replace("-", "/", 1)  # $id =~ s/-/\//r
     if not is_cidr(cidr):  # pve-common's pve_verify_cidrv4 / cidrv6
-        _fail("value does not look like a valid CIDR network\n")
+        fail("value does not look like a valid CIDR network\n")
 
 
 _BGP_RT = PerlRe(r"(\d+):(\d+)", dollar=_DOLLAR)
@@ -74,7 +57,7 @@ _BGP_RT = PerlRe(r"(\d+):(\d+)", dollar=_DOLLAR)
 def verify_sdn_bgp_rt(value: str) -> None:
     found = _BGP_RT.match(value)
     if found is None or any(num(part) > 4294967295 for part in found.groups()):
-        _fail("value does not look like a valid bgp route-target\n")
+        fail("value does not look like a valid bgp route-target\n")
 
 
 _ID_30 = "[a-zA-Z0-9][a-zA-Z0-9_-]{0,30}[a-zA-Z0-9]?"
@@ -86,19 +69,23 @@ def _reserved_id(kind: str, reserved: str) -> CodeFormat:
 
     def check(value: str) -> None:
         if reserved_re(value):
-            _fail(f"{kind} ID '{value}' is currently reserved and cannot be used\n")
+            fail(f"{kind} ID '{value}' is currently reserved and cannot be used\n")
         if not pattern(value):
-            _fail(f"{kind} ID '{value}' contains illegal characters\n")
+            fail(f"{kind} ID '{value}' contains illegal characters\n")
 
     return check
 
 
 FORMATS: dict[str, CodeFormat] = {
-    "pve-ha-resource-id": _regex(f"[a-z]+:{NS}+", "value does not look like a valid ha resource id\n"),
-    "pve-ha-resource-or-vm-id": _regex(
-        rf"[a-z]+:{NS}+|\d+", "value does not look like a valid ha resource id\n"
+    "pve-ha-resource-id": regex_format(
+        f"[a-z]+:{NS}+", "value does not look like a valid ha resource id\n", dollar=_DOLLAR
     ),
-    "pve-ha-node": _regex(rf"{_NODE}(?::\d+)?", "value does not look like a valid ha node\n"),
+    "pve-ha-resource-or-vm-id": regex_format(
+        rf"[a-z]+:{NS}+|\d+", "value does not look like a valid ha resource id\n", dollar=_DOLLAR
+    ),
+    "pve-ha-node": regex_format(
+        rf"{DNS_LABEL}(?::\d+)?", "value does not look like a valid ha node\n", dollar=_DOLLAR
+    ),
     "pve-replication-job-id": verify_replication_job_id,
     "pve-sdn-vnet-id": _sdn_id("vnet", _SDN_ID, 8),
     "pve-sdn-zone-id": _sdn_id("zone", _SDN_ID, 8),
@@ -107,13 +94,15 @@ FORMATS: dict[str, CodeFormat] = {
     "pve-sdn-controller-id": _sdn_id("controller", "[a-z][a-z0-9_-]*[a-z0-9]", 64),
     "pve-sdn-subnet-id": verify_sdn_subnet_id,
     "pve-sdn-bgp-rt": verify_sdn_bgp_rt,
-    "pve-sdn-isis-net": _regex(
+    "pve-sdn-isis-net": regex_format(
         r"[a-fA-F0-9]{2}(?:\.[a-fA-F0-9]{4}){3,9}\.[a-fA-F0-9]{2}",
         "value does not look like a valid isis net\n",
+        dollar=_DOLLAR,
     ),
-    "pve-sdn-wireguard-iface-name": _regex(
+    "pve-sdn-wireguard-iface-name": regex_format(
         "[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?",
         "WireGuard interface name '{value}' contains illegal characters or exceeds the eight character limit\n",
+        dollar=_DOLLAR,
     ),
     "pve-sdn-fabric-id": _sdn_id("Fabric", "[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?", None),
     "pve-sdn-prefix-list-id": _reserved_id("prefix list", "only_default|only_default_v6|loopbacks_ips"),

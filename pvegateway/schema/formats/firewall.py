@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 
+from ..perl import truthy
 from . import CodeFormat, FormatError
 from ._fwdata import (
     CONNTRACK_HELPERS,
@@ -17,8 +18,9 @@ from ._fwdata import (
     PROTOCOL_NAMES,
     SERVICE_NAMES,
 )
+from ._net import IPV4RE, IPV6RE, is_ipv4
 from ._netip import NetIP, net_ip_new
-from ._pvecompat import IPV4RE, IPV6RE, NS, is_ipv4, perl_num, perl_split, perl_true
+from ._perl import NS, num, split
 
 _ALIAS = r"[A-Za-z][A-Za-z0-9\-_]+"
 _MAX_ALIAS_NAME_LENGTH = 64
@@ -37,18 +39,18 @@ CONNTRACK_HELPER_DIE_LOCATION = " at /usr/share/perl5/PVE/Firewall.pm line 1297.
 
 def _clean_cidr(cidr: str) -> str:
     """pve-firewall's ``clean_cidr``: clear the host bits of ``ADDRESS/LEN`` (LEN > 0)."""
-    parts = perl_split("/", cidr)
-    if len(parts) < 2 or not perl_true(parts[1]):
+    parts = split(cidr, "/")
+    if len(parts) < 2 or not truthy(parts[1]):
         return cidr
     address, length = parts[0], parts[1]
-    version = 4 if is_ipv4(address) else 6
+    version = 4 if is_ipv4(address, dollar=True) else 6  # $ip =~ m/^$IPV4RE$/
     size = 32 if version == 4 else 128
     parser = NetIP()
     expanded = parser.expand(address, version)
     bits = parser.ip_to_bin(expanded, version) if expanded is not None else None
     if bits is None:  # not reached: the address matched $IPV4RE/$IPV6RE
         return cidr
-    ones = perl_num(length)
+    ones = num(length)
     if math.isfinite(ones):
         count = max(0, min(int(ones), size))
         mask = "1" * count + "0" * (size - count)
@@ -86,7 +88,7 @@ def parse_address_list(value: str) -> str:
             raise FormatError("alias name too long\n")
         return value
 
-    elements = perl_split(",", value)
+    elements = split(value, ",")
     if value != ",".join(elements):
         raise FormatError("extraneous commas in list\n")
     ip_range = False
@@ -108,7 +110,7 @@ def parse_address_list(value: str) -> str:
 
 def _parse_ports(value: str, dport: bool) -> str:
     """``parse_port_name_number_or_range``: numbers, ``N:M`` ranges, service or ICMP names."""
-    elements = perl_split(",", value)
+    elements = split(value, ",")
     if value != ",".join(elements):
         raise FormatError("extraneous commas in list\n")
     count = 0
@@ -120,15 +122,15 @@ def _parse_ports(value: str, dport: bool) -> str:
             count += 2
             first, last = ranged.groups()
             for port in (first, last):
-                if perl_num(port) > 65535:
+                if num(port) > 65535:
                     raise FormatError(f"invalid port '{port}'\n")
-            if perl_num(first) > perl_num(last):
+            if num(first) > num(last):
                 raise FormatError(
                     f"backwards range '{first}:{last}' not allowed, did you mean '{last}:{first}'?\n"
                 )
         elif single:
             count += 1
-            if perl_num(single.group(1)) > 65535:
+            if num(single.group(1)) > 65535:
                 raise FormatError(f"invalid port '{single.group(1)}'\n")
         elif dport and (item in ICMP_TYPE_NAMES or item in ICMPV6_TYPE_NAMES):
             icmp_port = True
@@ -150,7 +152,7 @@ def verify_dport_spec(value: str) -> str:
 
 
 def verify_protocol_spec(value: str) -> str:
-    if perl_true(value) and value not in PROTOCOL_NAMES and value not in PROTOCOL_IDS:
+    if truthy(value) and value not in PROTOCOL_NAMES and value not in PROTOCOL_IDS:
         raise FormatError(f"unknown protocol '{value}'\n")
     return value
 
@@ -163,7 +165,7 @@ def verify_icmp_type_spec(value: str) -> str:
 
 def verify_conntrack_helper(value: str) -> str:
     """pve-fw-conntrack-helper: comma-separated helper names (the die text lacks a newline)."""
-    for helper in perl_split(",", value):
+    for helper in split(value, ","):
         if helper not in CONNTRACK_HELPERS:
             raise FormatError(f"unknown helper {helper}{CONNTRACK_HELPER_DIE_LOCATION}")
     return value

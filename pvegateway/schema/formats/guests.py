@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from . import CodeFormat, FormatError
-from ._pvecompat import perl_num, split_list, verify_iface, verify_ip
-from ._zonetab import ZONE_TAB_NAMES
+from ._net import is_iface, is_ip
+from ._perl import num, split_list
+from ._zonetab import is_timezone
 
 # qemu-server: every drive key except unusedN (ide 0-3, scsi 0-30, virtio 0-15, sata 0-5).
 _BOOT_DISKS = frozenset(
@@ -54,14 +55,14 @@ def verify_hotplug_features(value: str) -> str:
 
 def verify_phys_bits(value: str) -> str:
     """pve-phys-bits: ``host`` or an integer from 8 to 64 (Perl ``int()`` of the digits)."""
-    if not _PHYS_BITS_RE.match(value) or (_DIGITS_RE.match(value) and not 8 <= int(perl_num(value)) <= 64):
+    if not _PHYS_BITS_RE.match(value) or (_DIGITS_RE.match(value) and not 8 <= int(num(value)) <= 64):
         raise FormatError("value must be an integer between 8 and 64 or 'host'\n")
     return value
 
 
 def verify_ct_timezone(value: str) -> str:
-    """pve-ct-timezone: ``host``, ``UTC`` or a zone listed in zone.tab."""
-    if value in ("host", "UTC") or value in ZONE_TAB_NAMES:
+    """pve-ct-timezone: ``host``, else ``pve_verify_timezone`` (``UTC`` or a zone listed in zone.tab)."""
+    if value == "host" or is_timezone(value):
         return value
     raise FormatError(f"invalid time zone '{value}'\n")
 
@@ -69,9 +70,9 @@ def verify_ct_timezone(value: str) -> str:
 def verify_ip_with_ll_iface(value: str) -> str:
     """lxc-ip-with-ll-iface: an IP address, or a link-local IPv6 address with ``%IFACE``."""
     link_local = _LINK_LOCAL_RE.match(value)
-    if link_local and verify_ip(link_local.group(1)) and verify_iface(link_local.group(2)):
+    if link_local and is_ip(link_local.group(1)) and is_iface(link_local.group(2)):
         return value
-    if not verify_ip(value):
+    if not is_ip(value):
         raise FormatError("value does not look like a valid IP address\n")
     return value
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from . import CodeFormat, FormatError
-from ._pvecompat import IPV4RE, IPV6RE, NS, verify_dns_name, verify_ip
+from ._net import IPV4RE, IPV6RE, is_dns_name, is_ip
+from ._perl import NS
 
 # Perl's /i on [a-z] also matches LONG S and KELVIN SIGN.
 _I = "\u017f\u212a"
@@ -55,7 +56,7 @@ def verify_path_in_property_string(value: str) -> str:
 
 def verify_server(value: str) -> str:
     # The Perl verifiers return the value itself, so "0" counts as a failure.
-    if value == "0" or not (verify_ip(value) or verify_dns_name(value)):
+    if value == "0" or not (is_ip(value) or is_dns_name(value)):
         raise FormatError("value does not look like a valid server name or IP address\n")
     return value
 
