@@ -17,6 +17,7 @@ from typing import Any
 
 from ..perl import perl_str, truthy
 from . import FormatError, HashValidator
+from ._perl import lazy_re
 
 # --------------------------------------------------------------------------------------------
 # pve-vm-cpu-conf
@@ -110,7 +111,7 @@ def set_custom_cpu_models(names: Iterable[str] | None) -> None:
 
 
 _CPU_FLAG_SUPPORTED = "([+-])(" + "|".join(re.escape(f) for f in VM_CPU_FLAGS) + ")"
-_VM_FLAGS_RE = re.compile(f"^{_CPU_FLAG_SUPPORTED}(;{_CPU_FLAG_SUPPORTED})*$")
+_VM_FLAGS_RE = lazy_re(f"^{_CPU_FLAG_SUPPORTED}(;{_CPU_FLAG_SUPPORTED})*$")
 _ALL_CPU_MODELS = frozenset(CPU_MODELS_9_2) | frozenset(BUILTIN_CPU_MODELS)
 
 

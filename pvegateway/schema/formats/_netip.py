@@ -12,24 +12,24 @@ import re
 from typing import TypeGuard
 
 from ..perl import truthy
-from ._perl import NS, S, num, split
+from ._perl import NS, S, lazy_re, num, split
 
 _SIZE = {4: 32, 6: 128}
 
-_PREFIX_RE = re.compile(rf"^({NS}+?)(/{NS}+)$")
-_RANGE_RE = re.compile(rf"^(.+?){S}*\-{S}*(.+)$")
-_PLUS_RE = re.compile(rf"^(.+?){S}+\+{S}+(.+)$")
-_PREFIX_LEN_RE = re.compile(r"^/(\d+)(,|$)")
-_V4_CHARS_RE = re.compile(r"^[\d\.]+$")
-_V4_NUMBER_RE = re.compile(r"^(\d+)$")
-_V4_QUAD_RE = re.compile(r"^\d{1,3}$")
-_V6_PART_RE = re.compile(r"^[a-f\d]{1,4}$", re.IGNORECASE)
+_PREFIX_RE = lazy_re(rf"^({NS}+?)(/{NS}+)$")
+_RANGE_RE = lazy_re(rf"^(.+?){S}*\-{S}*(.+)$")
+_PLUS_RE = lazy_re(rf"^(.+?){S}+\+{S}+(.+)$")
+_PREFIX_LEN_RE = lazy_re(r"^/(\d+)(,|$)")
+_V4_CHARS_RE = lazy_re(r"^[\d\.]+$")
+_V4_NUMBER_RE = lazy_re(r"^(\d+)$")
+_V4_QUAD_RE = lazy_re(r"^\d{1,3}$")
+_V6_PART_RE = lazy_re(r"^[a-f\d]{1,4}$", re.IGNORECASE)
 _BIGINT_RADIX = (
     (re.compile(r"0[xX]([0-9a-fA-F][0-9a-fA-F_]*)", re.ASCII), 16),
     (re.compile(r"0[bB]([01][01_]*)", re.ASCII), 2),
     (re.compile(r"0[oO]([0-7][0-7_]*)", re.ASCII), 8),
 )
-_BIGINT_DEC = re.compile(r"([0-9][0-9_]*)(?:\.([0-9_]*))?(?:[eE]([+-]?[0-9]+))?", re.ASCII)
+_BIGINT_DEC = lazy_re(r"([0-9][0-9_]*)(?:\.([0-9_]*))?(?:[eE]([+-]?[0-9]+))?", re.ASCII)
 
 
 def _bigint(text: str) -> int | None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 
-from ._perl import S
+from ._perl import LazyRe, S, lazy_re
 
 _B64 = "[0-9A-Za-z+/]"
-_RUN = re.compile(f"{S}{{3,}}")
-_LEADING = re.compile(r"-----BEGIN .*?-----")
+_RUN = lazy_re(f"{S}{{3,}}")
+_LEADING = lazy_re(r"-----BEGIN .*?-----")
 
 
 def _block(label: str) -> str:
@@ -28,8 +28,8 @@ def _block(label: str) -> str:
 
 # ``(?:BLOCK\s*\n+)*BLOCK\s*``: the separator is all the whitespace up to the next block,
 # taken at once, and must end in a newline
-_CHAIN = re.compile(f"(?:(?>{_block('CERTIFICATE')})(?>{S}*)(?<=\\n))*(?>{_block('CERTIFICATE')}){S}*")
-_ANY = re.compile(f"{_block('.*?')}{S}*")
+_CHAIN = lazy_re(f"(?:(?>{_block('CERTIFICATE')})(?>{S}*)(?<=\\n))*(?>{_block('CERTIFICATE')}){S}*")
+_ANY = lazy_re(f"{_block('.*?')}{S}*")
 
 
 def _shorten(run: re.Match[str]) -> str:
@@ -37,7 +37,7 @@ def _shorten(run: re.Match[str]) -> str:
     return text[0] + ("\n" if "\n" in text[1:-1] else "") + text[-1]
 
 
-def _check(content: str, pattern: re.Pattern[str]) -> bool:
+def _check(content: str, pattern: LazyRe) -> bool:
     leading = _LEADING.search(content)
     if leading is not None:  # strip_leading_text
         content = content[leading.start() :]

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 from ..perl import NS as NS
 from ..perl import PERL_SPACE as PERL_SPACE
@@ -43,17 +43,22 @@ _EXPONENT = re.compile(r"[eE][+-]?[0-9]+", re.ASCII)
 class PerlRe:
     """A pattern applied like Perl's ``$value =~ m/^BODY$/`` (``dollar=True``) or ``m/^BODY\\z/``."""
 
-    __slots__ = ("_dollar", "_re")
+    __slots__ = ("_body", "_dollar", "_flags", "_re")
 
     def __init__(self, body: str, *, dollar: bool, ignorecase: bool = False, ascii: bool = False) -> None:
-        flags = (re.IGNORECASE if ignorecase else 0) | (re.ASCII if ascii else 0)
-        self._re = re.compile(f"(?:{body})", flags)
+        # compiled on first use: ~100 formats' patterns would otherwise cost a tenth of a second at startup
+        self._body = f"(?:{body})"
+        self._flags = (re.IGNORECASE if ignorecase else 0) | (re.ASCII if ascii else 0)
+        self._re: re.Pattern[str] | None = None
         self._dollar = dollar
 
     def match(self, value: str) -> re.Match[str] | None:
-        found = self._re.fullmatch(value)
+        pattern = self._re
+        if pattern is None:
+            pattern = self._re = re.compile(self._body, self._flags)
+        found = pattern.fullmatch(value)
         if found is None and self._dollar and value.endswith("\n"):
-            found = self._re.fullmatch(value, 0, len(value) - 1)
+            found = pattern.fullmatch(value, 0, len(value) - 1)
         return found
 
     def __call__(self, value: str) -> bool:
@@ -144,3 +149,49 @@ def _verifier(check: Callable[[str], object], message: str, name: str, module: s
 def _registering_module() -> str:
     """The module that called :func:`check_format` / :func:`regex_format` (as namedtuple finds it)."""
     return str(sys._getframe(2).f_globals.get("__name__", __name__))
+
+
+class LazyRe:
+    """``re.compile`` deferred to first use: the format modules' patterns cost startup time otherwise."""
+
+    __slots__ = ("_flags", "_pattern", "_re")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._pattern = pattern
+        self._flags = flags
+        self._re: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._re is None:
+            self._re = re.compile(self._pattern, self._flags)
+        return self._re
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.compiled.match(string, pos, endpos)
+
+    def fullmatch(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.compiled.fullmatch(string, pos, endpos)
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.compiled.search(string, pos, endpos)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        return self.compiled.sub(repl, string, count)
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        return self.compiled.split(string, maxsplit)
+
+    def findall(self, string: str) -> list[Any]:
+        return self.compiled.findall(string)
+
+    def finditer(self, string: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(string)
+
+    @property
+    def pattern(self) -> str:
+        return self._pattern
+
+
+def lazy_re(pattern: str, flags: int | re.RegexFlag = 0) -> LazyRe:
+    return LazyRe(pattern, int(flags))

@@ -6,7 +6,6 @@ Addresses go through an emulation of ``Net::IP`` (``_netip``); its error texts r
 from __future__ import annotations
 
 import math
-import re
 
 from ..perl import truthy
 from . import CodeFormat, FormatError
@@ -20,17 +19,17 @@ from ._fwdata import (
 )
 from ._net import IPV4RE, IPV6RE, is_ipv4
 from ._netip import NetIP, net_ip_new
-from ._perl import NS, num, split
+from ._perl import NS, lazy_re, num, split
 
 _ALIAS = r"[A-Za-z][A-Za-z0-9\-_]+"
 _MAX_ALIAS_NAME_LENGTH = 64
 _MAX_IPSET_NAME_LENGTH = 64
 
-_IP_OR_CIDR_RE = re.compile(rf"^(?:{IPV6RE}|{IPV4RE})(?:/\d+)?$")
-_SCOPED_ALIAS_RE = re.compile(rf"^(dc/|guest/)?(?:{_ALIAS})$")
-_IPSET_REF_RE = re.compile(rf"^(\+)({NS}+)$")
-_PORT_RANGE_RE = re.compile(r"^([0-9]+):([0-9]+)$")
-_PORT_RE = re.compile(r"^([0-9]+)$")
+_IP_OR_CIDR_RE = lazy_re(rf"^(?:{IPV6RE}|{IPV4RE})(?:/\d+)?$")
+_SCOPED_ALIAS_RE = lazy_re(rf"^(dc/|guest/)?(?:{_ALIAS})$")
+_IPSET_REF_RE = lazy_re(rf"^(\+)({NS}+)$")
+_PORT_RANGE_RE = lazy_re(r"^([0-9]+):([0-9]+)$")
+_PORT_RE = lazy_re(r"^([0-9]+)$")
 
 # pve_fw_verify_conntrack_helper dies without a trailing newline, so Perl appends its location.
 # The line number is that of the installed PVE::Firewall and could not be determined here.

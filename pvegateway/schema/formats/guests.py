@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from . import CodeFormat, FormatError
 from ._net import is_iface, is_ip
-from ._perl import num, split_list
+from ._perl import lazy_re, num, split_list
 from ._zonetab import is_timezone
 
 # qemu-server: every drive key except unusedN (ide 0-3, scsi 0-30, virtio 0-15, sata 0-5).
@@ -24,11 +22,11 @@ _BOOT_DEVICES = frozenset(
     + [f"usb{i}" for i in range(14)]
     + [f"hostpci{i}" for i in range(16)]
 )
-_HOTPLUG_FEATURE_RE = re.compile(r"^(network|disk|cpu|memory|usb|cloudinit)$")
+_HOTPLUG_FEATURE_RE = lazy_re(r"^(network|disk|cpu|memory|usb|cloudinit)$")
 _HOTPLUG_DEFAULT = "network,disk,usb"
-_PHYS_BITS_RE = re.compile(r"^(host|\d{1,2})$")
-_DIGITS_RE = re.compile(r"^\d+$")
-_LINK_LOCAL_RE = re.compile(r"^(fe80:[^%]+)%(.*)$")
+_PHYS_BITS_RE = lazy_re(r"^(host|\d{1,2})$")
+_DIGITS_RE = lazy_re(r"^\d+$")
+_LINK_LOCAL_RE = lazy_re(r"^(fe80:[^%]+)%(.*)$")
 
 
 def verify_bootdisk(value: str) -> str:

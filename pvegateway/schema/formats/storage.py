@@ -6,34 +6,32 @@ the volume-or-path formats of qemu-server, which wrap ``pve-volume-id``.
 
 from __future__ import annotations
 
-import re
-
 from . import CodeFormat, FormatError
 from ._net import IPV4RE, IPV6RE, is_dns_name, is_ip
-from ._perl import NS
+from ._perl import NS, lazy_re
 
 # Perl's /i on [a-z] also matches LONG S and KELVIN SIGN.
 _I = "\u017f\u212a"
 
-_PATH_RE = re.compile(r"/[^;()]")
-_PATH_IN_PROPERTY_STRING_RE = re.compile(r"/[^;,=()]")
-_VGNAME_RE = re.compile(rf"^[a-zA-Z0-9{_I}][a-zA-Z0-9\-_.{_I}]*[a-zA-Z0-9{_I}]$")
-_OPTIONS_RE = re.compile(rf"^{NS}+$")
-_VOLUME_ID_RE = re.compile(rf"^[a-zA-Z{_I}][a-zA-Z0-9\-_.{_I}]*[a-zA-Z0-9{_I}]:(.+)$")
+_PATH_RE = lazy_re(r"/[^;()]")
+_PATH_IN_PROPERTY_STRING_RE = lazy_re(r"/[^;,=()]")
+_VGNAME_RE = lazy_re(rf"^[a-zA-Z0-9{_I}][a-zA-Z0-9\-_.{_I}]*[a-zA-Z0-9{_I}]$")
+_OPTIONS_RE = lazy_re(rf"^{NS}+$")
+_VOLUME_ID_RE = lazy_re(rf"^[a-zA-Z{_I}][a-zA-Z0-9\-_.{_I}]*[a-zA-Z0-9{_I}]:(.+)$")
 
 # PVE::Tools::parse_host_and_port; [[:alnum:]] is approximated by Python's [^\W_].
 _ALNUM_HOST = r"(?:[^\W_]|[\-.])+"
 _HOST_PORT_RES = (
-    re.compile(rf"^(?:{IPV4RE}|{_ALNUM_HOST})(?::\d+)?$"),
-    re.compile(rf"^\[(?:{IPV6RE}|{IPV4RE}|{_ALNUM_HOST})\](?::\d+)?$"),
-    re.compile(rf"^(?:{IPV6RE})(?:\.\d+)?$"),
+    lazy_re(rf"^(?:{IPV4RE}|{_ALNUM_HOST})(?::\d+)?$"),
+    lazy_re(rf"^\[(?:{IPV6RE}|{IPV4RE}|{_ALNUM_HOST})\](?::\d+)?$"),
+    lazy_re(rf"^(?:{IPV6RE})(?:\.\d+)?$"),
 )
 
 # DirPlugin's content types ("dir includes all other types"), plus 'import' accepted explicitly.
 _CONTENT_TYPES = frozenset(("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "none", "import"))
 
 # ZFS block sizes: 512 bytes .. 16 MiB, a power of two.
-_BLOCKSIZE_RE = re.compile(r"^([0-9]+)([kKmM])?$")
+_BLOCKSIZE_RE = lazy_re(r"^([0-9]+)([kKmM])?$")
 _BLOCKSIZE_UNITS = {"": 1, "k": 1024, "m": 1024 * 1024}
 
 
