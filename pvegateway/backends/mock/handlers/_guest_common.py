@@ -1,0 +1,224 @@
+"""What the guest handlers share: the two kinds (qemu/lxc), property strings, sizes, locks, digests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ....errors import PVEError
+from ...base import Call
+from ..runtime import Mock, user_of
+from ..state import Guest, GuestKind
+
+MiB = 1024**2
+GiB = 1024**3
+_UNITS = {"": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024**4}
+
+# options a running guest takes at once; the rest waits in ``pending`` until the next start
+_QEMU_FAST = {"description", "hookscript", "lock", "migrate_downtime", "migrate_speed", "name", "onboot",
+              "protection", "shares", "startup", "tags", "vmstatestorage", "balloon"}
+_LXC_HOT = {"description", "hookscript", "lock", "onboot", "protection", "startup", "tags", "memory", "swap",
+            "cores", "cpulimit", "cpuunits", "hostname", "nameserver", "searchdomain"}
+CONTROL = {"node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one guest type differs: names, which keys hold volumes, what a running guest takes live."""
+
+    name: GuestKind
+    label: str  # "VM" / "CT", as PVE's messages say
+    volume_keys: re.Pattern[str]
+    hot_keys: re.Pattern[str]
+    task_prefix: str  # qm / vz
+
+    def is_volume_key(self, key: str) -> bool:
+        return bool(self.volume_keys.fullmatch(key))
+
+    def takes_live(self, key: str, guest: Guest) -> bool:
+        if guest.status != "running":
+            return True
+        fast = _QEMU_FAST if self.name == "qemu" else _LXC_HOT
+        if key in fast or self.hot_keys.fullmatch(key):
+            return True
+        if self.name == "qemu":
+            hotplug = str(guest.config.get("hotplug", "network,disk,usb"))
+            feats = {"network", "disk", "usb"} if hotplug == "1" else set(hotplug.split(","))
+            return (key in ("memory",) and "memory" in feats) or (key in ("vcpus",) and "cpu" in feats)
+        return False
+
+
+QEMU = Kind("qemu", "VM", re.compile(r"(ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0|unused\d+"),
+            re.compile(r"net\d+|(scsi|virtio)\d+|usb\d+"), "qm")
+LXC = Kind("lxc", "CT", re.compile(r"rootfs|mp\d+|unused\d+"), re.compile(r"net\d+|mp\d+"), "vz")
+
+
+def kind_of(guest: Guest) -> Kind:
+    return QEMU if guest.kind == "qemu" else LXC
+
+
+# --- parameters ---------------------------------------------------------------------------------------
+
+def flag(params: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    value = params.get(key)
+    if value is None:
+        return default
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def id_list(value: Any) -> list[str]:
+    """A ``pve-configid-list`` (``delete``/``revert``): split on commas, semicolons and whitespace."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if str(v)]
+    return [v for v in re.split(r"[,;\s\0]+", str(value)) if v]
+
+
+def guest_of(mock: Mock, call: Call, kind: Kind) -> Guest:
+    return mock.guest(call.path_params["vmid"], call.path_params["node"], kind.name)
+
+
+def task(mock: Mock, call: Call, guest: Guest | None, kind_name: str, ident: str, finish: Any = None,
+         log: list[str] | None = None) -> str:
+    node = guest.node if guest is not None else call.path_params["node"]
+    return mock.tasks.start(node, kind_name, ident, user_of(call), finish=finish, log=log)
+
+
+# --- property strings and sizes ---------------------------------------------------------------------
+
+def split_prop(value: str) -> tuple[str | None, dict[str, str]]:
+    """``local-lvm:vm-100-disk-0,size=32G`` → (``local-lvm:vm-100-disk-0``, {size: 32G}); keys keep order."""
+    head: str | None = None
+    opts: dict[str, str] = {}
+    for i, part in enumerate(str(value).split(",")):
+        if "=" in part:
+            k, _, v = part.partition("=")
+            opts[k] = v
+        elif i == 0:
+            head = part
+    return head, opts
+
+
+def join_prop(head: str | None, opts: Mapping[str, str]) -> str:
+    parts = [head] if head is not None else []
+    parts += [f"{k}={v}" for k, v in opts.items()]
+    return ",".join(parts)
+
+
+def volume_of(value: str) -> str | None:
+    """The volume a drive/mount point value names (``file=``/``volume=`` or the first item)."""
+    head, opts = split_prop(value)
+    return opts.get("file") or opts.get("volume") or head
+
+
+def is_cdrom(value: str) -> bool:
+    head, opts = split_prop(value)
+    return opts.get("media") == "cdrom" or head in ("cdrom", "none")
+
+
+def parse_size(text: str, default_unit: str = "") -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", text.strip())
+    if match is None:
+        raise PVEError.params({"size": f"unable to parse size '{text}'"})
+    return int(float(match.group(1)) * _UNITS[match.group(2) or default_unit])
+
+
+def format_size(size: int) -> str:
+    """PVE's ``format_size``: the largest unit that divides the size exactly."""
+    for unit in ("T", "G", "M", "K"):
+        if size and size % _UNITS[unit] == 0:
+            return f"{size // _UNITS[unit]}{unit}"
+    return str(size)
+
+
+def disk_size(value: str) -> int:
+    size = split_prop(value)[1].get("size")
+    return parse_size(size) if size else 0
+
+
+def with_size(value: str, size: int) -> str:
+    head, opts = split_prop(value)
+    opts["size"] = format_size(size)
+    return join_prop(head, opts)
+
+
+# --- checks --------------------------------------------------------------------------------------------
+
+def check_lock(guest: Guest, params: Mapping[str, Any] | None = None) -> None:
+    if guest.lock and not (params is not None and flag(params, "skiplock")):
+        raise PVEError(500, f"{kind_of(guest).label} {guest.vmid} is locked ({guest.lock})\n")
+
+
+def check_digest(guest: Guest, params: Mapping[str, Any]) -> None:
+    digest = params.get("digest")
+    if digest and str(digest) != guest.digest:
+        if guest.kind == "qemu":
+            raise PVEError(500, "checksum mismatch (file change by other user?)\n")
+        raise PVEError(500, "detected modified configuration - file changed by other user? Try again.\n")
+
+
+def check_vmid_unused(mock: Mock, vmid: int) -> None:
+    other = mock.cluster.guests.get(vmid)
+    if other is not None:
+        raise PVEError(500, f"{kind_of(other).label} {vmid} already exists on node '{other.node}'\n")
+
+
+def check_pool(mock: Mock, pool: Any) -> None:
+    if pool is not None and str(pool) not in mock.cluster.pools:
+        raise PVEError(500, f"pool '{pool}' does not exist\n")
+
+
+def join_pool(mock: Mock, guest: Guest, pool: Any) -> None:
+    if pool is not None:
+        members = mock.cluster.pools[str(pool)].vmids
+        if guest.vmid not in members:
+            members.append(guest.vmid)
+        guest.pool = str(pool)
+
+
+def ha_sid(guest: Guest) -> str:
+    return f"{'vm' if guest.kind == 'qemu' else 'ct'}:{guest.vmid}"
+
+
+def ha_state(mock: Mock, guest: Guest) -> dict[str, Any]:
+    resource = mock.cluster.ha.get(ha_sid(guest)) or mock.cluster.ha.get(str(guest.vmid))
+    if not isinstance(resource, dict):
+        return {"managed": 0}
+    return {"managed": 1, "state": str(resource.get("state", "started"))}
+
+
+# --- MAC addresses ------------------------------------------------------------------------------------
+
+def next_mac(mock: Mock) -> str:
+    """Proxmox's OUI (BC:24:11) and a deterministic counter for the rest."""
+    counter = mock.cluster.next_mac
+    mock.cluster.next_mac = counter + 1
+    low = counter & 0xFFFFFF
+    return "BC:24:11:" + ":".join(f"{(low >> s) & 0xFF:02X}" for s in (16, 8, 0))
+
+
+# --- typed output ---------------------------------------------------------------------------------------
+
+def typed(config: Mapping[str, Any], returns: Mapping[str, Any]) -> dict[str, Any]:
+    """Config values as PVE's JSON has them: integers and numbers by the ``returns`` schema."""
+    props: Mapping[str, Any] = returns.get("properties") or {}
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        schema = props.get(key) or props.get(re.sub(r"\d+$", "[n]", key)) or {}
+        out[key] = coerce(value, str(schema.get("type", "string")))
+    return out
+
+
+def coerce(value: Any, kind: str) -> Any:
+    try:
+        if kind in ("integer", "boolean"):
+            return int(value)
+        if kind == "number":
+            number = float(value)
+            return int(number) if number.is_integer() else number
+    except (TypeError, ValueError):
+        return value
+    return value

@@ -1,0 +1,147 @@
+"""New config values, checked and planned before anything changes: disks to allocate, MACs to generate.
+
+``Plan`` gathers the final values and the allocations; ``commit`` runs them once every value passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ....errors import PVEError
+from ..runtime import Mock
+from ..state import Guest
+from . import _volumes as vols
+from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
+
+_QEMU_NIC_MODELS = {"e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
+                    "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"}
+
+
+@dataclass
+class Plan:
+    mock: Mock
+    kind: Kind
+    node: str
+    vmid: int
+    values: dict[str, str] = field(default_factory=dict)
+    steps: list[Callable[[], None]] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+    mac_start: int = 0
+
+    def __post_init__(self) -> None:
+        self.mac_start = self.mock.cluster.next_mac
+
+    def abort(self) -> None:
+        self.mock.cluster.next_mac = self.mac_start
+
+    def commit(self) -> None:
+        for step in self.steps:
+            step()
+        self.steps.clear()
+
+
+def plan_values(plan: Plan, values: dict[str, str]) -> Plan:
+    """Check and plan each value; on failure nothing has changed (the MAC counter is restored)."""
+    try:
+        for key, value in values.items():
+            plan.values[key] = _plan_one(plan, key, value)
+    except PVEError:
+        plan.abort()
+        raise
+    return plan
+
+
+def _plan_one(plan: Plan, key: str, value: str) -> str:
+    if plan.kind.is_volume_key(key) and not key.startswith("unused"):
+        return _plan_volume(plan, key, value)
+    if re.fullmatch(r"net\d+", key):
+        return _qemu_nic(plan, value) if plan.kind.name == "qemu" else _lxc_nic(plan, value)
+    return value
+
+
+def _plan_volume(plan: Plan, key: str, value: str) -> str:
+    mock, node = plan.mock, plan.node
+    volid = volume_of(value) or ""
+    if plan.kind.name == "qemu" and is_cdrom(value):
+        if volid not in ("", "none", "cdrom"):
+            vols.require(mock, volid, node)
+        return value
+    new = vols.NEW_DISK.fullmatch(volid)
+    if new is None:
+        volume = vols.require(mock, volid, node)
+        head, opts = split_prop(value)
+        if "size" not in opts:
+            return with_size(value, volume.size)
+        return join_prop(head, opts)
+    store = vols.storage(mock, new.group(1), node)
+    content = "images" if plan.kind.name == "qemu" else "rootdir"
+    vols.check_content(store, content, "storage" if plan.kind.name == "qemu" else key)
+    size = int(float(new.group(2)) * 1024**3)
+    head, opts = split_prop(value)
+    fmt = opts.pop("format", None) or vols.default_format(store, plan.kind.name)
+    if plan.kind.name == "lxc" and size == 0 and store.type not in ("dir", "btrfs", "zfspool"):
+        raise PVEError(500, f"unable to create containers on storage '{store.storage}' with size 0\n")
+    target = vols.new_volid(mock, store, node, plan.vmid, fmt, plan.taken)
+    plan.taken.add(target)
+    vmid = plan.vmid
+
+    def step() -> None:
+        vols.allocate(mock, store, node, vmid, size, content, fmt, target)
+
+    plan.steps.append(step)
+    opts.pop("file", None)
+    opts.pop("volume", None)
+    return with_size(join_prop(target, opts), size)
+
+
+def _qemu_nic(plan: Plan, value: str) -> str:
+    parts = value.split(",")
+    first, sep, mac = parts[0].partition("=")
+    if first not in _QEMU_NIC_MODELS:
+        raise PVEError.params({"net": f"invalid format - unknown network model '{first}'"})
+    if not sep or not mac:
+        parts[0] = f"{first}={next_mac(plan.mock)}"
+    return ",".join(parts)
+
+
+def _lxc_nic(plan: Plan, value: str) -> str:
+    head, opts = split_prop(value)
+    if "hwaddr" not in opts:
+        ordered: dict[str, str] = {}
+        for k, v in opts.items():
+            ordered[k] = v
+            if k == "bridge":
+                ordered["hwaddr"] = next_mac(plan.mock)
+        ordered.setdefault("hwaddr", next_mac(plan.mock))
+        opts = ordered
+    opts.setdefault("type", "veth")
+    return join_prop(head, opts)
+
+
+def check_bridges(mock: Mock, guest: Guest) -> None:
+    """At start, as PVE's tap/veth plugging does: every NIC's bridge must exist on the node."""
+    node = mock.cluster.nodes.get(guest.node)
+    for key, value in guest.config.items():
+        if re.fullmatch(r"net\d+", key):
+            bridge = split_prop(str(value))[1].get("bridge")
+            if bridge and node is not None and bridge not in node.bridges:
+                raise PVEError(500, f"bridge '{bridge}' does not exist\n")
+
+
+def free_slot(config: dict[str, str], prefix: str) -> str:
+    index = 0
+    while f"{prefix}{index}" in config:
+        index += 1
+    return f"{prefix}{index}"
+
+
+def detach(guest: Guest, key: str) -> None:
+    """Remove a volume key: its volume becomes ``unusedN`` (as PVE keeps detached disks)."""
+    value = guest.config.pop(key, None)
+    if value is None or key.startswith("unused") or (guest.kind == "qemu" and is_cdrom(str(value))):
+        return
+    volid = volume_of(str(value))
+    if volid and not any(volume_of(str(v)) == volid for k, v in guest.config.items() if k.startswith("unused")):
+        guest.config[free_slot(guest.config, "unused")] = volid

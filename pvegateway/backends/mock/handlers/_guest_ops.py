@@ -1,0 +1,291 @@
+"""Guest operations on disks and placement: resize, move disk/volume, template, clone, migrate, destroy."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ....errors import PVEError
+from ...base import Call
+from ..runtime import Handler, Mock
+from ..state import Guest, Volume
+from . import _volumes as vols
+from ._guest_common import (
+    QEMU,
+    Kind,
+    check_digest,
+    check_lock,
+    check_pool,
+    check_vmid_unused,
+    flag,
+    guest_of,
+    ha_sid,
+    is_cdrom,
+    join_pool,
+    next_mac,
+    parse_size,
+    split_prop,
+    task,
+    volume_of,
+    with_size,
+)
+from ._guest_devices import free_slot
+
+
+def _disk(mock: Mock, kind: Kind, guest: Guest, key: str) -> tuple[str, Volume]:
+    value = guest.config.get(key)
+    if value is None or not kind.is_volume_key(key):
+        raise PVEError(500, f"disk '{key}' does not exist\n" if kind is QEMU else f"no such mount point '{key}'\n")
+    if kind is QEMU and is_cdrom(str(value)):
+        raise PVEError(500, "you can't resize a cdrom\n")
+    volid = volume_of(str(value)) or ""
+    volume = vols.find(mock, volid, guest.node)
+    if volume is None:
+        raise PVEError(500, f"volume '{volid}' does not exist\n")
+    return str(value), volume
+
+
+def resize(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        check_lock(guest, call.params)
+        check_digest(guest, call.params)
+        key, text = str(call.params["disk"]), str(call.params["size"])
+        value, volume = _disk(mock, kind, guest, key)
+        grow = text.startswith("+")
+        size = parse_size(text.lstrip("+"))
+        new = volume.size + size if grow else size
+        if new < volume.size:
+            raise PVEError(500, "shrinking disks is not supported\n" if kind is QEMU
+                           else "unable to shrink disk size\n")
+        if new == volume.size and kind is not QEMU:
+            raise PVEError(500, "disk is already at specified size\n")
+
+        def finish() -> None:
+            volume.size = new
+            guest.config[key] = with_size(value, new)
+
+        return task(mock, call, guest, "resize", str(guest.vmid), finish=finish)
+    return handler
+
+
+def move(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        params = call.params
+        key = str(params.get("disk") or params.get("volume"))
+        check_lock(guest, params)
+        check_digest(guest, params)
+        value, volume = _disk(mock, kind, guest, key)
+        storeid = params.get("storage") or params.get("target-storage")
+        if storeid is None:
+            raise PVEError.params({"storage": "property is missing and it is not optional"})
+        store = vols.storage(mock, str(storeid), guest.node)
+        vols.check_content(store, "images" if kind is QEMU else "rootdir", "storage")
+        fmt = str(params.get("format") or vols.default_format(store, kind.name))
+        if store.storage == volume.storage and fmt == volume.format:
+            raise PVEError(500, "you can't move to the same storage with same format\n")
+        if kind is not QEMU and guest.status != "stopped":
+            raise PVEError(500, "cannot move volumes of a running container\n")
+        delete = flag(params, "delete")
+        if delete and guest.snapshots and kind is QEMU:
+            raise PVEError(500, "you can't move a disk with snapshots and delete the source\n")
+
+        def finish() -> None:
+            new = vols.copy(mock, volume, store, guest.node, guest.vmid, fmt)
+            _, opts = split_prop(value)
+            opts.pop("file", None)
+            guest.config[key] = with_size(",".join([new.volid, *(f"{k}={v}" for k, v in opts.items())]), new.size)
+            if delete:
+                vols.free(mock, volume.volid, volume.node)
+            else:
+                guest.config[free_slot(guest.config, "unused")] = volume.volid
+
+        name = "qmmove" if kind is QEMU else "move_volume"
+        return task(mock, call, guest, name, str(guest.vmid), finish=finish)
+    return handler
+
+
+def _volume_keys(kind: Kind, guest: Guest) -> list[str]:
+    return [k for k, v in guest.config.items()
+            if kind.is_volume_key(k) and not k.startswith("unused") and not (kind is QEMU and is_cdrom(str(v)))]
+
+
+def template(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str | None:
+        guest = guest_of(mock, call, kind)
+        check_lock(guest)
+        if guest.template:
+            raise PVEError(500, "you can't convert a template to a template\n")
+        if guest.status != "stopped":
+            raise PVEError(500, "you can't convert a VM to template if VM is running\n" if kind is QEMU
+                           else "you can't convert a CT to template if the CT is running\n")
+
+        def finish() -> None:
+            for key in _volume_keys(kind, guest):
+                value = str(guest.config[key])
+                volume = vols.find(mock, volume_of(value) or "", guest.node)
+                if volume is not None:
+                    new = vols.rename_base(mock, volume)
+                    guest.config[key] = value.replace(volume.volid, new, 1)
+            guest.config["template"] = "1"
+
+        if kind is QEMU:
+            return task(mock, call, guest, "qmtemplate", str(guest.vmid), finish=finish)
+        finish()
+        return None
+    return handler
+
+
+def clone(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        source = guest_of(mock, call, kind)
+        params = call.params
+        newid = int(params["newid"])
+        check_vmid_unused(mock, newid)
+        check_pool(mock, params.get("pool"))
+        target = str(params.get("target") or source.node)
+        mock.node(target)
+        full = flag(params, "full", default=not source.template)
+        if not full and (params.get("storage") or params.get("format")):
+            what = "storage" if params.get("storage") else "format"
+            raise PVEError(500, f"parameter '{what}' not allowed for linked clones\n")
+        store = vols.storage(mock, str(params["storage"]), target) if params.get("storage") else None
+        snapname = params.get("snapname")
+        config = dict(source.snapshots[str(snapname)].config) if snapname and snapname in source.snapshots \
+            else dict(source.config)
+        if snapname and snapname not in source.snapshots:
+            raise PVEError(500, f"snapshot '{snapname}' does not exist\n")
+        disks = _volume_keys(kind, source)
+        for key in disks:
+            if not full and not (volume_of(str(config[key])) or "").partition(":")[2].startswith("base-"):
+                raise PVEError(500, f"Linked clone feature is not supported for drive '{key}'\n")
+            store_of = store or mock.cluster.storages.get((volume_of(str(config[key])) or "").partition(":")[0])
+            if target != source.node and not (store_of is not None and store_of.shared):
+                raise PVEError(500, f"can't clone {kind.label} to node '{target}' ({kind.label} uses local storage)\n")
+        if kind is QEMU:
+            config["name"] = str(params.get("name") or f"Copy-of-VM-{source.name}")
+        else:
+            config["hostname"] = str(params.get("hostname") or f"Copy-of-CT-{source.name}")
+        config.pop("template", None)
+        if "description" in params:
+            config["description"] = str(params["description"])
+        clone_guest = Guest(vmid=newid, kind=kind.name, node=target, config={}, lock="clone")
+        mock.cluster.guests[newid] = clone_guest
+        join_pool(mock, clone_guest, params.get("pool"))
+
+        def finish() -> None:
+            taken: set[str] = set()
+            for key, value in config.items():
+                text = str(value)
+                if key in disks:
+                    volume = vols.find(mock, volume_of(text) or "", source.node)
+                    if volume is None:
+                        continue
+                    if full:
+                        dest = store or mock.cluster.storages[volume.storage]
+                        new = vols.copy(mock, volume, dest, target, newid, taken=taken)
+                    else:
+                        new = vols.linked(mock, volume, newid, taken)
+                    taken.add(new.volid)
+                    text = text.replace(volume.volid, new.volid, 1)
+                elif key.startswith("unused"):
+                    continue
+                elif key.startswith("net"):
+                    text = _new_mac(mock, kind, text)
+                elif key == "smbios1":
+                    text = f"uuid={uuid.uuid4()}" + "".join("," + p for p in text.split(",") if
+                                                            not p.startswith("uuid="))
+                elif key == "vmgenid":
+                    text = str(uuid.uuid4())
+                clone_guest.config[key] = text
+            clone_guest.lock = None
+
+        name = "qmclone" if kind is QEMU else "vzclone"
+        return task(mock, call, source, name, str(source.vmid), finish=finish)
+    return handler
+
+
+def _new_mac(mock: Mock, kind: Kind, value: str) -> str:
+    parts = value.split(",")
+    if kind is QEMU:
+        model = parts[0].partition("=")[0]
+        parts[0] = f"{model}={next_mac(mock)}"
+    else:
+        parts = [f"hwaddr={next_mac(mock)}" if p.startswith("hwaddr=") else p for p in parts]
+    return ",".join(parts)
+
+
+def migrate(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        params = call.params
+        target = str(params["target"])
+        if target == guest.node:
+            raise PVEError.params({"target": "target is local node."})
+        if target not in mock.cluster.nodes:
+            raise PVEError(500, f"no such cluster node '{target}'\n")
+        check_lock(guest)
+        running = guest.status != "stopped"
+        online = flag(params, "online")
+        if kind is QEMU and running and not online:
+            raise PVEError(500, "can't migrate running VM without --online\n")
+        if kind is not QEMU and running:
+            if online:
+                raise PVEError(500, "lxc live migration is currently not implemented\n")
+            if not flag(params, "restart"):
+                raise PVEError(500, "running container can only be migrated in restart mode\n")
+
+        def finish() -> None:
+            for volume in vols.owned(mock, guest.vmid, guest.node):
+                vols.move_node(mock, volume, target)
+            guest.node = target
+            if running and kind is not QEMU:
+                guest.started = mock.clock.now()
+
+        return task(mock, call, guest, "qmigrate" if kind is QEMU else "vzmigrate", str(guest.vmid), finish=finish)
+    return handler
+
+
+def destroy(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        params = call.params
+        check_lock(guest, params)
+        if guest.status != "stopped":
+            raise PVEError(500, f"VM {guest.vmid} is running - destroy failed\n" if kind is QEMU
+                           else f"unable to destroy CT {guest.vmid} - container is running\n")
+        if str(guest.config.get("protection", "0")) == "1":
+            raise PVEError(500, f"can't remove {kind.label} {guest.vmid} - protection mode enabled\n")
+        purge = flag(params, "purge")
+        sid = ha_sid(guest)
+        if not purge and (sid in mock.cluster.ha or str(guest.vmid) in mock.cluster.ha):
+            raise PVEError(500, f"unable to remove {kind.label} {guest.vmid} - used in HA resources and purge "
+                                f"parameter not set.\n")
+
+        def finish() -> None:
+            for volume in vols.owned(mock, guest.vmid, guest.node):
+                vols.free(mock, volume.volid, volume.node)
+            for pool in mock.cluster.pools.values():
+                if guest.vmid in pool.vmids:
+                    pool.vmids.remove(guest.vmid)
+            mock.cluster.ha.pop(sid, None)
+            mock.cluster.ha.pop(str(guest.vmid), None)
+            mock.cluster.guests.pop(guest.vmid, None)
+
+        guest.lock = "destroyed"
+        return task(mock, call, guest, f"{kind.task_prefix}destroy", str(guest.vmid), finish=finish)
+    return handler
+
+
+def ops_routes(kind: Kind, base: str) -> dict[tuple[str, str], Callable[[Mock, Call], Any]]:
+    item = base + "/{vmid}"
+    return {
+        ("PUT", item + "/resize"): resize(kind),
+        ("POST", item + ("/move_disk" if kind is QEMU else "/move_volume")): move(kind),
+        ("POST", item + "/template"): template(kind),
+        ("POST", item + "/clone"): clone(kind),
+        ("POST", item + "/migrate"): migrate(kind),
+        ("DELETE", item): destroy(kind),
+    }

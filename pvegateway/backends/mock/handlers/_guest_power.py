@@ -1,0 +1,193 @@
+"""Guest lists, status and power: start/stop/shutdown/reboot/reset/suspend/resume as PVE's workers do them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ....errors import PVEError
+from ...base import Call
+from ..runtime import Mock
+from ..state import Guest
+from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, task
+from ._guest_config import apply_pending
+from ._guest_devices import check_bridges
+
+
+def _uptime(mock: Mock, guest: Guest) -> int:
+    return max(0, mock.clock.now() - guest.started) if guest.status != "stopped" and guest.started else 0
+
+
+def _maxdisk(guest: Guest) -> int:
+    if guest.kind == "lxc":
+        return disk_size(str(guest.config.get("rootfs", "")))
+    for key in sorted(guest.config):
+        if QEMU.is_volume_key(key) and not key.startswith("unused") and "media=cdrom" not in str(guest.config[key]):
+            return disk_size(str(guest.config[key]))
+    return 0
+
+
+def summary(mock: Mock, guest: Guest) -> dict[str, Any]:
+    """One guest's status as the list and status/current report it."""
+    config = guest.config
+    running = guest.status != "stopped"
+    memory = int(str(config.get("memory", "512")).split(",")[0].split("=")[-1]) * MiB
+    cpus: float = int(config.get("cores", 1)) * int(config.get("sockets", 1)) if guest.kind == "qemu" \
+        else int(config.get("cores", mock.node(guest.node).cpus))
+    if "vcpus" in config:
+        cpus = int(config["vcpus"])
+    answer: dict[str, Any] = {
+        "vmid": guest.vmid, "name": guest.name, "status": "running" if running else "stopped",
+        "cpus": cpus, "maxmem": memory, "mem": memory // 4 if running else 0, "maxdisk": _maxdisk(guest),
+        "disk": 0, "uptime": _uptime(mock, guest), "cpu": 0.01 if running else 0, "netin": 0, "netout": 0,
+        "diskread": 0, "diskwrite": 0,
+    }
+    if running:
+        answer["pid"] = guest.pid
+    if guest.kind == "qemu":
+        answer["qmpstatus"] = guest.status
+        if running:
+            answer["running-machine"] = "pc-i440fx-9.2+pve1"
+            answer["running-qemu"] = "9.2.0"
+    else:
+        answer["type"] = "lxc"
+        answer["maxswap"] = int(config.get("swap", 512)) * MiB
+    if guest.template:
+        answer["template"] = 1
+    if guest.lock:
+        answer["lock"] = guest.lock
+    if config.get("tags"):
+        answer["tags"] = config["tags"]
+    return answer
+
+
+def list_guests(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
+    def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
+        node = mock.node(call.path_params["node"]).name
+        return [summary(mock, g) for g in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid)
+                if g.node == node and g.kind == kind.name]
+    return handler
+
+
+def guest_index(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
+    subdirs = (["config", "pending", "status", "unlink", "vncproxy", "termproxy", "migrate", "resize", "move",
+                "rrd", "rrddata", "monitor", "agent", "snapshot", "spiceproxy", "sendkey", "firewall", "mtunnel",
+                "remote_migrate"] if kind.name == "qemu" else
+               ["config", "status", "vncproxy", "termproxy", "vncwebsocket", "spiceproxy", "migrate", "clone",
+                "rrd", "firewall", "rrddata", "snapshot", "resize", "interfaces", "pending", "mtunnel"])
+
+    def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
+        guest_of(mock, call, kind)
+        return [{"subdir": s} for s in subdirs]
+    return handler
+
+
+def status_index(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
+    def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
+        guest_of(mock, call, kind)
+        names = ["current", "start", "stop", "reset", "shutdown", "suspend", "reboot", "resume"]
+        if kind.name == "lxc":
+            names.remove("reset")
+        return [{"subcmd": n} for n in names]
+    return handler
+
+
+def current(kind: Kind) -> Callable[[Mock, Call], dict[str, Any]]:
+    def handler(mock: Mock, call: Call) -> dict[str, Any]:
+        guest = guest_of(mock, call, kind)
+        answer = summary(mock, guest)
+        answer["ha"] = ha_state(mock, guest)
+        if kind.name == "qemu":
+            answer["agent"] = 1 if str(guest.config.get("agent", "0")).split(",")[0] in ("1", "enabled=1") else 0
+        return answer
+    return handler
+
+
+def _start(mock: Mock, guest: Guest) -> None:
+    mock.cluster.next_pid += 1
+    guest.pid = mock.cluster.next_pid
+    guest.status = "running"
+    guest.started = mock.clock.now()
+
+
+def _stop(guest: Guest) -> None:
+    guest.status = "stopped"
+    guest.pid = 0
+    guest.started = 0
+
+
+def power_on(mock: Mock, guest: Guest) -> None:
+    """The effect of a start: pending changes applied, bridges checked, the guest running."""
+    label = "VM" if guest.kind == "qemu" else "CT"
+    if guest.status != "stopped":
+        raise PVEError(500, f"{label} {guest.vmid} already running\n")
+    if guest.template:
+        raise PVEError(500, "you can't start a vm if it's a template\n")
+    check_bridges(mock, guest)
+    apply_pending(mock, guest)
+    _start(mock, guest)
+
+
+def _restart(mock: Mock, guest: Guest) -> None:
+    _stop(guest)
+    power_on(mock, guest)
+
+
+def _not_running(kind: Kind, guest: Guest) -> PVEError:
+    return PVEError(500, f"{kind.label} {guest.vmid} not running\n")
+
+
+def action(kind: Kind, verb: str) -> Callable[[Mock, Call], str]:
+    """``POST .../status/<verb>``: state checks PVE makes before forking, the effect when the task stops."""
+    task_type = {"start": "start", "stop": "stop", "shutdown": "shutdown", "reboot": "reboot", "reset": "reset",
+                 "suspend": "suspend", "resume": "resume"}[verb]
+
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        params = call.params
+        if verb not in ("stop", "start") or kind.name == "lxc":
+            check_lock(guest, params)
+        if verb == "start":
+            if kind.name == "lxc" and guest.status != "stopped":
+                raise PVEError(500, f"CT {guest.vmid} already running\n")
+            finish: Callable[[], None] = lambda: power_on(mock, guest)  # noqa: E731
+        elif verb in ("stop", "shutdown"):
+            if kind.name == "lxc" and guest.status == "stopped":
+                raise _not_running(kind, guest)
+            if verb == "shutdown" and guest.status == "paused" and not params.get("forceStop"):
+                raise PVEError(500, "VM is paused - cannot shutdown\n")
+            finish = lambda: _stop(guest)  # noqa: E731
+        elif verb in ("reboot", "reset"):
+            if guest.status == "stopped":
+                raise _not_running(kind, guest)
+            if verb == "reboot" and guest.status == "paused":
+                raise PVEError(500, "VM is paused - cannot shutdown\n")
+            finish = lambda: _restart(mock, guest)  # noqa: E731
+        elif verb == "suspend":
+            if guest.status == "stopped":
+                raise _not_running(kind, guest)
+            finish = lambda: setattr(guest, "status", "paused")  # noqa: E731
+        else:
+            if guest.status == "stopped":
+                raise _not_running(kind, guest)
+            finish = lambda: setattr(guest, "status", "running")  # noqa: E731
+        if verb == "reset":
+            finish = lambda: setattr(guest, "status", "running")  # noqa: E731
+        prefix = "qm" if kind is QEMU else "vz"
+        if kind is LXC and verb == "reboot":
+            prefix = "vz"
+        return task(mock, call, guest, f"{prefix}{task_type}", str(guest.vmid), finish=finish)
+    return handler
+
+
+def power_routes(kind: Kind, base: str) -> dict[tuple[str, str], Callable[[Mock, Call], Any]]:
+    routes: dict[tuple[str, str], Callable[[Mock, Call], Any]] = {
+        ("GET", base): list_guests(kind),
+        ("GET", base + "/{vmid}"): guest_index(kind),
+        ("GET", base + "/{vmid}/status"): status_index(kind),
+        ("GET", base + "/{vmid}/status/current"): current(kind),
+    }
+    verbs = ["start", "stop", "shutdown", "reboot", "suspend", "resume"] + (["reset"] if kind is QEMU else [])
+    for verb in verbs:
+        routes[("POST", f"{base}/{{vmid}}/status/{verb}")] = action(kind, verb)
+    return routes

@@ -1,0 +1,156 @@
+"""Snapshots of both guest kinds (pve-guest-common AbstractConfig): a tree whose "current" hangs under ``parent``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ....errors import PVEError
+from ...base import Call
+from ..runtime import Handler, Mock
+from ..state import Guest, Snapshot
+from ._guest_common import Kind, check_lock, flag, guest_of, task
+from ._guest_power import power_on
+
+
+def _snapshot(guest: Guest, name: str) -> Snapshot:
+    snap = guest.snapshots.get(name)
+    if snap is None:
+        raise PVEError(500, f"snapshot '{name}' does not exist\n")
+    return snap
+
+
+def list_snapshots(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
+        guest = guest_of(mock, call, kind)
+        rows: list[dict[str, Any]] = []
+        for snap in guest.snapshots.values():
+            row: dict[str, Any] = {"name": snap.name, "description": snap.description, "snaptime": snap.snaptime}
+            if snap.parent:
+                row["parent"] = snap.parent
+            if snap.vmstate:
+                row["vmstate"] = 1
+            rows.append(row)
+        current: dict[str, Any] = {"name": "current", "digest": guest.digest, "description": "You are here!",
+                                   "running": 1 if guest.status != "stopped" else 0}
+        if guest.parent:
+            current["parent"] = guest.parent
+        rows.append(current)
+        return rows
+    return handler
+
+
+def create_snapshot(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        name = str(call.params["snapname"])
+        if name in ("current", "pending"):
+            raise PVEError(500, f"unable to use snapshot name '{name}' (reserved name)\n")
+        if guest.template:
+            raise PVEError(500, "you can't take a snapshot if it's a template\n")
+        check_lock(guest)
+        if name in guest.snapshots:
+            raise PVEError(500, f"snapshot name '{name}' already used\n")
+        vmstate = kind.name == "qemu" and flag(call.params, "vmstate") and guest.status != "stopped"
+        snap = Snapshot(name=name, config=dict(guest.config), parent=guest.parent, snaptime=mock.clock.now(),
+                        description=str(call.params.get("description") or ""), vmstate=vmstate)
+        if vmstate:
+            snap.config["vmstate"] = f"{guest.config.get('vmstatestorage', 'local-lvm')}:vm-{guest.vmid}-state-{name}"
+
+        def finish() -> None:
+            guest.snapshots[name] = snap
+            guest.parent = name
+            guest.lock = None
+
+        guest.lock = "snapshot"
+        return task(mock, call, guest, f"{kind.task_prefix}snapshot", str(guest.vmid), finish=finish)
+    return handler
+
+
+def snapshot_index(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
+        _snapshot(guest_of(mock, call, kind), call.path_params["snapname"])
+        return [{"cmd": "rollback"}, {"cmd": "config"}]
+    return handler
+
+
+def get_snapshot_config(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> dict[str, Any]:
+        snap = _snapshot(guest_of(mock, call, kind), call.path_params["snapname"])
+        config: dict[str, Any] = dict(snap.config)
+        config["snaptime"] = snap.snaptime
+        if snap.description:
+            config["description"] = snap.description
+        if snap.parent:
+            config["parent"] = snap.parent
+        if snap.vmstate:
+            config["vmstate"] = config.get("vmstate", 1)
+        return config
+    return handler
+
+
+def put_snapshot_config(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> None:
+        guest = guest_of(mock, call, kind)
+        snap = _snapshot(guest, call.path_params["snapname"])
+        check_lock(guest)
+        if call.params.get("description") is not None:
+            snap.description = str(call.params["description"])
+        return None
+    return handler
+
+
+def rollback(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        name = call.path_params["snapname"]
+        snap = _snapshot(guest, name)
+        check_lock(guest)
+        start = flag(call.params, "start")
+
+        def finish() -> None:
+            keep_running = snap.vmstate and guest.status != "stopped"
+            if not keep_running:
+                guest.status, guest.pid, guest.started = "stopped", 0, 0
+            guest.config = {k: v for k, v in snap.config.items() if k != "vmstate"}
+            guest.pending.clear()
+            guest.pending_delete.clear()
+            guest.parent = name
+            if start and guest.status == "stopped":
+                power_on(mock, guest)
+
+        return task(mock, call, guest, f"{kind.task_prefix}rollback", str(guest.vmid), finish=finish)
+    return handler
+
+
+def delete_snapshot(kind: Kind) -> Handler:
+    def handler(mock: Mock, call: Call) -> str:
+        guest = guest_of(mock, call, kind)
+        name = call.path_params["snapname"]
+        snap = _snapshot(guest, name)
+        if not flag(call.params, "force"):
+            check_lock(guest)
+
+        def finish() -> None:
+            for other in guest.snapshots.values():
+                if other.parent == name:
+                    other.parent = snap.parent
+            if guest.parent == name:
+                guest.parent = snap.parent
+            guest.snapshots.pop(name, None)
+
+        return task(mock, call, guest, f"{kind.task_prefix}delsnapshot", str(guest.vmid), finish=finish)
+    return handler
+
+
+def snapshot_routes(kind: Kind, base: str) -> dict[tuple[str, str], Callable[[Mock, Call], Any]]:
+    snap = base + "/{vmid}/snapshot"
+    return {
+        ("GET", snap): list_snapshots(kind),
+        ("POST", snap): create_snapshot(kind),
+        ("GET", snap + "/{snapname}"): snapshot_index(kind),
+        ("DELETE", snap + "/{snapname}"): delete_snapshot(kind),
+        ("GET", snap + "/{snapname}/config"): get_snapshot_config(kind),
+        ("PUT", snap + "/{snapname}/config"): put_snapshot_config(kind),
+        ("POST", snap + "/{snapname}/rollback"): rollback(kind),
+    }

@@ -1,0 +1,81 @@
+"""Containers (``/nodes/{node}/lxc``): create here; config, power, snapshots and volume operations shared."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ....errors import PVEError
+from ...base import Call
+from ..runtime import Handler, Mock
+from ..state import Guest
+from . import _guest_config as config
+from . import _volumes as vols
+from ._guest_common import LXC, check_pool, check_vmid_unused, flag, join_pool, task
+from ._guest_devices import Plan, plan_values
+from ._guest_ops import ops_routes
+from ._guest_power import power_on, power_routes
+from ._snapshots import snapshot_routes
+
+BASE = "/nodes/{node}/lxc"
+# parameters that steer the creation and are not written to the config (the password never is)
+_CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "ostemplate", "password", "ssh-public-keys",
+                "restore", "force", "unique", "ignore-unpack-errors", "bwlimit"}
+
+
+def _ostype(template: str) -> str:
+    name = template.rpartition("/")[2].lower()
+    for known in ("debian", "ubuntu", "centos", "fedora", "opensuse", "archlinux", "alpine", "gentoo", "nixos",
+                  "devuan", "almalinux", "rockylinux"):
+        if name.startswith(known) or re.match(rf"{known}[-_]", name):
+            return known
+    return "unmanaged"
+
+
+def create(mock: Mock, call: Call) -> str:
+    params = call.params
+    node = mock.node(call.path_params["node"]).name
+    vmid = int(params["vmid"])
+    check_vmid_unused(mock, vmid)
+    check_pool(mock, params.get("pool"))
+    template = str(params["ostemplate"])
+    storage = str(params.get("storage") or "local")
+    values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
+    if "rootfs" not in values:
+        store = vols.storage(mock, storage, node)
+        if "rootdir" not in store.content:
+            raise PVEError.params({"storage": f"storage '{storage}' does not support container directories"})
+        values["rootfs"] = f"{storage}:4"
+    volume = vols.require(mock, template, node)
+    if volume.content != "vztmpl" and not template.endswith((".tar.gz", ".tar.xz", ".tar.zst")):
+        raise PVEError(500, f"volume '{template}' is not a container template\n")
+    plan = plan_values(Plan(mock, LXC, node, vmid), values)
+    conf = {"arch": "amd64", "ostype": _ostype(template), "hostname": f"CT{vmid}", **plan.values}
+    plan.commit()
+    guest = Guest(vmid=vmid, kind="lxc", node=node, config=conf, lock="create")
+    mock.cluster.guests[vmid] = guest
+    join_pool(mock, guest, params.get("pool"))
+    start = flag(params, "start")
+
+    def finish() -> None:
+        guest.lock = None
+        if start:
+            power_on(mock, guest)
+
+    return task(mock, call, guest, "vzcreate", str(vmid), finish=finish)
+
+
+def _routes() -> dict[tuple[str, str], Handler]:
+    routes: dict[tuple[str, str], Any] = {
+        ("POST", BASE): create,
+        ("GET", BASE + "/{vmid}/config"): config.get_config(LXC),
+        ("PUT", BASE + "/{vmid}/config"): config.put_config(LXC),
+        ("GET", BASE + "/{vmid}/pending"): config.get_pending(LXC),
+    }
+    routes.update(power_routes(LXC, BASE))
+    routes.update(snapshot_routes(LXC, BASE))
+    routes.update(ops_routes(LXC, BASE))
+    return routes
+
+
+ROUTES: dict[tuple[str, str], Handler] = _routes()
