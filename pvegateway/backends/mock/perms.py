@@ -68,6 +68,26 @@ class Permissions:
                 privs |= role.privs
         return privs
 
+    def _subject_privs(self, subjects: Sequence[tuple[str, str]], path: str) -> set[str]:
+        roles = self._roles_for(subjects, path)
+        privs = self._privs_from_roles(roles)
+        if roles and "NoAccess" in roles:
+            return privs
+        # members of a pool also get what is granted on /pool/<pool> (RPCEnvironment compile_acl_path)
+        for pool in self._pools_of(path):
+            privs |= self._privs_from_roles(self._roles_for(subjects, f"/pool/{pool}"))
+        return privs
+
+    def _pools_of(self, path: str) -> list[str]:
+        parts = [p for p in path.split("/") if p]
+        if len(parts) != 2:
+            return []
+        if parts[0] == "vms" and parts[1].isdigit():
+            return [p.poolid for p in self.cluster.pools.values() if int(parts[1]) in p.vmids]
+        if parts[0] == "storage":
+            return [p.poolid for p in self.cluster.pools.values() if parts[1] in p.storages]
+        return []
+
     def privileges(self, identity: Identity, path: str) -> set[str]:
         userid = identity.userid
         if userid == ROOT and identity.tokenid is None:
@@ -76,14 +96,15 @@ class Permissions:
         if user is None:
             return set()
         subjects = [("user", userid)] + [("group", g) for g in user.groups]
-        user_privs = set(ALL_PRIVILEGES) if userid == ROOT else self._privs_from_roles(self._roles_for(subjects, path))
+        user_privs = set(ALL_PRIVILEGES) if userid == ROOT else self._subject_privs(subjects, path)
         if identity.tokenid is None:
             return user_privs
         token = user.tokens.get(identity.tokenid)
-        if token is None or not token.privsep:
+        if token is None:
+            return set()
+        if not token.privsep:
             return user_privs
-        token_roles = self._roles_for([("token", identity.authid)], path)
-        return user_privs & self._privs_from_roles(token_roles)
+        return user_privs & self._subject_privs([("token", identity.authid)], path)
 
     # --- PVE's check expressions (``permissions.check`` of an operation) ---------------------------
 
@@ -100,6 +121,8 @@ class Permissions:
             if identity.userid != ROOT or identity.tokenid:
                 raise fail("user != root@pam")
             return
+        if identity.userid == ROOT and not identity.tokenid:
+            return  # check_api2_permissions: root@pam passes every check
         if permissions.get("user") in ("all", "world") and not permissions.get("check"):
             return
         check = permissions.get("check")
@@ -126,9 +149,7 @@ class Permissions:
             if "Permissions.Modify" not in self.privileges(identity, path):
                 raise fail(f"{path}, Permissions.Modify")
         elif kind == "userid-group":
-            privs = list(expr[1])
-            if not set(privs) & self.privileges(identity, "/access/groups"):
-                raise fail()
+            self._userid_group(expr, identity, params)
         elif kind == "userid-param":
             self._userid_param(expr, identity, params)
         else:
@@ -153,12 +174,36 @@ class Permissions:
     def _userid_param(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any]) -> None:
         target = str(params.get("userid", ""))
         if expr[1] == "self":
-            if target != identity.userid:
+            if target not in self.cluster.users:
+                raise PVEError(500, f"no such user ('{target}')\n")
+            if target != identity.authid:
                 raise fail()
             return
         realm = target.rpartition("@")[2]
-        if str(expr[1]) not in self.privileges(identity, f"/access/realm/{realm}"):
-            raise fail()
+        priv = str(expr[1])
+        if priv not in self.privileges(identity, f"/access/realm/{realm}"):
+            raise fail(f"/access/realm/{realm}, {priv}")
+
+    def _userid_group(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any]) -> None:
+        """PVE's ``userid-group``: the privileges on /access/groups, or on the groups concerned."""
+        privs = {str(p) for p in expr[1]}
+        options = dict(zip(expr[2::2], expr[3::2], strict=False))
+        groups_param = options.get("groups_param")
+        target = str(params.get("userid", ""))
+        check_existing = groups_param != "create"
+        if check_existing and target not in self.cluster.users:
+            raise PVEError(500, f"no such user ('{target}')\n")
+        if privs & self.privileges(identity, "/access/groups"):
+            return
+        allowed = {g for g in self.cluster.groups if privs & self.privileges(identity, f"/access/groups/{g}")}
+        if groups_param:
+            for group in [g for g in str(params.get("groups") or "").split(",") if g]:
+                if group not in allowed:
+                    raise fail(f"/access/groups/{group}, {'|'.join(sorted(privs))}")
+        if check_existing:
+            user = self.cluster.users[target]
+            if not set(user.groups) & allowed:
+                raise fail()
 
     @staticmethod
     def _path(template: str, params: Mapping[str, Any]) -> str:

@@ -1,4 +1,10 @@
-"""PVE's privileges and built-in roles (pve-access-control AccessControl.pm ``$privgroups``)."""
+"""PVE's privileges and built-in roles (pve-access-control AccessControl.pm ``$privgroups``, PVE 9).
+
+The privilege list is the one apidoc 9.2 publishes (``GET /access/roles/{roleid}``): 47 privileges.
+``create_roles`` makes ``PVE<cat>Admin`` (admin+user+audit), ``PVE<cat>User`` (user+audit, only when the
+category has user privileges), ``PVEAdmin`` (every category's admin+user+audit), ``PVEAuditor`` (every
+audit tier), ``PVETemplateUser``, ``Administrator`` (everything) and ``NoAccess`` (nothing).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,14 @@ PRIVGROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "root": (),
         "admin": ("VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network",
                   "VM.Config.HWType", "VM.Config.Options", "VM.Allocate", "VM.Clone", "VM.Migrate",
-                  "VM.Snapshot", "VM.Snapshot.Rollback", "VM.GuestAgent.Audit", "VM.GuestAgent.FileRead",
+                  "VM.Replicate", "VM.Snapshot", "VM.Snapshot.Rollback", "VM.GuestAgent.FileRead",
                   "VM.GuestAgent.FileWrite", "VM.GuestAgent.FileSystemMgmt", "VM.GuestAgent.Unrestricted"),
         "user": ("VM.Config.CDROM", "VM.Config.Cloudinit", "VM.Console", "VM.Backup", "VM.PowerMgmt"),
-        "audit": ("VM.Audit",),
+        "audit": ("VM.Audit", "VM.GuestAgent.Audit"),
     },
     "Sys": {
         "root": ("Sys.PowerMgmt", "Sys.Modify"),
-        "admin": ("Permissions.Modify", "Sys.Console", "Sys.Syslog", "Sys.Incoming", "Sys.AccessNetwork"),
+        "admin": ("Sys.Console", "Sys.Syslog"),
         "user": (),
         "audit": ("Sys.Audit",),
     },
@@ -42,7 +48,7 @@ PRIVGROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "Pool": {
         "root": (),
         "admin": ("Pool.Allocate",),
-        "user": (),
+        "user": ("Pool.Audit",),
         "audit": ("Pool.Audit",),
     },
     "Mapping": {
@@ -53,7 +59,12 @@ PRIVGROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     },
 }
 
-ALL_PRIVILEGES = frozenset(p for tiers in PRIVGROUPS.values() for privs in tiers.values() for p in privs)
+# privileges in no group: only Administrator (and root@pam) hold them
+UNGROUPED = ("Permissions.Modify", "Sys.Incoming", "Sys.AccessNetwork")
+
+ALL_PRIVILEGES = frozenset(
+    [p for tiers in PRIVGROUPS.values() for privs in tiers.values() for p in privs] + list(UNGROUPED)
+)
 
 
 def _tiers(category: str, *tiers: str) -> set[str]:
@@ -67,13 +78,9 @@ def builtin_roles() -> dict[str, frozenset[str]]:
         "PVEAuditor": frozenset(p for c in PRIVGROUPS for p in _tiers(c, "audit")),
         "PVEAdmin": frozenset(p for c in PRIVGROUPS for p in _tiers(c, "admin", "user", "audit")),
     }
-    names = {"VM": "VM", "Sys": "Sys", "Datastore": "Datastore", "SDN": "SDN", "User": "User",
-             "Pool": "Pool", "Mapping": "Mapping"}
-    for category, name in names.items():
-        roles[f"PVE{name}Admin"] = frozenset(_tiers(category, "admin", "user", "audit"))
-        user = _tiers(category, "user", "audit")
-        if user:
-            roles[f"PVE{name}User"] = frozenset(user)
+    for category in PRIVGROUPS:
+        roles[f"PVE{category}Admin"] = frozenset(_tiers(category, "admin", "user", "audit"))
+        if PRIVGROUPS[category]["user"]:
+            roles[f"PVE{category}User"] = frozenset(_tiers(category, "user", "audit"))
     roles["PVETemplateUser"] = frozenset({"VM.Clone", "VM.Audit"})
-    roles["PVEPoolUser"] = frozenset({"Pool.Audit"})
-    return roles
+    return dict(sorted(roles.items()))

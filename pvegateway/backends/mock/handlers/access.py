@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 from ....errors import PVEError
 from ...base import Call, Identity
 from ..auth import user_active
 from ..runtime import Handler, Mock
+from . import _acl, _users, pools
+from ._users import fail
 
 # compute_api_permission (pve-access-control RPCEnvironment.pm): which privileges a login reports
 _CAP_PATHS = {
@@ -20,6 +23,9 @@ _CAP_PATHS = {
     "dc": ("/", ("Sys.Audit", "Sys.Modify", "Sys.Incoming", "SDN.", "Mapping.")),
     "mapping": ("/mapping", ("Mapping.",)),
 }
+
+
+_TOKEN_HEADER = re.compile(r"(?:^|\s)PVEAPIToken(?:=| )")
 
 
 def _capabilities(mock: Mock, identity: Identity) -> dict[str, dict[str, int]]:
@@ -36,6 +42,10 @@ def _auth_failure() -> PVEError:
 
 
 def create_ticket(mock: Mock, call: Call) -> dict[str, Any]:
+    if _TOKEN_HEADER.search(call.headers.get("authorization", "")):
+        # pve-http-server refuses allowtoken=0 routes for token requests, even on this open route
+        raise PVEError(403, "Permission check failed (URI '/access/ticket' not available with API token, "
+                            "need proper ticket.\n)\n")
     params = call.params
     username = str(params["username"])
     realm = params.get("realm")
@@ -74,7 +84,88 @@ def ticket_index(mock: Mock, call: Call) -> None:
     return None  # GET /access/ticket: PVE answers null (the login form lives in the GUI)
 
 
+_DOMAINS: dict[str, dict[str, Any]] = {
+    "pam": {"type": "pam", "comment": "Linux PAM standard authentication"},
+    "pve": {"type": "pve", "comment": "Proxmox VE authentication server"},
+}
+
+
+def access_index(mock: Mock, call: Call) -> list[dict[str, str]]:
+    names = ["users", "groups", "roles", "acl", "domains", "openid", "tfa", "ticket", "password", "permissions"]
+    return [{"subdir": name} for name in names]
+
+
+def list_domains(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    return [{"realm": realm, **info} for realm, info in _DOMAINS.items()]
+
+
+def read_domain(mock: Mock, call: Call) -> dict[str, Any]:
+    realm = str(call.params["realm"])
+    info = _DOMAINS.get(realm)
+    if info is None:
+        raise fail(f"domain '{realm}' does not exist")
+    return dict(info)
+
+
+def change_password(mock: Mock, call: Call) -> None:
+    params = call.params
+    userid = str(params["userid"])
+    user = mock.cluster.users.get(userid)
+    if user is None:
+        raise fail(f"change password failed: no such user ('{userid}')")
+    identity = call.identity
+    confirmation = params.get("confirmation-password")
+    if identity is not None and identity.userid != "root@pam" and identity.userid == userid:
+        current = mock.cluster.users[identity.userid].password
+        if confirmation is None or current is None or not hmac.compare_digest(
+                current.encode(), str(confirmation).encode()):
+            raise _auth_failure()
+    user.password = str(params["password"])
+
+
+def _interesting_paths(mock: Mock) -> list[str]:
+    paths = {"/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms", "/mapping"}
+    paths |= {entry.path for entry in mock.cluster.acl.values()}
+    for pool in mock.cluster.pools.values():
+        paths.add(f"/pool/{pool.poolid}")
+        paths |= {f"/vms/{vmid}" for vmid in pool.vmids}
+        paths |= {f"/storage/{s}" for s in pool.storages}
+    return sorted(paths)
+
+
+def permissions(mock: Mock, call: Call) -> dict[str, dict[str, int]]:
+    identity = call.identity or Identity("root@pam")
+    wanted = call.params.get("userid")
+    if wanted is not None and str(wanted) != identity.authid:
+        target = str(wanted)
+        userid, _, token = target.partition("!")
+        if token:
+            _users.check_token(mock.cluster, userid, token)
+        else:
+            _users.check_user(mock.cluster, userid)
+        own = token and userid == identity.userid and not identity.tokenid
+        if not own and "Sys.Audit" not in mock.permissions.privileges(identity, "/access"):
+            raise PVEError(403, "Permission check failed (/access, Sys.Audit)\n")
+        identity = Identity(userid, token or None)
+    path = call.params.get("path")
+    paths = [_acl.normalize_path(str(path)) or str(path)] if path is not None else _interesting_paths(mock)
+    answer: dict[str, dict[str, int]] = {}
+    for one in paths:
+        privs = mock.permissions.privileges(identity, one)
+        if privs or path is not None:
+            answer[one] = {p: 1 for p in sorted(privs)}
+    return answer
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/access"): access_index,
     ("POST", "/access/ticket"): create_ticket,
     ("GET", "/access/ticket"): ticket_index,
+    ("GET", "/access/domains"): list_domains,
+    ("GET", "/access/domains/{realm}"): read_domain,
+    ("PUT", "/access/password"): change_password,
+    ("GET", "/access/permissions"): permissions,
+    **_users.ROUTES,
+    **_acl.ROUTES,
+    **pools.ROUTES,
 }
