@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APIDOC_MIRROR ?= $(if $(wildcard ../shared/apidoc),../shared/apidoc,)
 
-.PHONY: install deps apidoc docs-assets test lint typecheck unit bench formats-doc clean
+.PHONY: install deps apidoc docs-assets test lint typecheck unit bench formats-doc coverage-doc clean
 
 install: deps apidoc docs-assets
 
@@ -37,6 +37,9 @@ bench:
 
 formats-doc:
 	$(PY) -m pvegateway.schema.formats.inventory > docs/FORMATS.md
+
+coverage-doc:
+	$(PY) -m pvegateway.backends.mock.coverage > docs/COVERAGE.md.tmp && mv docs/COVERAGE.md.tmp docs/COVERAGE.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

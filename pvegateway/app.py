@@ -64,7 +64,14 @@ class Gateway:
     def _routes(self) -> list[Route]:
         from . import openapi
 
-        return openapi.routes(self.schema)
+        routes = openapi.routes(self.schema)
+        from .backends.mock.backend import MockBackend
+
+        if isinstance(self.backend, MockBackend):
+            from .backends.mock import control
+
+            routes.extend(control.routes(self.backend))
+        return routes
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:

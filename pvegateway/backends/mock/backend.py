@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class MockOptions:
     tasks: str = "immediate"
     auth_delay: float = 0.0
     state_file: str | Path | None = None
+    control_key: str | None = field(default=None, repr=False)  # enables the /_gateway control API; never logged
 
 
 class MockBackend:

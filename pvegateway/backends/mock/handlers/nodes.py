@@ -1,7 +1,122 @@
-"""Mock handlers: nodes (placeholder until filled in)."""
+"""Mock handlers: nodes (pve-manager ``PVE/API2/Nodes.pm``, ``Network.pm``)."""
 
 from __future__ import annotations
 
-from ..runtime import Handler
+from typing import Any
 
-ROUTES: dict[tuple[str, str], Handler] = {}
+from ....errors import PVEError
+from ...base import Call
+from ..runtime import Handler, Mock
+from . import _metrics as m
+
+PVE_VERSION = "9.2.0"
+REPOID = "0000000000000000"
+KERNEL = "6.14.8-2-pve"
+
+
+def node_entry(mock: Mock, name: str, now: int) -> dict[str, Any]:
+    node = mock.cluster.nodes[name]
+    entry: dict[str, Any] = {"node": node.name, "id": f"node/{node.name}", "type": "node",
+                             "status": "online" if node.online else "offline",
+                             "ssl_fingerprint": m.fingerprint(node), "level": ""}
+    if node.online:
+        entry.update(cpu=m.node_cpu(mock, node), maxcpu=node.cpus, mem=m.node_mem(mock, node),
+                     maxmem=node.memory, uptime=m.node_uptime(node, now), disk=4 * m.GiB, maxdisk=32 * m.GiB)
+    return entry
+
+
+def nodes_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    now = mock.clock.now()
+    return [node_entry(mock, name, now) for name in mock.cluster.nodes]
+
+
+def node_index(mock: Mock, call: Call) -> list[dict[str, str]]:
+    mock.node(str(call.params["node"]))
+    names = ["aplinfo", "apt", "capabilities", "ceph", "certificates", "config", "disks", "dns", "firewall",
+             "hardware", "hosts", "journal", "lxc", "netstat", "network", "qemu", "query-url-metadata",
+             "replication", "report", "rrd", "rrddata", "scan", "sdn", "services", "spiceshell", "startall",
+             "status", "stopall", "storage", "subscription", "syslog", "tasks", "termproxy", "time", "version",
+             "vncshell", "vzdump", "wakeonlan"]
+    return [{"name": n} for n in names]
+
+
+def node_status(mock: Mock, call: Call) -> dict[str, Any]:
+    node = mock.node(str(call.params["node"]))
+    now = mock.clock.now()
+    mem = m.node_mem(mock, node)
+    cpu = m.node_cpu(mock, node)
+    return {
+        "uptime": m.node_uptime(node, now),
+        "cpu": cpu,
+        "wait": 0,
+        "idle": 0,
+        "loadavg": [f"{cpu * node.cpus:.2f}"] * 3,
+        "kversion": f"Linux {KERNEL} #1 SMP PREEMPT_DYNAMIC PMX {KERNEL} (2025-07-01T00:00Z) x86_64",
+        "pveversion": f"pve-manager/{PVE_VERSION}/{REPOID}",
+        "current-kernel": {"sysname": "Linux", "release": KERNEL, "machine": "x86_64",
+                           "version": f"#1 SMP PREEMPT_DYNAMIC PMX {KERNEL} (2025-07-01T00:00Z)"},
+        "boot-info": {"mode": "efi", "secureboot": 0},
+        "cpuinfo": {"model": "QEMU Virtual CPU version 2.5+", "cpus": node.cpus, "sockets": 1,
+                    "cores": node.cpus, "mhz": "2400.000", "hvm": "1", "flags": "fpu vme de pse tsc msr pae",
+                    "user_hz": 100},
+        "memory": {"total": node.memory, "used": mem, "free": node.memory - mem, "available": node.memory - mem},
+        "swap": {"total": 8 * m.GiB, "used": 0, "free": 8 * m.GiB},
+        "rootfs": {"total": 32 * m.GiB, "used": 4 * m.GiB, "free": 28 * m.GiB, "avail": 26 * m.GiB},
+        "ksm": {"shared": 0},
+    }
+
+
+def node_version(mock: Mock, call: Call) -> dict[str, str]:
+    mock.node(str(call.params["node"]))
+    return {"version": PVE_VERSION, "release": PVE_VERSION.rsplit(".", 1)[0], "repoid": REPOID}
+
+
+def _interfaces(mock: Mock, name: str) -> dict[str, dict[str, Any]]:
+    node = mock.node(name)
+    prefix = ".".join(node.ip.split(".")[:3])
+    out: dict[str, dict[str, Any]] = {
+        "lo": {"iface": "lo", "type": "loopback", "method": "loopback", "method6": "manual", "autostart": 1,
+               "active": 1, "families": ["inet"], "priority": 1},
+        "eno1": {"iface": "eno1", "type": "eth", "method": "manual", "method6": "manual", "exists": 1,
+                 "active": 1, "families": ["inet"], "priority": 2},
+    }
+    for index, bridge in enumerate(node.bridges):
+        entry: dict[str, Any] = {"iface": bridge, "type": "bridge", "method": "manual", "method6": "manual",
+                                 "autostart": 1, "active": 1, "families": ["inet"], "priority": 3 + index,
+                                 "bridge_ports": "eno1" if index == 0 else "", "bridge_stp": "off",
+                                 "bridge_fd": "0"}
+        if index == 0:
+            entry.update(method="static", address=node.ip, netmask="24", cidr=f"{node.ip}/24",
+                         gateway=f"{prefix}.1")
+        out[bridge] = entry
+    return out
+
+
+_TYPE_GROUPS = {"any_bridge": ("bridge", "OVSBridge"), "any_local_bridge": ("bridge", "OVSBridge")}
+
+
+def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    wanted = call.params.get("type")
+    entries = list(_interfaces(mock, str(call.params["node"])).values())
+    if wanted:
+        kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
+        entries = [e for e in entries if e["type"] in kinds]
+    return entries
+
+
+def network_iface(mock: Mock, call: Call) -> dict[str, Any]:
+    iface = str(call.params["iface"])
+    entry = _interfaces(mock, str(call.params["node"])).get(iface)
+    if entry is None:
+        raise PVEError.params({"iface": "interface does not exist"})
+    return entry
+
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/nodes"): nodes_index,
+    ("GET", "/nodes/{node}"): node_index,
+    ("GET", "/nodes/{node}/status"): node_status,
+    ("GET", "/nodes/{node}/version"): node_version,
+    ("GET", "/nodes/{node}/network"): network_index,
+    ("GET", "/nodes/{node}/network/{iface}"): network_iface,
+}
