@@ -153,6 +153,14 @@ def main() -> int:
     ms = openapi_ms()
     print(f"  /openapi.json (cached)                      {ms:6.2f} ms")
     report["openapi_ms"] = ms
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench import mock
+
+    lines = mock.run()
+    for line in lines:
+        print(line)
+    report["mock"] = lines
     Path(ROOT / "bench" / "last.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

@@ -1,0 +1,394 @@
+"""A pytest plugin: a fresh in-memory PVE cluster, served on 127.0.0.1, for every test that asks for one.
+
+Installed with pvegateway (entry point ``pytest11``), so nothing needs importing or registering::
+
+    def test_my_automation(pve_mock):
+        requests.get(f"{pve_mock.api_url}/version")        # 401: log in first, as with PVE
+
+    @pytest.mark.pve_mock(tls=True)                         # proxmoxer only speaks https
+    def test_with_proxmoxer(pve_mock):
+        prox = pve_mock.proxmoxer()                         # ProxmoxAPI logged in as root@pam
+        assert [n["node"] for n in prox.nodes.get()] == ["pve1", "pve2", "pve3"]
+
+Fixtures:
+
+``pve_mock``
+    A real uvicorn server on a socket bound before the test starts (clients connect at once: nothing
+    waits or polls), serving a cluster of its own, stopped after the test. Plain HTTP unless asked for
+    TLS. Gives a :class:`PVEMock`: ``url``, ``api_url``, ``host``, ``port``, ``user``, ``password``,
+    ``verify`` (the certificate's path under TLS, for ``requests``/proxmoxer ``verify_ssl``),
+    ``fingerprint`` and ``control``.
+``pve_mock_app``
+    The same cluster without a server, for in-process tests: a :class:`PVEMockApp`, an ASGI app, so
+    ``httpx.AsyncClient(transport=httpx.ASGITransport(app=pve_mock_app), base_url="https://pve1:8006")``.
+
+Options, by marker ``@pytest.mark.pve_mock(...)`` or indirect parametrization
+(``@pytest.mark.parametrize("pve_mock", [{"tls": True}], indirect=True)``; a parameter wins over the
+marker): ``tls`` (bool), ``apidoc`` (schema version, default the newest installed), ``seed`` (a seed
+file), ``root_password``, ``tasks`` (``immediate`` | ``polls:N`` | ``delay:SECONDS``), ``auth_delay``.
+
+``control`` (:class:`Control`) changes the cluster behind the API's back: ``reset()``, ``dump()``,
+``set_tasks(mode)``, ``advance(seconds)`` (the mock's clock: task delays and ticket ages),
+``finish_tasks()``, and ``backend`` / ``cluster`` for direct access. Calls run on the server's event
+loop, so they never interleave with a request.
+
+Cost: the schema is loaded once per process and version (~0.2 s, on first use); after that a test's
+cluster and server take a few milliseconds. The TLS certificate is made once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
+    from .app import Gateway, Schema
+    from .backends.mock.backend import MockBackend
+    from .backends.mock.state import Cluster
+
+T = TypeVar("T")
+
+DEFAULT_USER = "root@pam"
+DEFAULT_PASSWORD = "pvegateway"  # noqa: S105 - the mock's documented default
+_OPTIONS = frozenset({"tls", "apidoc", "seed", "root_password", "tasks", "auth_delay"})
+
+
+@cache
+def _schema(apidoc: str | None) -> Schema:
+    from .app import load_schema
+
+    return load_schema(apidoc)
+
+
+def mock_gateway(apidoc: str | os.PathLike[str] | None = None, *, send_reason: bool = True,
+                 **options: Any) -> Gateway:
+    """A mock gateway with its own cluster; the schema is loaded once per process and version.
+
+    ``options`` are :class:`~pvegateway.backends.mock.backend.MockOptions` fields. ``send_reason``:
+    PVE's reason phrases, for the gateway's own uvicorn protocol (off for in-process use).
+    """
+    from .apidoc.loader import root_index
+    from .app import Gateway
+    from .backends.mock.backend import MockBackend, MockOptions
+
+    schema = _schema(None if apidoc is None else os.fspath(apidoc))
+    options.setdefault("secret", os.urandom(32))
+    backend = MockBackend([*schema.operations, root_index()], MockOptions(**options))
+    return Gateway(schema, backend, send_reason=send_reason)
+
+
+class Control:
+    """The cluster behind the API: reset, dump, task progression, the clock, and the backend itself."""
+
+    def __init__(self, gateway: Gateway, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.gateway = gateway
+        self._loop = loop
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the server's loop (between requests), or here when there is no server."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or _running_loop() is loop:
+            return fn()
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                done.set_result(fn())
+            except BaseException as err:  # handed to the caller
+                done.set_exception(err)
+
+        loop.call_soon_threadsafe(call)
+        return done.result(timeout=30)
+
+    @property
+    def backend(self) -> MockBackend:
+        from .backends.mock.backend import MockBackend
+
+        backend = self.gateway.backend
+        assert isinstance(backend, MockBackend)
+        return backend
+
+    @property
+    def cluster(self) -> Cluster:
+        """The live state (changes with :meth:`reset`): nodes, storages, guests, users, tasks..."""
+        return self.backend.mock.cluster
+
+    def reset(self, seed: Mapping[str, Any] | None = None) -> None:
+        """Back to the seed the cluster started from (or ``seed``); tickets stay valid."""
+        self._run(lambda: self.backend.reset(seed))
+
+    def dump(self) -> dict[str, Any]:
+        """The whole cluster as a seed (JSON-ready): what ``reset(seed)`` or ``--seed`` accept."""
+        return self._run(self.backend.dump)
+
+    def set_tasks(self, mode: str) -> None:
+        """Task progression from now on (also after a reset): immediate, polls:N or delay:SECONDS."""
+        from .backends.mock.tasks import Progression
+
+        progression = Progression.parse(mode)
+
+        def apply() -> None:
+            self.backend.options.tasks = mode
+            self.backend.mock.tasks.progression = progression
+
+        self._run(apply)
+
+    def advance(self, seconds: float) -> None:
+        """Move the mock's clock forward: delayed tasks finish, tickets age (PVE's limit: 2 hours)."""
+        self._run(lambda: self.backend.mock.clock.advance(seconds))
+
+    def finish_tasks(self) -> None:
+        """Stop every running task now, applying its effect."""
+        self._run(self.backend.mock.tasks.finish_all)
+
+    def call(self, fn: Callable[[MockBackend], T]) -> T:
+        """``fn(backend)`` on the server's loop: for direct changes that must not race a request."""
+        return self._run(lambda: fn(self.backend))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+@dataclass
+class PVEMock:
+    """A running mock cluster: where it listens, how to log in, and its control handle."""
+
+    host: str
+    port: int
+    tls: bool
+    control: Control
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    certificate: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def url(self) -> str:
+        """``http(s)://127.0.0.1:PORT``: the server's root."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """``.../api2/json``: what PVE clients call their base URL."""
+        return f"{self.url}/api2/json"
+
+    @property
+    def verify(self) -> str | bool:
+        """For ``requests``' ``verify`` / proxmoxer's ``verify_ssl``: the certificate under TLS."""
+        return self.certificate if self.certificate is not None else False
+
+    @property
+    def app(self) -> Gateway:
+        return self.control.gateway
+
+    def proxmoxer(self, **kwargs: Any) -> Any:
+        """A ``proxmoxer.ProxmoxAPI`` for this cluster (root@pam's password unless ``kwargs`` say else).
+
+        proxmoxer only speaks https: mark the test ``@pytest.mark.pve_mock(tls=True)``.
+        """
+        if not self.tls:
+            raise RuntimeError("proxmoxer needs https: mark the test @pytest.mark.pve_mock(tls=True)")
+        from proxmoxer import ProxmoxAPI
+
+        options: dict[str, Any] = {"user": self.user, "verify_ssl": self.verify}
+        if "token_name" not in kwargs:
+            options["password"] = self.password
+        options.update(kwargs)
+        return ProxmoxAPI(self.host, port=self.port, **options)
+
+
+@dataclass
+class PVEMockApp:
+    """The mock as an in-process ASGI app (no server), with its control handle."""
+
+    gateway: Gateway
+    control: Control
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gateway(scope, receive, send)
+
+
+@dataclass
+class _Server:
+    """uvicorn on a pre-bound socket in a thread, stopped without uvicorn's fixed shutdown sleeps."""
+
+    gateway: Gateway
+    certfile: str | None = None
+    keyfile: str | None = None
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from .http.server import uvicorn_config
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port: int = self.sock.getsockname()[1]
+        self.config = uvicorn_config(self.gateway, cert=self.certfile, key=self.keyfile, log_level="error",
+                                     access_log=False, log_config=None)
+        self.stop: asyncio.Future[None] = self.loop.create_future()
+        self.thread = threading.Thread(target=self._thread, name=f"pve-mock-{self.port}", daemon=True)
+
+    def _thread(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve())
+        except BaseException as err:  # reported by close()
+            self.errors.append(err)
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        import uvicorn
+
+        server = uvicorn.Server(self.config)
+        if not self.config.loaded:
+            self.config.load()
+        server.lifespan = self.config.lifespan_class(self.config)
+        await server.startup(sockets=[self.sock])
+        try:
+            await self.stop
+        finally:
+            for listener in server.servers:
+                listener.close()
+            for connection in list(server.server_state.connections):
+                connection.shutdown()
+            # requests in flight finish; idle connections are dropped (a TLS close would wait for the peer)
+            deadline = time.monotonic() + 5
+            state = server.server_state
+            while state.tasks and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+            for task in list(state.tasks):
+                task.cancel()
+            for connection in list(state.connections):
+                connection.transport.abort()
+            await asyncio.sleep(0)
+            await server.lifespan.shutdown()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        def stop() -> None:
+            if not self.stop.done():
+                self.stop.set_result(None)
+
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            self.loop.call_soon_threadsafe(stop)
+        self.thread.join(timeout=10)
+        self.sock.close()
+        if self.errors:
+            raise RuntimeError("the mock PVE server failed") from self.errors[0]
+
+
+@contextlib.contextmanager
+def running_mock(
+    *, tls: bool = False, certificate: tuple[Path, Path, str] | None = None, state_dir: Path | None = None,
+    apidoc: str | os.PathLike[str] | None = None, **options: Any,
+) -> Iterator[PVEMock]:
+    """A mock cluster served on 127.0.0.1 for the duration of the ``with`` block (outside pytest too).
+
+    Under ``tls``, ``certificate`` is ``statedir.certificate(dir)``'s answer; without it one is made in
+    ``state_dir`` (required then).
+    """
+    if tls and certificate is None:
+        if state_dir is None:
+            raise ValueError("tls needs a certificate or a state_dir to make one in")
+        from .statedir import certificate as make_certificate
+
+        certificate = make_certificate(state_dir)
+    gateway = mock_gateway(apidoc, **options)
+    cert, key, fingerprint = certificate if tls and certificate else (None, None, None)
+    server = _Server(gateway, str(cert) if cert else None, str(key) if key else None)
+    control = Control(gateway, server.loop)
+    password = str(options.get("root_password") or gateway_root_password(control))
+    server.start()
+    try:
+        yield PVEMock("127.0.0.1", server.port, tls, control, DEFAULT_USER, password,
+                      str(cert) if cert else None, fingerprint)
+    finally:
+        server.close()
+
+
+def gateway_root_password(control: Control) -> str:
+    user = control.cluster.users.get(DEFAULT_USER)
+    return user.password if user is not None and user.password else DEFAULT_PASSWORD
+
+
+# --- pytest ------------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "pve_mock(tls=False, apidoc=None, seed=None, root_password=None, tasks='immediate', "
+                   "auth_delay=0): options of the pve_mock / pve_mock_app fixtures (pvegateway.testing)"
+    )
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    marker = request.node.get_closest_marker("pve_mock")
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("pve_mock marker: keyword options only, e.g. @pytest.mark.pve_mock(tls=True)")
+        options.update(marker.kwargs)
+    param = getattr(request, "param", None)
+    if param is not None:
+        if not isinstance(param, Mapping):
+            raise pytest.UsageError("pve_mock parameter: a dict of options, e.g. {'tls': True}")
+        options.update(param)
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise pytest.UsageError(f"pve_mock: unknown option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@pytest.fixture(scope="session")
+def pve_mock_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """A self-signed certificate for 127.0.0.1 (made once a session): cert path, key path, fingerprint."""
+    from .statedir import certificate
+
+    return certificate(tmp_path_factory.mktemp("pve-mock-tls"))
+
+
+@pytest.fixture
+def pve_mock(request: pytest.FixtureRequest) -> Iterator[PVEMock]:
+    """A fresh mock PVE cluster served on 127.0.0.1 for this test (see :mod:`pvegateway.testing`)."""
+    options = _options(request)
+    tls = bool(options.pop("tls", False))
+    certificate = request.getfixturevalue("pve_mock_certificate") if tls else None
+    with running_mock(tls=tls, certificate=certificate, **options) as mock:
+        yield mock
+
+
+@pytest.fixture
+def pve_mock_app(request: pytest.FixtureRequest) -> PVEMockApp:
+    """A fresh mock PVE cluster as an in-process ASGI app (for httpx's ASGITransport)."""
+    options = _options(request)
+    options.pop("tls", None)
+    gateway = mock_gateway(send_reason=False, **options)
+    control = Control(gateway)
+    return PVEMockApp(gateway, control, DEFAULT_USER, str(options.get("root_password") or
+                                                           gateway_root_password(control)))
