@@ -42,7 +42,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -239,12 +238,9 @@ class _Server:
     errors: list[BaseException] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from .http.server import uvicorn_config
+        from .http.server import bind, uvicorn_config
 
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1024)
+        self.sock = bind("127.0.0.1", 0)
         self.port: int = self.sock.getsockname()[1]
         self.config = uvicorn_config(self.gateway, cert=self.certfile, key=self.keyfile, log_level="error",
                                      access_log=False, log_config=None)

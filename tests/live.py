@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 
-from pvegateway.http.server import uvicorn_config
+from pvegateway.http.server import bind, uvicorn_config
 
 
 @contextlib.contextmanager
 def live_server(app: Any, *, certfile: str | None = None, keyfile: str | None = None) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     config = uvicorn_config(app, cert=certfile, key=keyfile, log_level="error", access_log=False)
     server = uvicorn.Server(config)

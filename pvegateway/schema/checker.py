@@ -260,8 +260,20 @@ def check_object(
     path: str,
 ) -> Errors:
     """PVE's ``check_object``: every declared property, then ``requires`` and unknown keys."""
-    for key, sub in properties.items():
-        yield from check_prop(validator, value.get(key), sub, join_path(path, key), _instance_type(sub, value))
+    when_absent = getattr(properties, "when_absent", None)
+    if when_absent is None:
+        for key, sub in properties.items():
+            yield from check_prop(validator, value.get(key), sub, join_path(path, key), _instance_type(sub, value))
+    else:
+        # same result as visiting every property: an absent optional one cannot fail
+        for key, item in value.items():
+            present = properties.get(key)
+            if present is not None:
+                yield from check_prop(validator, item, present, join_path(path, key), _instance_type(present, value))
+        for key in when_absent:
+            if key not in value:
+                absent = properties[key]
+                yield from check_prop(validator, None, absent, join_path(path, key), _instance_type(absent, value))
     for key in value:
         known = properties.get(key)
         if known is not None:

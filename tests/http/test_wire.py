@@ -172,3 +172,15 @@ async def test_no_reason_header_leaks_when_the_server_cannot_use_it() -> None:
         response = await client.get("/api2/json/nowhere")
     assert response.status_code == 501
     assert not [name for name in response.headers if name.startswith("x-pvegateway")]
+
+
+def test_listening_socket_turns_nagle_off() -> None:
+    """asyncio disables Nagle only for IPPROTO_TCP sockets; with it on, keep-alive answers stall ~40 ms."""
+    from pvegateway.http.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()
