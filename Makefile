@@ -13,7 +13,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 deps: $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 
 apidoc: deps
 	APIDOC_MIRROR="$(APIDOC_MIRROR)" $(PY) -m pvegateway apidoc install

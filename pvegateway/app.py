@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -59,18 +60,22 @@ class Gateway:
         self.router = Router([*schema.operations, root_index()])
         self.api = ApiApp(self.router, backend, send_reason=send_reason)
         self.started = time.time()
-        self.site = Starlette(routes=self._routes(), lifespan=self.lifespan)
+        self._lifespan_app = Starlette(lifespan=self.lifespan)
+
+    @functools.cached_property
+    def site(self) -> Starlette:
+        """``/openapi.json``, the docs pages and backend extras: built on the first request for them,
+        so that starting the gateway (and the API's first answer) does not wait for them."""
+        return Starlette(routes=self._routes())
 
     def _routes(self) -> list[Route]:
         from . import openapi
 
-        routes = openapi.routes(self.schema)
-        from .backends.mock.backend import MockBackend
-
-        if isinstance(self.backend, MockBackend):
-            from .backends.mock import control
-
-            routes.extend(control.routes(self.backend))
+        routes: list[Route] = openapi.routes(self.schema)
+        # a backend with its own management endpoints (the mock's /_gateway control API) offers them here
+        extra = getattr(self.backend, "site_routes", None)
+        if callable(extra):
+            routes.extend(extra())
         return routes
 
     @contextlib.asynccontextmanager
@@ -91,6 +96,9 @@ class Gateway:
             if path.startswith("/api2"):
                 await self.api(scope, receive, send)
                 return
+        elif scope["type"] == "lifespan":
+            await self._lifespan_app(scope, receive, send)
+            return
         await self.site(scope, receive, send)
 
 

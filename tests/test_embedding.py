@@ -48,3 +48,17 @@ async def test_gateway_mounted_under_a_prefix_with_its_lifespan() -> None:
         assert missing.json()["message"] == "Method 'GET /nowhere' not implemented"
     assert backend.events == ["startup", "GET /version", "shutdown"]
     assert gateway.schema.version == "9.1.11" and len(gateway.schema.operations) == 649
+
+
+async def test_validators_are_compiled_once_on_first_use() -> None:
+    gateway = create_app(apidoc="9.2", backend="generic")
+    op = next(o for o in gateway.schema.operations if o.key == "GET /nodes/{node}/qemu/{vmid}/config")
+    assert not op.validator.built
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://pve") as client:
+        first = await client.get("/api2/json/nodes/pve1/qemu/100/config", params={"current": "yes"})
+        assert first.status_code == 400
+        assert op.validator.built
+        compiled = op.validator._validator
+        await client.get("/api2/json/nodes/pve1/qemu/100/config")
+        assert op.validator._validator is compiled

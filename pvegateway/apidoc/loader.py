@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..schema.compile import forget_compiled
 from ..schema.perl import truthy
 from ..schema.validate import ParamValidator
 from .fixups import fix_parameters, greedy_param
@@ -54,7 +53,6 @@ def load_operations(tree: Sequence[Mapping[str, Any]]) -> tuple[int, list[Operat
         nodes += 1
         for method, info in (node.get("info") or {}).items():
             operations.append(build_operation(str(node["path"]), method.upper(), info))
-    forget_compiled()
     return nodes, operations
 
 

@@ -30,28 +30,26 @@ def _bound(raw: Any) -> Bound | None:
         return None
 
 
-_MEMO: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+Memo = dict[int, tuple[Mapping[str, Any], Any]]
 
 
-def compile_schema(raw: Mapping[str, Any]) -> dict[str, Any]:
+def compile_schema(raw: Mapping[str, Any], memo: Memo | None = None) -> dict[str, Any]:
     """The checker's view of one (sub)schema; unknown keys are kept as they are.
 
-    Memoised by identity: the expanded ``net0`` .. ``net31`` share one source schema, compiled once.
+    ``memo`` (one per operation) is keyed by identity: the expanded ``net0`` .. ``net31`` share one
+    source schema, compiled once.
     """
-    hit = _MEMO.get(id(raw))
+    memo = {} if memo is None else memo
+    hit = memo.get(id(raw))
     if hit is not None and hit[0] is raw:
-        return hit[1]
-    out = _compile(raw)
-    _MEMO[id(raw)] = (raw, out)
+        result: dict[str, Any] = hit[1]
+        return result
+    out = _compile(raw, memo)
+    memo[id(raw)] = (raw, out)
     return out
 
 
-def forget_compiled() -> None:
-    """Drop the memo once a whole tree is compiled (it pins the raw schemas)."""
-    _MEMO.clear()
-
-
-def _compile(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _compile(raw: Mapping[str, Any], memo: Memo) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("optional", "default_key"):
@@ -67,15 +65,15 @@ def _compile(raw: Mapping[str, Any]) -> dict[str, Any]:
             if value:
                 out[key] = compile_anchored(str(value))
         elif key == "properties":
-            out[key] = Properties({k: compile_schema(v) for k, v in (value or {}).items()})
+            out[key] = Properties({k: compile_schema(v, memo) for k, v in (value or {}).items()})
         elif key == "items" and isinstance(value, Mapping):
-            out[key] = compile_schema(value)
+            out[key] = compile_schema(value, memo)
         elif key == "format" and isinstance(value, Mapping):
-            out[key] = compile_hash_format(value)
+            out[key] = compile_hash_format(value, memo=memo)
         elif key == "additionalProperties":
-            out[key] = compile_schema(value) if isinstance(value, Mapping) else truthy(value)
+            out[key] = compile_schema(value, memo) if isinstance(value, Mapping) else truthy(value)
         elif key == "oneOf" and isinstance(value, list):
-            out[key] = [compile_schema(v) for v in value]
+            out[key] = [compile_schema(v, memo) for v in value]
         elif key in ("description", "verbose_description", "typetext", "format_description", "title"):
             continue
         else:
@@ -107,7 +105,8 @@ class Properties(dict[str, dict[str, Any]]):
         )
 
 
-def compile_hash_format(raw: Mapping[str, Any], name: str | None = None) -> HashFormat:
-    keys = Properties({k: compile_schema(v) for k, v in raw.items()})
+def compile_hash_format(raw: Mapping[str, Any], name: str | None = None, memo: Memo | None = None) -> HashFormat:
+    memo = {} if memo is None else memo
+    keys = Properties({k: compile_schema(v, memo) for k, v in raw.items()})
     default = next((k for k, v in keys.items() if v.get("default_key")), None)
     return HashFormat(keys, default, name)

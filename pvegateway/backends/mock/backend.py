@@ -87,6 +87,12 @@ class MockBackend:
             data["clock"] = None
             write_atomic(Path(state), (json.dumps(data, indent=1) + "\n").encode())
 
+    def site_routes(self) -> list[Any]:
+        """The control API under ``/_gateway`` (mounted by the Gateway next to /openapi.json)."""
+        from . import control
+
+        return list(control.routes(self))
+
     # --- Backend protocol -------------------------------------------------------------------------
 
     async def startup(self) -> None:
