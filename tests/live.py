@@ -13,14 +13,17 @@ from typing import Any
 
 import uvicorn
 
-from pvegateway.http.server import bind, uvicorn_config
+from pvegateway.http.server import PVEHttpToolsProtocol, bind, uvicorn_config
 
 
 @contextlib.contextmanager
-def live_server(app: Any, *, certfile: str | None = None, keyfile: str | None = None) -> Iterator[str]:
+def live_server(
+    app: Any, *, certfile: str | None = None, keyfile: str | None = None, protocol: type[asyncio.Protocol] | None = None
+) -> Iterator[str]:
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    config = uvicorn_config(app, cert=certfile, key=keyfile, log_level="error", access_log=False)
+    config = uvicorn_config(app, cert=certfile, key=keyfile, log_level="error", access_log=False,
+                            protocol=protocol or PVEHttpToolsProtocol)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

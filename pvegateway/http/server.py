@@ -9,6 +9,7 @@ standard phrase: the app only emits the header when told the server understands 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import ssl
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import h11
 import uvicorn
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .api import REASON_HEADER
 
@@ -35,6 +38,49 @@ class _ReasonConnection(h11.Connection):
                 event = h11.Response(status_code=event.status_code, headers=headers, reason=reason,
                                      http_version=event.http_version)
         return super().send(event)
+
+
+_REASON_LINE: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("pvegateway_reason", default=None)
+
+
+class _StatusLines(dict[int, bytes]):
+    """httptools_impl's status-line table, answering the current response's own line when it has one.
+
+    The line is read inside uvicorn's ``send``, possibly after an await, so the choice travels in a
+    context variable of the response's task: concurrent responses cannot see each other's.
+    """
+
+    def __getitem__(self, status: int) -> bytes:
+        line = _REASON_LINE.get()
+        return line if line is not None else super().__getitem__(status)
+
+
+def _with_reason(send: Any) -> Any:
+    async def reason_send(message: Any) -> None:
+        if message.get("type") != "http.response.start":
+            await send(message)
+            return
+        headers = list(message.get("headers", []))
+        reason = next((value for name, value in headers if name == REASON_HEADER), None)
+        if reason is None:
+            await send(message)
+            return
+        headers = [(name, value) for name, value in headers if name != REASON_HEADER]
+        token = _REASON_LINE.set(b"HTTP/1.1 %d %s\r\n" % (message["status"], reason))
+        try:
+            await send({**message, "headers": headers})
+        finally:
+            _REASON_LINE.reset(token)
+
+    return reason_send
+
+
+class PVEHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (about 1.5x faster than h11 here), writing the gateway's reason."""
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        cycle.send = _with_reason(cycle.send)
+        super()._start_asgi_task(cycle, app)
 
 
 class PVEH11Protocol(H11Protocol):
@@ -59,13 +105,16 @@ def ssl_paths_ok(cert: str | None, key: str | None) -> None:
             raise SystemExit(f"cannot load TLS certificate/key: {err}") from None
 
 
+httptools_impl.STATUS_LINE = _StatusLines(httptools_impl.STATUS_LINE)
+
+
 def uvicorn_config(
     app: Any, host: str = "127.0.0.1", port: int = 8006, cert: str | None = None, key: str | None = None,
-    log_level: str = "warning", **extra: Any,
+    log_level: str = "warning", protocol: type[asyncio.Protocol] = PVEHttpToolsProtocol, **extra: Any,
 ) -> uvicorn.Config:
     """uvicorn as the gateway runs it: PVE reason phrases, no uvicorn Server header."""
     return uvicorn.Config(
-        app, host=host, port=port, http=PVEH11Protocol, ssl_certfile=cert, ssl_keyfile=key,
+        app, host=host, port=port, http=protocol, ssl_certfile=cert, ssl_keyfile=key,
         log_level=log_level, lifespan="on", server_header=False, date_header=True, **extra,
     )
 

@@ -184,3 +184,29 @@ def test_listening_socket_turns_nagle_off() -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         sock.close()
+
+
+async def _reasons(base: str) -> list[tuple[int, str]]:
+    import asyncio
+
+    async def one(path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/api2/json{path}") as resp:
+            return resp.status, resp.reason or ""
+
+    paths = ["/nowhere", "/nodes/pve1/qemu/100/rrddata?timeframe=x", "/api2", "/version"] * 5
+    return await asyncio.gather(*(one(p) for p in paths))
+
+
+@pytest.mark.parametrize("protocol", ["httptools", "h11"])
+async def test_each_response_gets_its_own_reason_under_both_protocols(protocol: str) -> None:
+    from pvegateway.http.server import PVEH11Protocol, PVEHttpToolsProtocol
+
+    chosen = PVEHttpToolsProtocol if protocol == "httptools" else PVEH11Protocol
+    with live_server(create_app("9.2", "generic", send_reason=True), protocol=chosen) as url:
+        results = await _reasons(url)
+    expected = {
+        501: {"Method 'GET /nowhere' not implemented", "Method 'GET /api2' not implemented"},
+        400: {"Parameter verification failed."},
+        200: {"OK"},
+    }
+    assert results and all(reason in expected[status] for status, reason in results), results
