@@ -135,7 +135,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed for the load (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
-    print(f"pvegateway bench: uvicorn h11, 1 worker, wrk -c{CONNECTIONS} -d{DURATION}, {ROUNDS} rounds, medians")
+    print(f"pvegateway bench: uvicorn httptools, 1 worker, wrk -c{CONNECTIONS} -d{DURATION}, {ROUNDS} rounds, medians")
     report: dict[str, object] = {}
     results = throughput()
     for label in PATHS:

@@ -1,6 +1,6 @@
 """Start one server for the benchmark: the gateway, or the bare one-route Starlette reference.
 
-Both run under the same uvicorn settings (h11, one worker, no access log).
+Both run under the same uvicorn settings (httptools, one worker, no access log).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
         app = create_app("9.2", "generic", send_reason=True)
         config = uvicorn_config(app, port=args.port, access_log=False)
     else:
-        config = uvicorn.Config(reference(), host="127.0.0.1", port=args.port, http="h11",
+        config = uvicorn.Config(reference(), host="127.0.0.1", port=args.port, http="httptools",
                                 log_level="warning", access_log=False)
     asyncio.run(uvicorn.Server(config).serve())
 
