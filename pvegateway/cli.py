@@ -39,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
             root_password=args.root_password or os.environ.get("PVEGATEWAY_ROOT_PASSWORD"),
             secret=statedir.secret(state_dir), tasks=args.tasks, auth_delay=args.auth_delay,
             state_file=args.state,
+            control_key=args.control_key or os.environ.get("PVEGATEWAY_CONTROL_KEY"),
         )
     except ValueError as err:
         print(f"pvegateway: {err}", file=sys.stderr)
@@ -111,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-dir", help="TLS certificate and ticket secret (default ~/.local/state/pvegateway)")
     serve.add_argument("--tasks", default="immediate", help="mock: immediate | polls:N | delay:SECONDS")
     serve.add_argument("--auth-delay", type=float, default=0.0, help="mock: seconds before a 401 (PVE: 3)")
+    serve.add_argument("--control-key", help="mock: enable /_gateway/ with this bearer key "
+                                             "(or PVEGATEWAY_CONTROL_KEY; prefer the variable: argv is visible)")
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(func=_serve)
 

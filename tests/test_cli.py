@@ -91,3 +91,26 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
     operations = sum(1 for item in document["paths"].values() for method in item if method in
                      ("get", "post", "put", "delete"))
     assert operations == 649
+
+
+def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**__import__("os").environ, "PVEGATEWAY_CONTROL_KEY": "k3y"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", str(port), "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "listening on" in proc.stdout.readline()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/_gateway/state", headers={"Authorization": "Bearer k3y"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            state = json.loads(resp.read())
+        assert {g["vmid"] for g in state["guests"]} >= {100, 101, 200}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
