@@ -42,15 +42,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+
+from .http.server import ThreadedServer
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -227,76 +227,6 @@ class PVEMockApp:
         await self.gateway(scope, receive, send)
 
 
-@dataclass
-class _Server:
-    """uvicorn on a pre-bound socket in a thread, stopped without uvicorn's fixed shutdown sleeps."""
-
-    gateway: Gateway
-    certfile: str | None = None
-    keyfile: str | None = None
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
-    errors: list[BaseException] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        from .http.server import bind, uvicorn_config
-
-        self.sock = bind("127.0.0.1", 0)
-        self.port: int = self.sock.getsockname()[1]
-        self.config = uvicorn_config(self.gateway, cert=self.certfile, key=self.keyfile, log_level="error",
-                                     access_log=False, log_config=None)
-        self.stop: asyncio.Future[None] = self.loop.create_future()
-        self.thread = threading.Thread(target=self._thread, name=f"pve-mock-{self.port}", daemon=True)
-
-    def _thread(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._serve())
-        except BaseException as err:  # reported by close()
-            self.errors.append(err)
-        finally:
-            self.loop.close()
-
-    async def _serve(self) -> None:
-        import uvicorn
-
-        server = uvicorn.Server(self.config)
-        if not self.config.loaded:
-            self.config.load()
-        server.lifespan = self.config.lifespan_class(self.config)
-        await server.startup(sockets=[self.sock])
-        try:
-            await self.stop
-        finally:
-            for listener in server.servers:
-                listener.close()
-            for connection in list(server.server_state.connections):
-                connection.shutdown()
-            # requests in flight finish; idle connections are dropped (a TLS close would wait for the peer)
-            deadline = time.monotonic() + 5
-            state = server.server_state
-            while state.tasks and time.monotonic() < deadline:
-                await asyncio.sleep(0.001)
-            for task in list(state.tasks):
-                task.cancel()
-            for connection in list(state.connections):
-                connection.transport.abort()
-            await asyncio.sleep(0)
-            await server.lifespan.shutdown()
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def close(self) -> None:
-        def stop() -> None:
-            if not self.stop.done():
-                self.stop.set_result(None)
-
-        with contextlib.suppress(RuntimeError):  # the loop already ended
-            self.loop.call_soon_threadsafe(stop)
-        self.thread.join(timeout=10)
-        self.sock.close()
-        if self.errors:
-            raise RuntimeError("the mock PVE server failed") from self.errors[0]
 
 
 @contextlib.contextmanager
@@ -317,7 +247,7 @@ def running_mock(
         certificate = make_certificate(state_dir)
     gateway = mock_gateway(apidoc, **options)
     cert, key, fingerprint = certificate if tls and certificate else (None, None, None)
-    server = _Server(gateway, str(cert) if cert else None, str(key) if key else None)
+    server = ThreadedServer(gateway, str(cert) if cert else None, str(key) if key else None)
     control = Control(gateway, server.loop)
     password = str(options.get("root_password") or gateway_root_password(control))
     server.start()

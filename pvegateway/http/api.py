@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any
@@ -29,6 +30,18 @@ MAX_BODY = 512 * 1024
 REASON_HEADER = b"x-pvegateway-reason"
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE"))
 _BODY_TYPES = frozenset(("application/x-www-form-urlencoded", "application/json", "multipart/form-data"))
+_date_cache: tuple[int, bytes] = (-1, b"")
+
+
+def _http_date() -> bytes:
+    """``formatdate(usegmt=True)`` of now, encoded; it has one-second resolution, so it is made once a second."""
+    global _date_cache
+    second = int(time.time())
+    cached = _date_cache
+    if cached[0] != second:
+        cached = (second, formatdate(second, usegmt=True).encode())
+        _date_cache = cached
+    return cached[1]
 
 
 class ApiApp:
@@ -121,11 +134,10 @@ class ApiApp:
         return envelope.success(fmt, result.data, result.total, result.changes)
 
     async def _respond(self, rendered: envelope.Rendered, send: Send) -> None:
-        now = formatdate(usegmt=True)
         headers: list[tuple[bytes, bytes]] = [
             (b"cache-control", b"max-age=0"),
             (b"pragma", b"no-cache"),
-            (b"expires", now.encode()),
+            (b"expires", _http_date()),
             (b"server", b"pve-api-daemon/3.0"),
         ]
         if rendered.content_type:

@@ -39,8 +39,12 @@ def reason_for(status: int, message: str) -> str:
     return first if first and "\r" not in first else standard_phrase(status)
 
 
+# what json.dumps(data, separators=(",", ":"), ensure_ascii=False) builds on every call, built once
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(data).encode()
 
 
 def success(fmt: str, data: Any, total: Any = None, changes: Any = None) -> Rendered:

@@ -18,10 +18,13 @@ from ..schema.perl import perl_str
 
 _PAIR_SEPARATORS = re.compile(r"[&;]")
 _PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
+_MEDIA_END = re.compile(r"[;,]")
 
 
 def _unescape(raw: str) -> bytes:
     data = raw.replace("+", " ").encode("latin-1", "surrogateescape")
+    if b"%" not in data:
+        return data  # nothing to substitute
     return _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), data)
 
 
@@ -73,7 +76,7 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
 
 def media_type(content_type: str) -> str:
     """PVE compares the part before the first ``;`` or ``,``, case-sensitively."""
-    return re.split(r"[;,]", content_type, maxsplit=1)[0].strip()
+    return _MEDIA_END.split(content_type, maxsplit=1)[0].strip()
 
 
 def gather(

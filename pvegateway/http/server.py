@@ -9,9 +9,13 @@ standard phrase: the app only emits the header when told the server understands 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import socket
 import ssl
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import h11
@@ -155,3 +159,74 @@ def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | No
     config.keyfile = key
     config.loglevel = log_level.upper()
     asyncio.run(serve(app, config))
+
+
+@dataclass
+class ThreadedServer:
+    """An ASGI app under uvicorn on a pre-bound socket in a thread: clients can connect at once, and
+    ``close()`` stops it without uvicorn's fixed shutdown sleeps, closing every connection."""
+
+    gateway: Any
+    certfile: str | None = None
+    keyfile: str | None = None
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    errors: list[BaseException] = field(default_factory=list)
+    protocol: type[asyncio.Protocol] | None = None
+
+    def __post_init__(self) -> None:
+        self.sock = bind("127.0.0.1", 0)
+        self.port: int = self.sock.getsockname()[1]
+        self.config = uvicorn_config(self.gateway, cert=self.certfile, key=self.keyfile, log_level="error",
+                                     access_log=False, log_config=None,
+                                     protocol=self.protocol or PVEHttpToolsProtocol)
+        self.stop: asyncio.Future[None] = self.loop.create_future()
+        self.thread = threading.Thread(target=self._thread, name=f"pve-mock-{self.port}", daemon=True)
+
+    def _thread(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve())
+        except BaseException as err:  # reported by close()
+            self.errors.append(err)
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        server = uvicorn.Server(self.config)
+        if not self.config.loaded:
+            self.config.load()
+        server.lifespan = self.config.lifespan_class(self.config)
+        await server.startup(sockets=[self.sock])
+        try:
+            await self.stop
+        finally:
+            for listener in server.servers:
+                listener.close()
+            for connection in list(server.server_state.connections):
+                connection.shutdown()
+            # requests in flight finish; idle connections are dropped (a TLS close would wait for the peer)
+            deadline = time.monotonic() + 5
+            state = server.server_state
+            while state.tasks and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+            for task in list(state.tasks):
+                task.cancel()
+            for connection in list(state.connections):
+                connection.transport.abort()
+            await asyncio.sleep(0)
+            await server.lifespan.shutdown()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        def stop() -> None:
+            if not self.stop.done():
+                self.stop.set_result(None)
+
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            self.loop.call_soon_threadsafe(stop)
+        self.thread.join(timeout=10)
+        self.sock.close()
+        if self.errors:
+            raise RuntimeError("the server failed") from self.errors[0]

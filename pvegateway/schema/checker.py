@@ -9,14 +9,15 @@ them in that order instead of in the schema's key order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any, cast
 
 from jsonschema import FormatChecker, TypeChecker, validators
-from jsonschema.exceptions import FormatError as JSFormatError
 from jsonschema.exceptions import ValidationError
 
 from . import messages as msg
+from . import propstring  # property strings check their keys with check_object (imported lazily there)
 from .compile import Bound, HashFormat
 from .errormap import join_path
 from .formats import FormatError
@@ -43,7 +44,8 @@ def _scalar(value: Any) -> bool:
 
 
 def _is_string(_checker: object, value: object) -> bool:
-    return _scalar(value)
+    # _scalar inlined: not undef and no ref (bool, list and dict are JSON::PP::Boolean, ARRAY, HASH)
+    return value is not None and not isinstance(value, bool | list | dict)
 
 
 def _is_integer(_checker: object, value: object) -> bool:
@@ -74,11 +76,12 @@ def _is_any(_checker: object, _value: object) -> bool:
     return True
 
 
-# jsonschema's stubs type these callables with one argument; at run time they receive two.
-PVE_TYPES = TypeChecker(cast(Any, {
+_TYPE_FUNCS: dict[str, Callable[[object, object], bool]] = {
     "string": _is_string, "integer": _is_integer, "number": _is_number, "boolean": _is_boolean,
     "array": _is_array, "object": _is_object, "null": _is_null, "any": _is_any,
-}))
+}
+# jsonschema's stubs type these callables with one argument; at run time they receive two.
+PVE_TYPES = TypeChecker(cast(Any, dict(_TYPE_FUNCS)))
 _KNOWN_TYPES = frozenset(("string", "integer", "number", "boolean", "array", "object", "null", "any"))
 
 
@@ -90,16 +93,33 @@ def _type_message(type_name: str, value: Any) -> str:
 
 
 def _kw_type(validator: Validator, type_spec: Any, instance: Any, schema: Mapping[str, Any]) -> Errors:
+    failed = _type_failure(validator, type_spec, instance)
+    if failed is not None:
+        yield ValidationError(failed)
+
+
+def _type_failure(validator: Validator, type_spec: Any, instance: Any) -> str | None:
+    """The ``type`` keyword's message, or None when the instance has (one of) the type(s)."""
+    if type_spec.__class__ is str and validator.TYPE_CHECKER is PVE_TYPES:
+        # the common case, _type_ok inlined: one known type name, checked by our own type checker
+        fn = _TYPE_FUNCS.get(type_spec)
+        if fn is None:
+            return None  # PVE does not verify unknown types
+        return None if fn(PVE_TYPES, instance) else _type_message(type_spec, instance)
     if isinstance(type_spec, list):
         if not any(_type_ok(validator, t, instance) for t in type_spec):
-            yield ValidationError(msg.type_failed("|".join(type_spec)))
+            return msg.type_failed("|".join(type_spec))
     elif not _type_ok(validator, type_spec, instance):
-        yield ValidationError(_type_message(type_spec, instance))
+        return _type_message(type_spec, instance)
+    return None
 
 
 def _type_ok(validator: Validator, type_name: Any, instance: Any) -> bool:
     if not isinstance(type_name, str) or type_name not in _KNOWN_TYPES:
         return True  # PVE does not verify unknown types (e.g. SDN's 'ip')
+    if validator.TYPE_CHECKER is PVE_TYPES:
+        # what TypeChecker.is_type calls for these names, without its lookup and exception plumbing
+        return bool(_TYPE_FUNCS[type_name](PVE_TYPES, instance))
     return bool(validator.is_type(instance, type_name))
 
 
@@ -146,28 +166,46 @@ def _build_format_checker() -> FormatChecker:
 PVE_FORMATS = _build_format_checker()
 
 
+@lru_cache(maxsize=1024)
+def _named_format(name: str) -> tuple[HashFormat | None, str | None]:
+    """A format name's property-string definition, or the text refusing its -list/-opt variant.
+
+    Depends on the static registry only; the names come from the schemas, never from requests.
+    """
+    hashed = propstring.named(name)
+    if hashed is not None:
+        return hashed, None
+    base, _, suffix = name.rpartition("-")
+    if suffix in ("list", "opt") and propstring.named(base) is not None:
+        return None, f"'-{suffix}' format must have code ref, not hash\n"
+    return None, None
+
+
 def format_text(validator: Validator, fmt: Any, value: str, path: str) -> str | None:
     """The die text of PVE's ``check_format``, or None when the value passes."""
-    from . import propstring  # property strings check their keys with check_object
-
     if isinstance(fmt, HashFormat):
         return propstring.check(validator, fmt, value, path)
     name = str(fmt)
-    hashed = propstring.named(name)
+    hashed, refused = _named_format(name)
     if hashed is not None:
         return propstring.check(validator, hashed, value, path)
-    base, _, suffix = name.rpartition("-")
-    if suffix in ("list", "opt") and propstring.named(base) is not None:
-        return f"'-{suffix}' format must have code ref, not hash\n"
+    if refused is not None:
+        return refused
     checker = validator.format_checker
-    if checker is None or name not in checker.checkers:
+    entry = checker.checkers.get(name) if checker is not None else None
+    if entry is None:
         return f"undefined format '{name}'\n"
+    # FormatChecker.check without the jsonschema FormatError it builds around a failure's cause
+    func, raises = entry
+    result: object = None
+    cause: BaseException | None = None
     try:
-        checker.check(value, name)
-    except JSFormatError as err:
-        cause = err.cause
-        return cause.text if isinstance(cause, FormatError) else f"{cause}\n"
-    return None
+        result = func(value)
+    except raises as err:
+        cause = err
+    if result:
+        return None
+    return cause.text if isinstance(cause, FormatError) else f"{cause}\n"
 
 
 # --- the walk -----------------------------------------------------------------------------------------
@@ -203,9 +241,9 @@ def check_prop(
         return
     type_spec = schema.get("type")
     if type_spec is not None:
-        failed = next(_kw_type(validator, type_spec, value, schema), None)
-        if failed is not None:
-            yield _error(failed.message, path)
+        type_failed = _type_failure(validator, type_spec, value)
+        if type_failed is not None:
+            yield _error(type_failed, path)
             return
     if isinstance(value, list):
         items = schema.get("items")
@@ -230,9 +268,16 @@ def check_prop(
                 yield _error(msg.invalid_format(format_failed), path)
                 return
             continue
-        failure = next(validator.VALIDATORS[keyword](validator, schema[keyword], text, schema), None)
-        if failure is not None:
-            yield _error(failure.message, path)
+        keyword_fn = validator.VALIDATORS[keyword]
+        direct = _SCALAR_FAILURES.get(keyword_fn)
+        if direct is not None:
+            # one of ours below: the same test, without a generator per keyword
+            failed = direct(schema[keyword], text)
+        else:
+            failure = next(keyword_fn(validator, schema[keyword], text, schema), None)
+            failed = None if failure is None else failure.message
+        if failed is not None:
+            yield _error(failed, path)
             return
 
 
@@ -266,10 +311,13 @@ def check_object(
             yield from check_prop(validator, value.get(key), sub, join_path(path, key), _instance_type(sub, value))
     else:
         # same result as visiting every property: an absent optional one cannot fail
+        prefix = f"{path}." if path else ""  # join_path, inlined for the hot loop
         for key, item in value.items():
             present = properties.get(key)
             if present is not None:
-                yield from check_prop(validator, item, present, join_path(path, key), _instance_type(present, value))
+                type_property = present.get("type-property")
+                instance_type = value.get(type_property) if type_property else None
+                yield from check_prop(validator, item, present, prefix + key, instance_type)
         for key in when_absent:
             if key not in value:
                 absent = properties[key]
@@ -278,7 +326,9 @@ def check_object(
         known = properties.get(key)
         if known is not None:
             required = known.get("requires")
-            if isinstance(required, str) and value.get(required) is None:
+            if required is None:
+                pass  # the common case, without the (ABC) isinstance tests below
+            elif isinstance(required, str) and value.get(required) is None:
                 yield _error(msg.requires(join_path(path, key)), join_path(path, required))
             elif isinstance(required, Mapping):
                 yield from check_prop(validator, value, required, path)
@@ -300,35 +350,77 @@ def _type_matches(schema: Mapping[str, Any], instance_type: Any) -> bool:
 
 
 # --- scalar keywords, in PVE's order ------------------------------------------------------------------
+# Each keyword is a plain test returning PVE's message (None on success), wrapped as a jsonschema keyword.
+
+def _pattern_failure(pattern: Any, instance: str) -> str | None:
+    return msg.PATTERN if pattern.search(instance) is None else None
+
+
+def _max_length_failure(bound: Bound, instance: str) -> str | None:
+    return msg.max_length(bound.text) if len(instance) > bound.value else None
+
+
+def _min_length_failure(bound: Bound, instance: str) -> str | None:
+    return msg.min_length(bound.text) if len(instance) < bound.value else None
+
+
+def _maximum_failure(bound: Bound, instance: str) -> str | None:
+    return msg.maximum(bound.text) if is_number(instance) and float(instance) > bound.value else None
+
+
+def _minimum_failure(bound: Bound, instance: str) -> str | None:
+    return msg.minimum(bound.text) if is_number(instance) and float(instance) < bound.value else None
+
+
+def _enum_failure(choices: list[str], instance: str) -> str | None:
+    return msg.enum(instance, choices) if instance not in choices else None
+
 
 def _kw_pattern(validator: Validator, pattern: Any, instance: str, schema: Mapping[str, Any]) -> Errors:
-    if pattern.search(instance) is None:
-        yield ValidationError(msg.PATTERN)
+    failed = _pattern_failure(pattern, instance)
+    if failed is not None:
+        yield ValidationError(failed)
 
 
 def _kw_max_length(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    if len(instance) > bound.value:
-        yield ValidationError(msg.max_length(bound.text))
+    failed = _max_length_failure(bound, instance)
+    if failed is not None:
+        yield ValidationError(failed)
 
 
 def _kw_min_length(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    if len(instance) < bound.value:
-        yield ValidationError(msg.min_length(bound.text))
+    failed = _min_length_failure(bound, instance)
+    if failed is not None:
+        yield ValidationError(failed)
 
 
 def _kw_maximum(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    if is_number(instance) and float(instance) > bound.value:
-        yield ValidationError(msg.maximum(bound.text))
+    failed = _maximum_failure(bound, instance)
+    if failed is not None:
+        yield ValidationError(failed)
 
 
 def _kw_minimum(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    if is_number(instance) and float(instance) < bound.value:
-        yield ValidationError(msg.minimum(bound.text))
+    failed = _minimum_failure(bound, instance)
+    if failed is not None:
+        yield ValidationError(failed)
 
 
 def _kw_enum(validator: Validator, choices: list[str], instance: str, schema: Mapping[str, Any]) -> Errors:
-    if instance not in choices:
-        yield ValidationError(msg.enum(instance, choices))
+    failed = _enum_failure(choices, instance)
+    if failed is not None:
+        yield ValidationError(failed)
+
+
+# check_prop calls the plain test when the validator's keyword is one of these (it always is for PVEValidator)
+_SCALAR_FAILURES: dict[object, Callable[[Any, str], str | None]] = {
+    _kw_pattern: _pattern_failure,
+    _kw_max_length: _max_length_failure,
+    _kw_min_length: _min_length_failure,
+    _kw_maximum: _maximum_failure,
+    _kw_minimum: _minimum_failure,
+    _kw_enum: _enum_failure,
+}
 
 
 def _kw_root(validator: Validator, root: Any, instance: Any, schema: Mapping[str, Any]) -> Errors:

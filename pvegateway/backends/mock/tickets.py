@@ -3,6 +3,9 @@
 Formats are PVE's (pve-common Ticket.pm): ``PVE:<userid>:<8 hex epoch>::<signature>`` and
 ``<8 hex epoch>:<signature>``. Signing with a shared secret keeps tickets valid across restarts and
 across processes that share it; comparisons are constant time.
+
+A genuine ticket or token is remembered (a small bounded table per signer, never logged) so that the
+next request presenting it skips the HMAC; its age is still checked against the clock every time.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MIN_AGE = -300  # clock skew grace
 MAX_AGE = 7200  # two hours
 _TICKET = re.compile(r"^PVE:([^:\s]+):([0-9A-F]{8})::([A-Za-z0-9+/=_-]+)$")
 _CSRF = re.compile(r"^([0-9A-F]{8}):([A-Za-z0-9+/=_-]+)$")
+VERIFIED_CACHE_SIZE = 256  # per table: a few busy clients' tickets, not an unbounded store
 
 
 def _sign(secret: bytes, data: str) -> str:
@@ -24,9 +28,18 @@ def _sign(secret: bytes, data: str) -> str:
     return base64.b64encode(digest).decode().rstrip("=")
 
 
+def _remember(table: dict[str, tuple[str, int]], key: str, value: tuple[str, int]) -> None:
+    if len(table) >= VERIFIED_CACHE_SIZE:
+        table.pop(next(iter(table), ""), None)  # the oldest entry
+    table[key] = value
+
+
 @dataclass(frozen=True, slots=True)
 class Signer:
     secret: bytes
+    # genuine (signature checked) tickets -> (userid, stamp) and CSRF tokens -> (userid, stamp)
+    _tickets: dict[str, tuple[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _tokens: dict[str, tuple[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def ticket(self, userid: str, now: int) -> str:
         plain = f"PVE:{userid.replace(':', '%3A')}:{now:08X}"
@@ -34,27 +47,35 @@ class Signer:
 
     def verify_ticket(self, ticket: str, now: int) -> str | None:
         """The ticket's user when it is genuine and within PVE's age window, else None."""
-        match = _TICKET.match(ticket)
-        if match is None:
-            return None
-        userid, stamp, signature = match.groups()
-        plain = f"PVE:{userid}:{stamp}"
-        if not hmac.compare_digest(_sign(self.secret, plain), signature):
-            return None
-        age = now - int(stamp, 16)
+        known = self._tickets.get(ticket)
+        if known is None:
+            match = _TICKET.match(ticket)
+            if match is None:
+                return None
+            userid, stamp, signature = match.groups()
+            plain = f"PVE:{userid}:{stamp}"
+            if not hmac.compare_digest(_sign(self.secret, plain), signature):
+                return None
+            known = (userid.replace("%3A", ":"), int(stamp, 16))
+            _remember(self._tickets, ticket, known)
+        age = now - known[1]
         if not MIN_AGE < age < MAX_AGE:
             return None
-        return userid.replace("%3A", ":")
+        return known[0]
 
     def csrf(self, userid: str, now: int) -> str:
         stamp = f"{now:08X}"
         return f"{stamp}:{_sign(self.secret, f'{stamp}:{userid}')}"
 
     def verify_csrf(self, token: str, userid: str, now: int) -> bool:
-        match = _CSRF.match(token)
-        if match is None:
-            return False
-        stamp, signature = match.groups()
-        if not hmac.compare_digest(_sign(self.secret, f"{stamp}:{userid}"), signature):
-            return False
-        return MIN_AGE < now - int(stamp, 16) < MAX_AGE
+        known = self._tokens.get(token)
+        if known is None or known[0] != userid:
+            match = _CSRF.match(token)
+            if match is None:
+                return False
+            stamp, signature = match.groups()
+            if not hmac.compare_digest(_sign(self.secret, f"{stamp}:{userid}"), signature):
+                return False
+            known = (userid, int(stamp, 16))
+            _remember(self._tokens, token, known)
+        return MIN_AGE < now - known[1] < MAX_AGE

@@ -15,6 +15,7 @@ from ..state import Guest, GuestKind
 MiB = 1024**2
 GiB = 1024**3
 _UNITS = {"": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024**4}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)")
 
 # options a running guest takes at once; the rest waits in ``pending`` until the next start
 _QEMU_FAST = {"description", "hookscript", "lock", "migrate_downtime", "migrate_speed", "name", "onboot",
@@ -120,7 +121,7 @@ def is_cdrom(value: str) -> bool:
 
 
 def parse_size(text: str, default_unit: str = "") -> int:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", text.strip())
+    match = _SIZE.fullmatch(text.strip())
     if match is None:
         raise PVEError.params({"size": f"unable to parse size '{text}'"})
     return int(float(match.group(1)) * _UNITS[match.group(2) or default_unit])

@@ -9,7 +9,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
-from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, task
+from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, flag, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
 from ._guest_devices import check_bridges
 
@@ -191,3 +191,23 @@ def power_routes(kind: Kind, base: str) -> dict[tuple[str, str], Callable[[Mock,
     for verb in verbs:
         routes[("POST", f"{base}/{{vmid}}/status/{verb}")] = action(kind, verb)
     return routes
+
+
+def add_created(mock: Mock, call: Call, guest: Guest, task_type: str) -> str:
+    """Put a new guest in the cluster (locked until its create task ends) and start the task.
+
+    The guest is visible at once, like PVE's config file written before the worker runs; ``start=1``
+    powers it on when the task finishes.
+    """
+    params = call.params
+    guest.lock = "create"
+    mock.cluster.guests[guest.vmid] = guest
+    join_pool(mock, guest, params.get("pool"))
+    start = flag(params, "start")
+
+    def finish() -> None:
+        guest.lock = None
+        if start:
+            power_on(mock, guest)
+
+    return task(mock, call, guest, task_type, str(guest.vmid), finish=finish)

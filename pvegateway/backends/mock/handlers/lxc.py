@@ -11,10 +11,10 @@ from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _guest_config as config
 from . import _volumes as vols
-from ._guest_common import LXC, check_pool, check_vmid_unused, flag, join_pool, task
+from ._guest_common import LXC, check_pool, check_vmid_unused
 from ._guest_devices import Plan, plan_values
 from ._guest_ops import ops_routes
-from ._guest_power import power_on, power_routes
+from ._guest_power import add_created, power_routes
 from ._snapshots import snapshot_routes
 
 BASE = "/nodes/{node}/lxc"
@@ -52,17 +52,7 @@ def create(mock: Mock, call: Call) -> str:
     plan = plan_values(Plan(mock, LXC, node, vmid), values)
     conf = {"arch": "amd64", "ostype": _ostype(template), "hostname": f"CT{vmid}", **plan.values}
     plan.commit()
-    guest = Guest(vmid=vmid, kind="lxc", node=node, config=conf, lock="create")
-    mock.cluster.guests[vmid] = guest
-    join_pool(mock, guest, params.get("pool"))
-    start = flag(params, "start")
-
-    def finish() -> None:
-        guest.lock = None
-        if start:
-            power_on(mock, guest)
-
-    return task(mock, call, guest, "vzcreate", str(vmid), finish=finish)
+    return add_created(mock, call, Guest(vmid=vmid, kind="lxc", node=node, config=conf), "vzcreate")
 
 
 def _routes() -> dict[tuple[str, str], Handler]:

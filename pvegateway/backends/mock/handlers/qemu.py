@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -10,27 +11,43 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _guest_config as config
-from ._guest_common import QEMU, check_pool, check_vmid_unused, flag, is_cdrom, join_pool, task
+from ._guest_common import QEMU, check_pool, check_vmid_unused, is_cdrom
 from ._guest_devices import Plan, plan_values
 from ._guest_ops import ops_routes
-from ._guest_power import power_on, power_routes
+from ._guest_power import add_created, power_routes
 from ._snapshots import snapshot_routes
 
 BASE = "/nodes/{node}/qemu"
 _CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "archive", "force", "unique", "live-restore",
                 "bwlimit", "import-working-storage"}
 
+_BUS_RANK = {"ide": 0, "sata": 1, "scsi": 2, "virtio": 3}  # any other disk key (efidisk0, tpmstate0) ranks 9
+_DIGITS = re.compile(r"\d+")
+_NON_DIGIT = re.compile(r"\D")
+_NET = re.compile(r"net\d+")
+_NAMESPACE_URL = uuid.NAMESPACE_URL.bytes
+
+
+def _disk_rank(key: str) -> tuple[int, int]:
+    return _BUS_RANK.get(_DIGITS.sub("", key), 9), int(_NON_DIGIT.sub("", key) or 0)
+
 
 def _boot_order(values: dict[str, str]) -> str:
     """PVE's default boot devices: the first disk, the CD-ROMs, the first NIC."""
     disks = [k for k in values if QEMU.is_volume_key(k) and not k.startswith("unused")]
-    ordered = sorted(disks, key=lambda k: (["ide", "sata", "scsi", "virtio"].index(re.sub(r"\d+", "", k))
-                                           if re.sub(r"\d+", "", k) in ("ide", "sata", "scsi", "virtio") else 9,
-                                           int(re.sub(r"\D", "", k) or 0)))
+    ordered = sorted(disks, key=_disk_rank)
     hard = [k for k in ordered if not is_cdrom(values[k])][:1]
     cdroms = [k for k in ordered if is_cdrom(values[k])]
-    nets = sorted((k for k in values if re.fullmatch(r"net\d+", k)), key=lambda k: int(k[3:]))[:1]
+    nets = sorted((k for k in values if _NET.fullmatch(k)), key=lambda k: int(k[3:]))[:1]
     return "order=" + ";".join(hard + cdroms + nets) if hard or cdroms or nets else " "
+
+
+def uuid5(namespace: bytes, name: str) -> tuple[bytes, str]:
+    """``uuid.uuid5`` as (bytes, str), the same bits without building UUID objects (a tenth of the cost)."""
+    value = int.from_bytes(hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()[:16], "big")
+    value = (value & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 5 << 76  # RFC 4122 variant, version 5
+    text = f"{value:032x}"
+    return value.to_bytes(16, "big"), f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def create(mock: Mock, call: Call) -> str:
@@ -42,12 +59,12 @@ def create(mock: Mock, call: Call) -> str:
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
     plan = plan_values(Plan(mock, QEMU, node, vmid), values)
     conf = dict(plan.values)
-    seed = uuid.uuid5(uuid.NAMESPACE_URL, f"pvegateway:{mock.cluster.name}:{vmid}:{mock.cluster.next_pid}")
+    seed, seed_text = uuid5(_NAMESPACE_URL, f"pvegateway:{mock.cluster.name}:{vmid}:{mock.cluster.next_pid}")
     if "smbios1" not in conf:
-        conf["smbios1"] = f"uuid={seed}"
+        conf["smbios1"] = f"uuid={seed_text}"
     vmgenid = conf.get("vmgenid", "1")
     if vmgenid == "1":
-        conf["vmgenid"] = str(uuid.uuid5(seed, "vmgenid"))
+        conf["vmgenid"] = uuid5(seed, "vmgenid")[1]
     elif vmgenid == "0":
         conf.pop("vmgenid")
     conf.setdefault("boot", _boot_order(conf))
@@ -55,17 +72,7 @@ def create(mock: Mock, call: Call) -> str:
         del conf["boot"]
     conf["meta"] = f"creation-qemu=9.2.0,ctime={mock.clock.now()}"
     plan.commit()
-    guest = Guest(vmid=vmid, kind="qemu", node=node, config=conf, lock="create")
-    mock.cluster.guests[vmid] = guest
-    join_pool(mock, guest, params.get("pool"))
-    start = flag(params, "start")
-
-    def finish() -> None:
-        guest.lock = None
-        if start:
-            power_on(mock, guest)
-
-    return task(mock, call, guest, "qmcreate", str(vmid), finish=finish)
+    return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate")
 
 
 def _routes() -> dict[tuple[str, str], Handler]:
