@@ -95,7 +95,19 @@ def prepare_gateway(port: int) -> None:
         response.read()
 
 
+def record_answers() -> None:
+    """The gateway's answers to the benchmarked paths, for the reference to send byte for byte."""
+    with server("gateway") as (port, _proc, _startup):
+        prepare_gateway(port)
+        answers = {}
+        for key, path in zip(("version", "status"), PATHS.values(), strict=True):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+                answers[key] = resp.read().decode()
+    os.environ["BENCH_ANSWERS"] = json.dumps(answers)
+
+
 def throughput() -> dict[str, dict[str, list[tuple[float, float, float]]]]:
+    record_answers()
     results: dict[str, dict[str, list[tuple[float, float, float]]]] = {"gateway": {}, "reference": {}}
     for _ in range(ROUNDS):
         for which in ("reference", "gateway"):

@@ -7,6 +7,7 @@ nodes list their children as ``subdir``; everything else answers with data shape
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -49,13 +50,18 @@ class GenericBackend:
                 self._children.setdefault("/", []).append(last)
         self.items: dict[str, dict[str, Any]] = {}
         self._samples: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
+        self._indexes: dict[str, bool] = {}
 
-    @staticmethod
-    def _is_index(op: Operation) -> bool:
-        """A directory index: a GET returning a list of ``{subdir: ...}``."""
-        returns = op.returns
-        items = returns.get("items") if returns.get("type") == "array" else None
-        return op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {})
+    def _is_index(self, op: Operation) -> bool:
+        """A directory index: a GET returning a list of ``{subdir: ...}`` (decided once per operation)."""
+        known = self._indexes.get(op.key)
+        if known is None:
+            returns = op.returns
+            items = returns.get("items") if returns.get("type") == "array" else None
+            known = self._indexes[op.key] = (
+                op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {})
+            )
+        return known
 
     def _sample(self, op: Operation, name: str, context: Mapping[str, str]) -> Any:
         """Shaped data for ``op``; deterministic, so built once per operation and path and reused."""
@@ -79,20 +85,30 @@ class GenericBackend:
     def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         return None
 
-    def _item_of(self, call: Call) -> tuple[str, str, str] | None:
-        """The deepest collection item the path lies in: (concrete item path, param, rest of path)."""
-        template = call.operation.path.strip("/").split("/")
-        concrete = call.path.strip("/").split("/")
-        found: tuple[str, str, str] | None = None
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - per operation, for the backend's lifetime
+    def _item_position(self, template_path: str) -> tuple[int, str, str] | None:
+        """Where the deepest collection item sits in a template: (segment index, param, rest of path)."""
+        template = template_path.strip("/").split("/")
+        found: tuple[int, str, str] | None = None
         for index, segment in enumerate(template):
             if not (segment.startswith("{") and segment.endswith("}")):
                 continue
             parent = "/" + "/".join(template[:index])
-            if self._collections.get(parent) == segment[1:-1] and index < len(concrete):
-                item = "/" + "/".join(concrete[: index + 1])
+            if self._collections.get(parent) == segment[1:-1]:
                 rest = "/" + "/".join(template[index + 1 :]) if index + 1 < len(template) else ""
-                found = (item, segment[1:-1], rest)
+                found = (index, segment[1:-1], rest)
         return found
+
+    def _item_of(self, call: Call) -> tuple[str, str, str] | None:
+        """The deepest collection item the path lies in: (concrete item path, param, rest of path)."""
+        position = self._item_position(call.operation.path)
+        if position is None:
+            return None
+        index, param, rest = position
+        concrete = call.path.strip("/").split("/")
+        if index >= len(concrete):
+            return None
+        return "/" + "/".join(concrete[: index + 1]), param, rest
 
     async def handle(self, call: Call) -> Result:
         op = call.operation
