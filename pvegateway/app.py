@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import functools
+import gc
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
