@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from ..errors import PVEError
@@ -28,6 +29,10 @@ def _unescape(raw: str) -> bytes:
     return _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), data)
 
 
+def _plain(raw: str) -> bool:
+    return raw.isascii() and "%" not in raw and "+" not in raw
+
+
 def decode_urlencoded(data: str) -> dict[str, Any]:
     """PVE's ``decode_urlencoded``: ``{key: str | None | list}``."""
     result: dict[str, Any] = {}
@@ -38,10 +43,12 @@ def decode_urlencoded(data: str) -> dict[str, Any]:
         pairs.pop()
     for pair in pairs:
         key_raw, sep, rest = pair.partition("=")
-        key = _unescape(key_raw).decode("latin-1")
+        # plain ASCII without '+' or '%' decodes to itself (the common case, without the byte round trip)
+        key = key_raw if _plain(key_raw) else _unescape(key_raw).decode("latin-1")
         value: str | None = None
         if sep:
-            value = _unescape(rest.split("=", 1)[0]).decode("utf-8", "replace")
+            raw_value = rest.split("=", 1)[0]
+            value = raw_value if _plain(raw_value) else _unescape(raw_value).decode("utf-8", "replace")
         if key in result and value is not None and result[key] is not None:
             old = result[key]
             result[key] = [*old, value] if isinstance(old, list) else [old, value]
@@ -74,6 +81,7 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
     return {str(k): perlify(v) for k, v in decoded.items()}
 
 
+@lru_cache(maxsize=64)  # a request asks up to four times; clients send a handful of distinct values
 def media_type(content_type: str) -> str:
     """PVE compares the part before the first ``;`` or ``,``, case-sensitively."""
     return _MEDIA_END.split(content_type, maxsplit=1)[0].strip()

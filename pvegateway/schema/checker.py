@@ -18,7 +18,7 @@ from jsonschema.exceptions import ValidationError
 
 from . import messages as msg
 from . import propstring  # property strings check their keys with check_object (imported lazily there)
-from .compile import Bound, HashFormat
+from .compile import SCALAR_ORDER, SCALAR_PLAN, Bound, HashFormat
 from .errormap import join_path
 from .formats import FormatError
 from .formats.registry import CODE_FORMATS
@@ -27,8 +27,6 @@ from .perl import is_integer, is_number, ref_name, split_list, truthy
 Errors = Iterator[ValidationError]
 # A PVEValidator instance; jsonschema's Validator protocol does not declare format_checker.
 Validator = Any
-SCALAR_ORDER = ("format", "pattern", "maxLength", "minLength", "maximum", "minimum", "enum")
-# PVE checks a scalar's keywords in this order, and the first failure is the only one reported.
 
 
 def _error(message: str, path: str) -> ValidationError:
@@ -181,14 +179,35 @@ def _named_format(name: str) -> tuple[HashFormat | None, str | None]:
     return None, None
 
 
+_PASSED_MAX = 4096
+_passed: dict[tuple[int, str, str], HashFormat] = {}
+# Property strings that passed, keyed by (id of their format, value, path), each with its format so a
+# reused id never matches: a passing check has no result but None, and the same text passes again.
+# Only for PVEValidator with PVE_FORMATS (the request path); bounded by clearing when full.
+
+
+def _check_hash(validator: Validator, fmt: HashFormat, value: str, path: str) -> str | None:
+    if validator.__class__ is not PVEValidator or validator.format_checker is not PVE_FORMATS:
+        return propstring.check(validator, fmt, value, path)
+    key = (id(fmt), value, path)
+    if _passed.get(key) is fmt:
+        return None
+    failed = propstring.check(validator, fmt, value, path)
+    if failed is None:
+        if len(_passed) >= _PASSED_MAX:
+            _passed.clear()
+        _passed[key] = fmt
+    return failed
+
+
 def format_text(validator: Validator, fmt: Any, value: str, path: str) -> str | None:
     """The die text of PVE's ``check_format``, or None when the value passes."""
     if isinstance(fmt, HashFormat):
-        return propstring.check(validator, fmt, value, path)
+        return _check_hash(validator, fmt, value, path)
     name = str(fmt)
     hashed, refused = _named_format(name)
     if hashed is not None:
-        return propstring.check(validator, hashed, value, path)
+        return _check_hash(validator, hashed, value, path)
     if refused is not None:
         return refused
     checker = validator.format_checker
@@ -241,7 +260,12 @@ def check_prop(
         return
     type_spec = schema.get("type")
     if type_spec is not None:
-        type_failed = _type_failure(validator, type_spec, value)
+        type_fn = _TYPE_FUNCS.get(type_spec) if type_spec.__class__ is str else None
+        if type_fn is not None and validator.TYPE_CHECKER is PVE_TYPES:
+            # _type_failure's common case inlined: one known type name, checked by our own type checker
+            type_failed = None if type_fn(PVE_TYPES, value) else _type_message(type_spec, value)
+        else:
+            type_failed = _type_failure(validator, type_spec, value)
         if type_failed is not None:
             yield _error(type_failed, path)
             return
@@ -258,9 +282,7 @@ def check_prop(
             )
         return
     text = value if isinstance(value, str) else ("1" if value else "0")
-    for keyword in SCALAR_ORDER:
-        if keyword not in schema:
-            continue
+    for keyword in _scalar_keywords(schema):
         if keyword == "format":
             # property strings name their sub-keys after the value's path, so format needs it
             format_failed = format_text(validator, schema["format"], text, path)
@@ -279,6 +301,12 @@ def check_prop(
         if failed is not None:
             yield _error(failed, path)
             return
+
+
+def _scalar_keywords(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The schema's scalar keywords in PVE's order: compiled schemas carry them; others are probed."""
+    plan: tuple[str, ...] | None = schema.get(SCALAR_PLAN)
+    return plan if plan is not None else tuple(k for k in SCALAR_ORDER if k in schema)
 
 
 def _check_untyped_one_of(validator: Validator, value: Any, alternatives: Any, path: str) -> Errors:

@@ -201,7 +201,10 @@ class Cluster:
     next_mac: int = 0x000001
 
     def task_log(self, node: str) -> OrderedDict[str, Task]:
-        return self.tasks.setdefault(node, OrderedDict())
+        log = self.tasks.get(node)
+        if log is None:  # setdefault would build an OrderedDict on every call, to throw it away
+            log = self.tasks[node] = OrderedDict()
+        return log
 
     def add_task(self, task: Task) -> None:
         log = self.task_log(task.node)

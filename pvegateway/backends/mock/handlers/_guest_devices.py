@@ -15,6 +15,7 @@ from ..state import Guest
 from . import _volumes as vols
 from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
 
+_NET = re.compile(r"net\d+")
 _QEMU_NIC_MODELS = {"e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
                     "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"}
 
@@ -56,7 +57,7 @@ def plan_values(plan: Plan, values: dict[str, str]) -> Plan:
 def _plan_one(plan: Plan, key: str, value: str) -> str:
     if plan.kind.is_volume_key(key) and not key.startswith("unused"):
         return _plan_volume(plan, key, value)
-    if re.fullmatch(r"net\d+", key):
+    if _NET.fullmatch(key):
         return _qemu_nic(plan, value) if plan.kind.name == "qemu" else _lxc_nic(plan, value)
     return value
 
@@ -124,7 +125,7 @@ def check_bridges(mock: Mock, guest: Guest) -> None:
     """At start, as PVE's tap/veth plugging does: every NIC's bridge must exist on the node."""
     node = mock.cluster.nodes.get(guest.node)
     for key, value in guest.config.items():
-        if re.fullmatch(r"net\d+", key):
+        if _NET.fullmatch(key):
             bridge = split_prop(str(value))[1].get("bridge")
             if bridge and node is not None and bridge not in node.bridges:
                 raise PVEError(500, f"bridge '{bridge}' does not exist\n")

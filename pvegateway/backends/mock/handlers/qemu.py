@@ -26,6 +26,7 @@ _DIGITS = re.compile(r"\d+")
 _NON_DIGIT = re.compile(r"\D")
 _NET = re.compile(r"net\d+")
 _NAMESPACE_URL = uuid.NAMESPACE_URL.bytes
+_VOLUME_KEY = QEMU.volume_keys.fullmatch  # QEMU.is_volume_key without the method call per key
 
 
 def _disk_rank(key: str) -> tuple[int, int]:
@@ -34,7 +35,7 @@ def _disk_rank(key: str) -> tuple[int, int]:
 
 def _boot_order(values: dict[str, str]) -> str:
     """PVE's default boot devices: the first disk, the CD-ROMs, the first NIC."""
-    disks = [k for k in values if QEMU.is_volume_key(k) and not k.startswith("unused")]
+    disks = [k for k in values if _VOLUME_KEY(k) and not k.startswith("unused")]
     ordered = sorted(disks, key=_disk_rank)
     hard = [k for k in ordered if not is_cdrom(values[k])][:1]
     cdroms = [k for k in ordered if is_cdrom(values[k])]
