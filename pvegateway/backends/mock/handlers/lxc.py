@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
-from . import _guest_config as config
 from . import _volumes as vols
 from ._guest_common import LXC, check_pool, check_vmid_unused
 from ._guest_devices import Plan, plan_values
-from ._guest_ops import ops_routes
-from ._guest_power import add_created, power_routes
-from ._snapshots import snapshot_routes
+from ._guest_power import add_created
+from ._guest_routes import guest_routes
 
 BASE = "/nodes/{node}/lxc"
 # parameters that steer the creation and are not written to the config (the password never is)
@@ -55,17 +52,4 @@ def create(mock: Mock, call: Call) -> str:
     return add_created(mock, call, Guest(vmid=vmid, kind="lxc", node=node, config=conf), "vzcreate")
 
 
-def _routes() -> dict[tuple[str, str], Handler]:
-    routes: dict[tuple[str, str], Any] = {
-        ("POST", BASE): create,
-        ("GET", BASE + "/{vmid}/config"): config.get_config(LXC),
-        ("PUT", BASE + "/{vmid}/config"): config.put_config(LXC),
-        ("GET", BASE + "/{vmid}/pending"): config.get_pending(LXC),
-    }
-    routes.update(power_routes(LXC, BASE))
-    routes.update(snapshot_routes(LXC, BASE))
-    routes.update(ops_routes(LXC, BASE))
-    return routes
-
-
-ROUTES: dict[tuple[str, str], Handler] = _routes()
+ROUTES: dict[tuple[str, str], Handler] = guest_routes(LXC, BASE, {("POST", BASE): create})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from typing import Any
 
 from ...base import Call
 from ..runtime import Handler, Mock
@@ -13,9 +12,8 @@ from ..state import Guest
 from . import _guest_config as config
 from ._guest_common import QEMU, check_pool, check_vmid_unused, is_cdrom
 from ._guest_devices import Plan, plan_values
-from ._guest_ops import ops_routes
-from ._guest_power import add_created, power_routes
-from ._snapshots import snapshot_routes
+from ._guest_power import add_created
+from ._guest_routes import guest_routes
 
 BASE = "/nodes/{node}/qemu"
 _CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "archive", "force", "unique", "live-restore",
@@ -76,18 +74,7 @@ def create(mock: Mock, call: Call) -> str:
     return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate")
 
 
-def _routes() -> dict[tuple[str, str], Handler]:
-    routes: dict[tuple[str, str], Any] = {
-        ("POST", BASE): create,
-        ("GET", BASE + "/{vmid}/config"): config.get_config(QEMU),
-        ("PUT", BASE + "/{vmid}/config"): config.put_config(QEMU),
-        ("POST", BASE + "/{vmid}/config"): config.post_config(QEMU),
-        ("GET", BASE + "/{vmid}/pending"): config.get_pending(QEMU),
-    }
-    routes.update(power_routes(QEMU, BASE))
-    routes.update(snapshot_routes(QEMU, BASE))
-    routes.update(ops_routes(QEMU, BASE))
-    return routes
-
-
-ROUTES: dict[tuple[str, str], Handler] = _routes()
+ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {
+    ("POST", BASE): create,
+    ("POST", BASE + "/{vmid}/config"): config.post_config(QEMU),
+})
