@@ -88,6 +88,17 @@ async def test_ticket_login_with_token_is_refused(pve: PVE) -> None:
                                           "API token, need proper ticket.\n)\n")
 
 
+async def test_token_refusal_on_ticket_login_comes_before_validation(pve: PVE) -> None:
+    client = as_token(pve, await make_token(pve, privsep="0"))
+    response = await client.post("/access/ticket", {"username": "root@pam"})  # password missing
+    assert response.status_code == 403  # PVE checks allowtoken before the schema
+
+
+async def test_an_unknown_token_on_an_open_route_is_simply_anonymous(anonymous: PVE) -> None:
+    response = await anonymous.request("GET", "/access/domains", headers={"Authorization": "PVEAPIToken=x@pve!y=z"})
+    assert response.status_code == 200
+
+
 async def test_deleting_a_user_removes_its_tokens_and_their_acl(pve: PVE) -> None:
     await pve.data("POST", "/access/users", {"userid": "ci@pve"})
     created = await pve.data("POST", "/access/users/ci@pve/token/bot")

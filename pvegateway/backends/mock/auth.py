@@ -63,7 +63,10 @@ class Authenticator:
     async def authenticate(self, request: Incoming) -> Identity | None:
         path = canonical(request.path)
         if (request.method, path) in OPEN_ROUTES:
-            return None
+            # no credentials needed, but a token caller is still known: the generic allowtoken check
+            # then refuses it where PVE does (POST /access/ticket), before parameter validation
+            token = _TOKEN.search(request.headers.get("authorization", ""))
+            return self._token_identity(unquote(token.group(1))) if token is not None else None
         cookie = _COOKIE.search(request.headers.get("cookie", ""))
         authorization = request.headers.get("authorization", "")
         ticket = cookie or _COOKIE.search(authorization)
@@ -86,10 +89,17 @@ class Authenticator:
         return Identity(userid, None, ticket=True, credentials=ticket)
 
     async def _by_token(self, value: str) -> Identity:
+        identity = self._token_identity(value)
+        if identity is None:
+            raise await self._refuse(AUTH_FAILED)
+        return identity
+
+    def _token_identity(self, value: str) -> Identity | None:
+        """The token's identity when ``USER@REALM!NAME=SECRET`` is genuine and usable, else None."""
         full, sep, secret = value.rpartition("=")
         match = _TOKEN_ID.match(full) if sep else None
         if match is None:
-            raise await self._refuse(AUTH_FAILED)
+            return None
         userid, name = match.groups()
         now = self._now()
         user = self._cluster().users.get(userid)
@@ -100,5 +110,5 @@ class Authenticator:
             or (token.expire and token.expire <= now)
             or not hmac.compare_digest(token.secret.encode(), secret.encode())
         ):
-            raise await self._refuse(AUTH_FAILED)
+            return None
         return Identity(userid, name, credentials=value)
