@@ -37,12 +37,8 @@ def _error(message: str, path: str) -> ValidationError:
 
 # --- types: Perl semantics on decoded values ----------------------------------------------------------
 
-def _scalar(value: Any) -> bool:
-    return value is not None and ref_name(value) is None
-
-
 def _is_string(_checker: object, value: object) -> bool:
-    # _scalar inlined: not undef and no ref (bool, list and dict are JSON::PP::Boolean, ARRAY, HASH)
+    # not undef and no ref (bool, list and dict are JSON::PP::Boolean, ARRAY and HASH)
     return value is not None and not isinstance(value, bool | list | dict)
 
 
@@ -80,7 +76,6 @@ _TYPE_FUNCS: dict[str, Callable[[object, object], bool]] = {
 }
 # jsonschema's stubs type these callables with one argument; at run time they receive two.
 PVE_TYPES = TypeChecker(cast(Any, dict(_TYPE_FUNCS)))
-_KNOWN_TYPES = frozenset(("string", "integer", "number", "boolean", "array", "object", "null", "any"))
 
 
 def _type_message(type_name: str, value: Any) -> str:
@@ -90,34 +85,22 @@ def _type_message(type_name: str, value: Any) -> str:
     return msg.type_failed(type_name, ref if ref else f"'{value}'")
 
 
-def _kw_type(validator: Validator, type_spec: Any, instance: Any, schema: Mapping[str, Any]) -> Errors:
-    failed = _type_failure(validator, type_spec, instance)
-    if failed is not None:
-        yield ValidationError(failed)
-
-
 def _type_failure(validator: Validator, type_spec: Any, instance: Any) -> str | None:
     """The ``type`` keyword's message, or None when the instance has (one of) the type(s)."""
-    if type_spec.__class__ is str and validator.TYPE_CHECKER is PVE_TYPES:
-        # the common case, _type_ok inlined: one known type name, checked by our own type checker
-        fn = _TYPE_FUNCS.get(type_spec)
-        if fn is None:
-            return None  # PVE does not verify unknown types
-        return None if fn(PVE_TYPES, instance) else _type_message(type_spec, instance)
     if isinstance(type_spec, list):
         if not any(_type_ok(validator, t, instance) for t in type_spec):
             return msg.type_failed("|".join(type_spec))
-    elif not _type_ok(validator, type_spec, instance):
-        return _type_message(type_spec, instance)
-    return None
+        return None
+    return None if _type_ok(validator, type_spec, instance) else _type_message(type_spec, instance)
 
 
 def _type_ok(validator: Validator, type_name: Any, instance: Any) -> bool:
-    if not isinstance(type_name, str) or type_name not in _KNOWN_TYPES:
+    test = _TYPE_FUNCS.get(type_name) if isinstance(type_name, str) else None
+    if test is None:
         return True  # PVE does not verify unknown types (e.g. SDN's 'ip')
     if validator.TYPE_CHECKER is PVE_TYPES:
         # what TypeChecker.is_type calls for these names, without its lookup and exception plumbing
-        return bool(_TYPE_FUNCS[type_name](PVE_TYPES, instance))
+        return test(PVE_TYPES, instance)
     return bool(validator.is_type(instance, type_name))
 
 
@@ -260,12 +243,7 @@ def check_prop(
         return
     type_spec = schema.get("type")
     if type_spec is not None:
-        type_fn = _TYPE_FUNCS.get(type_spec) if type_spec.__class__ is str else None
-        if type_fn is not None and validator.TYPE_CHECKER is PVE_TYPES:
-            # _type_failure's common case inlined: one known type name, checked by our own type checker
-            type_failed = None if type_fn(PVE_TYPES, value) else _type_message(type_spec, value)
-        else:
-            type_failed = _type_failure(validator, type_spec, value)
+        type_failed = _type_failure(validator, type_spec, value)
         if type_failed is not None:
             yield _error(type_failed, path)
             return
@@ -404,50 +382,29 @@ def _enum_failure(choices: list[str], instance: str) -> str | None:
     return msg.enum(instance, choices) if instance not in choices else None
 
 
-def _kw_pattern(validator: Validator, pattern: Any, instance: str, schema: Mapping[str, Any]) -> Errors:
-    failed = _pattern_failure(pattern, instance)
-    if failed is not None:
-        yield ValidationError(failed)
+_SCALAR_TESTS: dict[str, Callable[[Any, str], str | None]] = {
+    "pattern": _pattern_failure,
+    "maxLength": _max_length_failure,
+    "minLength": _min_length_failure,
+    "maximum": _maximum_failure,
+    "minimum": _minimum_failure,
+    "enum": _enum_failure,
+}
 
 
-def _kw_max_length(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    failed = _max_length_failure(bound, instance)
-    if failed is not None:
-        yield ValidationError(failed)
+def _as_keyword(test: Callable[[Any, str], str | None]) -> Callable[..., Errors]:
+    def keyword(validator: Validator, argument: Any, instance: str, schema: Mapping[str, Any]) -> Errors:
+        failed = test(argument, instance)
+        if failed is not None:
+            yield ValidationError(failed)
+
+    return keyword
 
 
-def _kw_min_length(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    failed = _min_length_failure(bound, instance)
-    if failed is not None:
-        yield ValidationError(failed)
-
-
-def _kw_maximum(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    failed = _maximum_failure(bound, instance)
-    if failed is not None:
-        yield ValidationError(failed)
-
-
-def _kw_minimum(validator: Validator, bound: Bound, instance: str, schema: Mapping[str, Any]) -> Errors:
-    failed = _minimum_failure(bound, instance)
-    if failed is not None:
-        yield ValidationError(failed)
-
-
-def _kw_enum(validator: Validator, choices: list[str], instance: str, schema: Mapping[str, Any]) -> Errors:
-    failed = _enum_failure(choices, instance)
-    if failed is not None:
-        yield ValidationError(failed)
-
-
+_SCALAR_KEYWORDS = {name: _as_keyword(test) for name, test in _SCALAR_TESTS.items()}
 # check_prop calls the plain test when the validator's keyword is one of these (it always is for PVEValidator)
 _SCALAR_FAILURES: dict[object, Callable[[Any, str], str | None]] = {
-    _kw_pattern: _pattern_failure,
-    _kw_max_length: _max_length_failure,
-    _kw_min_length: _min_length_failure,
-    _kw_maximum: _maximum_failure,
-    _kw_minimum: _minimum_failure,
-    _kw_enum: _enum_failure,
+    _SCALAR_KEYWORDS[name]: test for name, test in _SCALAR_TESTS.items()
 }
 
 
@@ -457,15 +414,7 @@ def _kw_root(validator: Validator, root: Any, instance: Any, schema: Mapping[str
 
 PVEValidator = validators.create(
     meta_schema={"$id": "urn:pvegateway:pve-schema-dialect"},
-    validators=cast(Any, {
-        "pve": _kw_root,
-        "pattern": _kw_pattern,
-        "maxLength": _kw_max_length,
-        "minLength": _kw_min_length,
-        "maximum": _kw_maximum,
-        "minimum": _kw_minimum,
-        "enum": _kw_enum,
-    }),
+    validators=cast(Any, {"pve": _kw_root, **_SCALAR_KEYWORDS}),
     type_checker=PVE_TYPES,
     format_checker=PVE_FORMATS,
     version="pve",
