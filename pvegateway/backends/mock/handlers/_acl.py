@@ -9,7 +9,8 @@ from ...base import Call
 from ..roles import ALL_PRIVILEGES
 from ..runtime import Handler, Mock
 from ..state import AclEntry, Group, Role
-from ._users import check_token, fail, flag, split_list
+from ._params import flag, id_list
+from ._users import check_token, fail
 
 # --- groups ---------------------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ def delete_group(mock: Mock, call: Call) -> None:
 
 
 def _privs(value: Any, what: str) -> set[str]:
-    privs = set(split_list(value))
+    privs = set(id_list(value))
     for priv in sorted(privs):
         if priv not in ALL_PRIVILEGES:
             raise fail(f"{what}: invalid privilege '{priv}'")
@@ -169,17 +170,17 @@ def update_acl(mock: Mock, call: Call) -> None:
         raise fail(f"{what}: invalid ACL path '{params['path']}'")
     delete = flag(params.get("delete"))
     propagate = flag(params.get("propagate", "1"))
-    roles = split_list(params.get("roles"))
+    roles = id_list(params.get("roles"))
     subjects: list[tuple[Literal["user", "group", "token"], str]] = []
-    for group in split_list(params.get("groups")):
+    for group in id_list(params.get("groups")):
         if group not in cluster.groups and not delete:
             raise fail(f"{what}: group '{group}' does not exist")
         subjects.append(("group", group))
-    for userid in split_list(params.get("users")):
+    for userid in id_list(params.get("users")):
         if userid not in cluster.users and not delete:
             raise fail(f"{what}: user '{userid}' does not exist")
         subjects.append(("user", userid))
-    for tokenid in split_list(params.get("tokens")):
+    for tokenid in id_list(params.get("tokens")):
         userid, _, name = tokenid.partition("!")
         if not delete:
             check_token(cluster, userid, name, what)

@@ -11,6 +11,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Mock, user_of
 from ..state import Guest, GuestKind
+from ._params import flag
 
 MiB = 1024**2
 GiB = 1024**3
@@ -61,22 +62,6 @@ def kind_of(guest: Guest) -> Kind:
 
 
 # --- parameters ---------------------------------------------------------------------------------------
-
-def flag(params: Mapping[str, Any], key: str, default: bool = False) -> bool:
-    value = params.get(key)
-    if value is None:
-        return default
-    return str(value).lower() in ("1", "true", "yes", "on")
-
-
-def id_list(value: Any) -> list[str]:
-    """A ``pve-configid-list`` (``delete``/``revert``): split on commas, semicolons and whitespace."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value if str(v)]
-    return [v for v in re.split(r"[,;\s\0]+", str(value)) if v]
-
 
 def guest_of(mock: Mock, call: Call, kind: Kind) -> Guest:
     return mock.guest(call.path_params["vmid"], call.path_params["node"], kind.name)
@@ -149,7 +134,7 @@ def with_size(value: str, size: int) -> str:
 # --- checks --------------------------------------------------------------------------------------------
 
 def check_lock(guest: Guest, params: Mapping[str, Any] | None = None) -> None:
-    if guest.lock and not (params is not None and flag(params, "skiplock")):
+    if guest.lock and not (params is not None and flag(params.get("skiplock"))):
         raise PVEError(500, f"{kind_of(guest).label} {guest.vmid} is locked ({guest.lock})\n")
 
 
@@ -223,3 +208,12 @@ def coerce(value: Any, kind: str) -> Any:
     except (TypeError, ValueError):
         return value
     return value
+
+
+def creation_target(mock: Mock, call: Call) -> tuple[str, int]:
+    """Where a create puts its guest: the node (which must exist) and a VMID that is free, pool checked."""
+    node = mock.node(call.path_params["node"]).name
+    vmid = int(call.params["vmid"])
+    check_vmid_unused(mock, vmid)
+    check_pool(mock, call.params.get("pool"))
+    return node, vmid

@@ -9,8 +9,9 @@ from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
 from . import _volumes as vols
-from ._guest_common import CONTROL, Kind, check_digest, check_lock, flag, guest_of, id_list, task, typed, volume_of
+from ._guest_common import CONTROL, Kind, check_digest, check_lock, guest_of, task, typed, volume_of
 from ._guest_devices import Plan, detach, plan_values
+from ._params import flag, id_list
 
 
 def effective(guest: Guest) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def get_config(kind: Kind) -> Any:
                 raise PVEError(500, f"snapshot '{snapname}' does not exist\n")
             config = dict(snap.config)
         else:
-            config = dict(guest.config) if flag(call.params, "current") else effective(guest)
+            config = dict(guest.config) if flag(call.params.get("current")) else effective(guest)
         if guest.lock:
             config["lock"] = guest.lock
         if guest.parent and snapname is None:

@@ -18,7 +18,6 @@ from ._guest_common import (
     check_lock,
     check_pool,
     check_vmid_unused,
-    flag,
     guest_of,
     ha_sid,
     is_cdrom,
@@ -31,6 +30,7 @@ from ._guest_common import (
     with_size,
 )
 from ._guest_devices import free_slot
+from ._params import flag
 
 
 def _disk(mock: Mock, kind: Kind, guest: Guest, key: str) -> tuple[str, Volume]:
@@ -88,7 +88,7 @@ def move(kind: Kind) -> Handler:
             raise PVEError(500, "you can't move to the same storage with same format\n")
         if kind is not QEMU and guest.status != "stopped":
             raise PVEError(500, "cannot move volumes of a running container\n")
-        delete = flag(params, "delete")
+        delete = flag(params.get("delete"))
         if delete and guest.snapshots and kind is QEMU:
             raise PVEError(500, "you can't move a disk with snapshots and delete the source\n")
 
@@ -147,7 +147,7 @@ def clone(kind: Kind) -> Handler:
         check_pool(mock, params.get("pool"))
         target = str(params.get("target") or source.node)
         mock.node(target)
-        full = flag(params, "full", default=not source.template)
+        full = flag(params.get("full"), default=not source.template)
         if not full and (params.get("storage") or params.get("format")):
             what = "storage" if params.get("storage") else "format"
             raise PVEError(500, f"parameter '{what}' not allowed for linked clones\n")
@@ -228,13 +228,13 @@ def migrate(kind: Kind) -> Handler:
             raise PVEError(500, f"no such cluster node '{target}'\n")
         check_lock(guest)
         running = guest.status != "stopped"
-        online = flag(params, "online")
+        online = flag(params.get("online"))
         if kind is QEMU and running and not online:
             raise PVEError(500, "can't migrate running VM without --online\n")
         if kind is not QEMU and running:
             if online:
                 raise PVEError(500, "lxc live migration is currently not implemented\n")
-            if not flag(params, "restart"):
+            if not flag(params.get("restart")):
                 raise PVEError(500, "running container can only be migrated in restart mode\n")
 
         def finish() -> None:
@@ -258,7 +258,7 @@ def destroy(kind: Kind) -> Handler:
                            else f"unable to destroy CT {guest.vmid} - container is running\n")
         if str(guest.config.get("protection", "0")) == "1":
             raise PVEError(500, f"can't remove {kind.label} {guest.vmid} - protection mode enabled\n")
-        purge = flag(params, "purge")
+        purge = flag(params.get("purge"))
         sid = ha_sid(guest)
         if not purge and (sid in mock.cluster.ha or str(guest.vmid) in mock.cluster.ha):
             raise PVEError(500, f"unable to remove {kind.label} {guest.vmid} - used in HA resources and purge "

@@ -9,9 +9,10 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
-from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, flag, guest_of, ha_state, join_pool, task
+from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
 from ._guest_devices import check_bridges
+from ._params import flag
 
 
 def _uptime(mock: Mock, guest: Guest) -> int:
@@ -203,7 +204,7 @@ def add_created(mock: Mock, call: Call, guest: Guest, task_type: str) -> str:
     guest.lock = "create"
     mock.cluster.guests[guest.vmid] = guest
     join_pool(mock, guest, params.get("pool"))
-    start = flag(params, "start")
+    start = flag(params.get("start"))
 
     def finish() -> None:
         guest.lock = None

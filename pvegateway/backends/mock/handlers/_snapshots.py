@@ -9,8 +9,9 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest, Snapshot
-from ._guest_common import Kind, check_lock, flag, guest_of, task
+from ._guest_common import Kind, check_lock, guest_of, task
 from ._guest_power import power_on
+from ._params import flag
 
 
 def _snapshot(guest: Guest, name: str) -> Snapshot:
@@ -18,6 +19,12 @@ def _snapshot(guest: Guest, name: str) -> Snapshot:
     if snap is None:
         raise PVEError(500, f"snapshot '{name}' does not exist\n")
     return snap
+
+
+def _target(mock: Mock, call: Call, kind: Kind) -> tuple[Guest, Snapshot]:
+    """The guest and the snapshot a ``.../snapshot/{snapname}...`` request names."""
+    guest = guest_of(mock, call, kind)
+    return guest, _snapshot(guest, call.path_params["snapname"])
 
 
 def list_snapshots(kind: Kind) -> Handler:
@@ -51,7 +58,7 @@ def create_snapshot(kind: Kind) -> Handler:
         check_lock(guest)
         if name in guest.snapshots:
             raise PVEError(500, f"snapshot name '{name}' already used\n")
-        vmstate = kind.name == "qemu" and flag(call.params, "vmstate") and guest.status != "stopped"
+        vmstate = kind.name == "qemu" and flag(call.params.get("vmstate")) and guest.status != "stopped"
         snap = Snapshot(name=name, config=dict(guest.config), parent=guest.parent, snaptime=mock.clock.now(),
                         description=str(call.params.get("description") or ""), vmstate=vmstate)
         if vmstate:
@@ -69,14 +76,14 @@ def create_snapshot(kind: Kind) -> Handler:
 
 def snapshot_index(kind: Kind) -> Handler:
     def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
-        _snapshot(guest_of(mock, call, kind), call.path_params["snapname"])
+        _target(mock, call, kind)
         return [{"cmd": "rollback"}, {"cmd": "config"}]
     return handler
 
 
 def get_snapshot_config(kind: Kind) -> Handler:
     def handler(mock: Mock, call: Call) -> dict[str, Any]:
-        snap = _snapshot(guest_of(mock, call, kind), call.path_params["snapname"])
+        _guest, snap = _target(mock, call, kind)
         config: dict[str, Any] = dict(snap.config)
         config["snaptime"] = snap.snaptime
         if snap.description:
@@ -91,8 +98,7 @@ def get_snapshot_config(kind: Kind) -> Handler:
 
 def put_snapshot_config(kind: Kind) -> Handler:
     def handler(mock: Mock, call: Call) -> None:
-        guest = guest_of(mock, call, kind)
-        snap = _snapshot(guest, call.path_params["snapname"])
+        guest, snap = _target(mock, call, kind)
         check_lock(guest)
         if call.params.get("description") is not None:
             snap.description = str(call.params["description"])
@@ -102,11 +108,10 @@ def put_snapshot_config(kind: Kind) -> Handler:
 
 def rollback(kind: Kind) -> Handler:
     def handler(mock: Mock, call: Call) -> str:
-        guest = guest_of(mock, call, kind)
-        name = call.path_params["snapname"]
-        snap = _snapshot(guest, name)
+        guest, snap = _target(mock, call, kind)
+        name = snap.name
         check_lock(guest)
-        start = flag(call.params, "start")
+        start = flag(call.params.get("start"))
 
         def finish() -> None:
             keep_running = snap.vmstate and guest.status != "stopped"
@@ -125,10 +130,9 @@ def rollback(kind: Kind) -> Handler:
 
 def delete_snapshot(kind: Kind) -> Handler:
     def handler(mock: Mock, call: Call) -> str:
-        guest = guest_of(mock, call, kind)
-        name = call.path_params["snapname"]
-        snap = _snapshot(guest, name)
-        if not flag(call.params, "force"):
+        guest, snap = _target(mock, call, kind)
+        name = snap.name
+        if not flag(call.params.get("force")):
             check_lock(guest)
 
         def finish() -> None:

@@ -10,20 +10,13 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Cluster, Token, User
+from ._params import flag, id_list
 
 _TEXT_FIELDS = ("firstname", "lastname", "email", "comment", "keys")
 
 
 def fail(message: str) -> PVEError:
     return PVEError(500, message + "\n")
-
-
-def split_list(value: Any) -> list[str]:
-    return [v for v in str(value or "").replace(";", ",").replace(" ", ",").split(",") if v]
-
-
-def flag(value: Any) -> bool:
-    return str(value) in ("1", "true", "True", "yes", "on")
 
 
 def check_user(cluster: Cluster, userid: str) -> User:
@@ -52,7 +45,7 @@ def user_data(user: User, full: bool) -> dict[str, Any]:
 
 
 def _check_groups(cluster: Cluster, params: Mapping[str, Any], what: str) -> list[str]:
-    groups = split_list(params.get("groups"))
+    groups = id_list(params.get("groups"))
     for group in groups:
         if group not in cluster.groups:
             raise fail(f"{what}: no such group '{group}'")
@@ -189,7 +182,7 @@ def update_token(mock: Mock, call: Call) -> dict[str, Any]:
     params = call.params
     userid, tokenid = str(params["userid"]), str(params["tokenid"])
     _, token = check_token(mock.cluster, userid, tokenid, "updating token info failed")
-    deletes = split_list(params.get("delete"))
+    deletes = id_list(params.get("delete"))
     if params.get("privsep") is not None:
         token.privsep = flag(params["privsep"])
     if params.get("expire") is not None:

@@ -9,7 +9,7 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _volumes as vols
-from ._guest_common import LXC, check_pool, check_vmid_unused
+from ._guest_common import LXC, creation_target
 from ._guest_devices import Plan, plan_values
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
@@ -31,10 +31,7 @@ def _ostype(template: str) -> str:
 
 def create(mock: Mock, call: Call) -> str:
     params = call.params
-    node = mock.node(call.path_params["node"]).name
-    vmid = int(params["vmid"])
-    check_vmid_unused(mock, vmid)
-    check_pool(mock, params.get("pool"))
+    node, vmid = creation_target(mock, call)
     template = str(params["ostemplate"])
     storage = str(params.get("storage") or "local")
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}

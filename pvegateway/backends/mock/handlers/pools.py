@@ -7,7 +7,8 @@ from typing import Any
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Pool
-from ._users import fail, flag, split_list
+from ._params import flag, id_list
+from ._users import fail
 
 
 def _pool(mock: Mock, poolid: str, what: str = "") -> Pool:
@@ -88,8 +89,8 @@ def update_pool(mock: Mock, call: Call) -> None:
     pool = _pool(mock, str(params["poolid"]), what)
     delete = flag(params.get("delete"))
     allow_move = flag(params.get("allow-move"))
-    vmids = list(dict.fromkeys(int(v) for v in split_list(params.get("vms"))))
-    storages = list(dict.fromkeys(split_list(params.get("storage"))))
+    vmids = list(dict.fromkeys(int(v) for v in id_list(params.get("vms"))))
+    storages = list(dict.fromkeys(id_list(params.get("storage"))))
     moves: dict[int, Pool] = {}
     for vmid in vmids:
         if delete:

@@ -10,7 +10,7 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _guest_config as config
-from ._guest_common import QEMU, check_pool, check_vmid_unused, is_cdrom
+from ._guest_common import QEMU, creation_target, is_cdrom
 from ._guest_devices import Plan, plan_values
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
@@ -51,10 +51,7 @@ def uuid5(namespace: bytes, name: str) -> tuple[bytes, str]:
 
 def create(mock: Mock, call: Call) -> str:
     params = call.params
-    node = mock.node(call.path_params["node"]).name
-    vmid = int(params["vmid"])
-    check_vmid_unused(mock, vmid)
-    check_pool(mock, params.get("pool"))
+    node, vmid = creation_target(mock, call)
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
     plan = plan_values(Plan(mock, QEMU, node, vmid), values)
     conf = dict(plan.values)
