@@ -7,7 +7,6 @@ nodes list their children as ``subdir``; everything else answers with data shape
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -24,6 +23,13 @@ _CONFIG_LEAVES = ("", "/config", "/options")
 
 def _digest(item: Mapping[str, Any]) -> str:
     return hashlib.sha1(json.dumps(item, sort_keys=True).encode()).hexdigest()  # noqa: S324
+
+
+def _lists_subdirs(op: Operation) -> bool:
+    """A directory index: a GET returning a list of ``{subdir: ...}``."""
+    returns = op.returns
+    items = returns.get("items") if returns.get("type") == "array" else None
+    return op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {})
 
 
 class GenericBackend:
@@ -50,18 +56,12 @@ class GenericBackend:
                 self._children.setdefault("/", []).append(last)
         self.items: dict[str, dict[str, Any]] = {}
         self._samples: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
-        self._indexes: dict[str, bool] = {}
+        # per-operation facts, worked out here once rather than on requests
+        self._indexes = frozenset(op.key for op in ops if _lists_subdirs(op))
+        self._positions = {path: self._item_position(path) for path in templates}
 
     def _is_index(self, op: Operation) -> bool:
-        """A directory index: a GET returning a list of ``{subdir: ...}`` (decided once per operation)."""
-        known = self._indexes.get(op.key)
-        if known is None:
-            returns = op.returns
-            items = returns.get("items") if returns.get("type") == "array" else None
-            known = self._indexes[op.key] = (
-                op.method == "GET" and isinstance(items, Mapping) and "subdir" in (items.get("properties") or {})
-            )
-        return known
+        return op.key in self._indexes
 
     def _sample(self, op: Operation, name: str, context: Mapping[str, str]) -> Any:
         """Shaped data for ``op``; deterministic, so built once per operation and path and reused."""
@@ -85,7 +85,6 @@ class GenericBackend:
     def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         return None
 
-    @functools.lru_cache(maxsize=2048)  # noqa: B019 - per operation, for the backend's lifetime
     def _item_position(self, template_path: str) -> tuple[int, str, str] | None:
         """Where the deepest collection item sits in a template: (segment index, param, rest of path)."""
         template = template_path.strip("/").split("/")
@@ -101,7 +100,7 @@ class GenericBackend:
 
     def _item_of(self, call: Call) -> tuple[str, str, str] | None:
         """The deepest collection item the path lies in: (concrete item path, param, rest of path)."""
-        position = self._item_position(call.operation.path)
+        position = self._positions.get(call.operation.path)
         if position is None:
             return None
         index, param, rest = position

@@ -64,7 +64,8 @@ class ApiApp:
                 raise PVEError(501, "no such uri", plain=True)
             fmt = match.group(1)
             rel = match.group(2) or "/"
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            # ASGI servers give header names lowercased already
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             method = scope["method"]
             if method not in _METHODS:
                 raise PVEError(501, f"method '{method}' not available", bare=True)
