@@ -30,15 +30,16 @@ def apidoc_dir() -> Path:
     return Path.home() / ".local" / "share" / "pvegateway" / "apidoc"
 
 
-def manifest(directory: Path | None = None) -> dict[str, Any]:
-    """The pinned versions (``sources.json``) plus locally imported ones (``local.json``, not tracked)."""
+def manifest(directory: Path | None = None, *, local_imports: bool = True) -> dict[str, Any]:
+    """The pinned versions (``sources.json``) plus, unless told not to, the locally imported ones
+    (``local.json``, not tracked)."""
     directory = directory or apidoc_dir()
     data: dict[str, Any] = {"default": "9.2", "versions": {}}
     path = directory / "sources.json"
     if path.exists():
         data = json.loads(path.read_text())
     local = directory / LOCAL_MANIFEST
-    if local.exists():
+    if local_imports and local.exists():
         data.setdefault("versions", {}).update(json.loads(local.read_text()).get("versions", {}))
     return data
 
@@ -133,12 +134,10 @@ def fetch(url: str, *, timeout: float = 60.0) -> bytes:
 def install(mirror: Path | None, *, directory: Path | None = None, log: Any = print) -> list[str]:
     """Install every pinned version: from ``mirror`` when it has the file, else from upstream."""
     directory = directory or apidoc_dir()
-    info = manifest(directory)
+    info = manifest(directory, local_imports=False)  # imported versions have nothing to install from
     installed: list[str] = []
     problems: list[str] = []
     for name, version in info.get("versions", {}).items():
-        if version.get("upstream") is None and "imported" in str(version.get("note", "")):
-            continue
         target = directory / version["file"]
         want = version["sha256"]
         if target.exists() and sha256(target.read_bytes()) == want:

@@ -71,3 +71,17 @@ def test_the_shipped_trees_match_their_pins() -> None:
 def test_unknown_version_is_a_clear_error() -> None:
     with pytest.raises(SchemaError, match=r"unknown schema '7\.0'"):
         sources.resolve("7.0")
+
+
+def test_install_leaves_locally_imported_versions_alone(tmp_path: Path) -> None:
+    tree = (SHARED / "pve-9.1.11.json").read_bytes()
+    target = tmp_path / "apidoc"
+    _manifest(target, sources.sha256(tree))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "pve-t.json").write_bytes(tree)
+    source = tmp_path / "node.json"
+    source.write_bytes(tree)
+    sources.import_schema(str(source), "mine", directory=target)
+    assert sources.install(mirror, directory=target, log=lambda _m: None) == ["t"]
+    assert "mine" in sources.manifest(target)["versions"]
