@@ -44,8 +44,10 @@ class MockBackend:
         self.generic = GenericBackend(ops)
         known = {(op.method, op.path) for op in ops}
         self.routes: dict[tuple[str, str], Handler] = {k: h for k, h in all_routes().items() if k in known}
+        # one signer for the backend's life: tickets stay valid across resets
+        self.signer = Signer(self.options.secret or secrets.token_bytes(32))
         self.mock = self._build(self._initial_seed())
-        self.auth = Authenticator(lambda: self.mock.cluster, self.mock.signer, self.mock.clock.now,
+        self.auth = Authenticator(lambda: self.mock.cluster, self.signer, lambda: self.mock.clock.now(),
                                   self.options.auth_delay)
 
     # --- state ------------------------------------------------------------------------------------
@@ -63,19 +65,12 @@ class MockBackend:
         root = cluster.users["root@pam"]
         if root.password is None:
             root.password = self.options.root_password or str(data.get("root_password") or DEFAULT_ROOT_PASSWORD)
-        signer = Signer(self.options.secret or secrets.token_bytes(32))
-        holder: dict[str, Any] = {}
-        tasks = Tasks(lambda: holder["mock"].cluster, clock, Progression.parse(self.options.tasks))
-        mock = Mock(cluster, clock, signer, tasks, seed=dict(seed))
-        holder["mock"] = mock
-        return mock
+        tasks = Tasks(lambda: cluster, clock, Progression.parse(self.options.tasks))
+        return Mock(cluster, clock, self.signer, tasks, seed=dict(seed))
 
     def reset(self, seed: Mapping[str, Any] | None = None) -> None:
-        """Back to the original seed (or a new one), keeping the signing secret: tickets stay valid."""
-        signer = self.mock.signer
+        """Back to the original seed (or a new one); the signing secret stays, so tickets stay valid."""
         self.mock = self._build(seed if seed is not None else self.mock.seed)
-        self.mock.signer = signer
-        self.auth = Authenticator(lambda: self.mock.cluster, signer, self.mock.clock.now, self.options.auth_delay)
 
     def dump(self) -> dict[str, Any]:
         return snapshot.dump(self.mock.cluster)
