@@ -20,7 +20,7 @@ from .apidoc.operation import Operation
 from .apidoc.sources import load_tree, resolve
 from .backends.base import Backend
 from .backends.generic import GenericBackend
-from .http.api import ApiApp
+from .http.api import ApiApp, relative_path
 from .http.dispatch import Router
 
 BackendName = Literal["generic", "mock", "proxy"]
@@ -96,12 +96,9 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path: str = scope.get("path", "")
-            root: str = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root):]
+            path = relative_path(scope)
             if path.startswith("/api2"):
-                await self.api(scope, receive, send)
+                await self.api.handle(scope, path, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan_app(scope, receive, send)

@@ -44,6 +44,13 @@ def _http_date() -> bytes:
     return cached[1]
 
 
+def relative_path(scope: Scope) -> str:
+    """The request path below the app's mount point (``root_path``)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 class ApiApp:
     """Answers every ``/api2...`` request like a PVE node's pveproxy would."""
 
@@ -53,10 +60,10 @@ class ApiApp:
         self.send_reason = send_reason
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):]
+        await self.handle(scope, relative_path(scope), receive, send)
+
+    async def handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+        """Answer a request whose path below the mount point is ``path`` (``/api2/...``)."""
         fmt = "json"
         try:
             match = _API_PATH.match(path)
