@@ -10,7 +10,7 @@ from ..roles import ALL_PRIVILEGES
 from ..runtime import Handler, Mock
 from ..state import AclEntry, Group, Role
 from ._params import flag, id_list
-from ._users import check_token, fail
+from ._users import absent, check_token, existing, fail
 
 # --- groups ---------------------------------------------------------------------------------------
 
@@ -40,16 +40,12 @@ def list_groups(mock: Mock, call: Call) -> list[dict[str, Any]]:
 
 def create_group(mock: Mock, call: Call) -> None:
     groupid = str(call.params["groupid"])
-    if groupid in mock.cluster.groups:
-        raise fail(f"create group failed: group '{groupid}' already exists")
+    absent(mock.cluster.groups, groupid, "group", "create group failed")
     mock.cluster.groups[groupid] = Group(groupid, str(call.params.get("comment") or ""))
 
 
 def _group(mock: Mock, groupid: str, what: str = "") -> Group:
-    group = mock.cluster.groups.get(groupid)
-    if group is None:
-        raise fail(f"{what}: group '{groupid}' does not exist" if what else f"group '{groupid}' does not exist")
-    return group
+    return existing(mock.cluster.groups, groupid, "group", what)
 
 
 def read_group(mock: Mock, call: Call) -> dict[str, Any]:
@@ -101,16 +97,12 @@ def list_roles(mock: Mock, call: Call) -> list[dict[str, Any]]:
 def create_role(mock: Mock, call: Call) -> None:
     roleid = str(call.params["roleid"])
     what = "create role failed"
-    if roleid in mock.cluster.roles:
-        raise fail(f"{what}: role '{roleid}' already exists")
+    absent(mock.cluster.roles, roleid, "role", what)
     mock.cluster.roles[roleid] = Role(roleid, frozenset(_privs(call.params.get("privs"), what)))
 
 
 def _role(mock: Mock, roleid: str, what: str = "") -> Role:
-    role = mock.cluster.roles.get(roleid)
-    if role is None:
-        raise fail(f"{what}: role '{roleid}' does not exist" if what else f"role '{roleid}' does not exist")
-    return role
+    return existing(mock.cluster.roles, roleid, "role", what)
 
 
 def read_role(mock: Mock, call: Call) -> dict[str, Any]:

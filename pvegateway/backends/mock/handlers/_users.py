@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ....errors import PVEError
 from ...base import Call
@@ -12,11 +12,28 @@ from ..runtime import Handler, Mock
 from ..state import Cluster, Token, User
 from ._params import flag, id_list
 
+T = TypeVar("T")
+
 _TEXT_FIELDS = ("firstname", "lastname", "email", "comment", "keys")
 
 
 def fail(message: str) -> PVEError:
     return PVEError(500, message + "\n")
+
+
+def existing(table: Mapping[str, T], key: str, noun: str, what: str = "") -> T:
+    """``table[key]``, or PVE's ``[what: ]<noun> '<key>' does not exist``."""
+    found = table.get(key)
+    if found is None:
+        text = f"{noun} '{key}' does not exist"
+        raise fail(f"{what}: {text}" if what else text)
+    return found
+
+
+def absent(table: Mapping[str, Any], key: str, noun: str, what: str) -> None:
+    """Refuse to create ``key`` twice: ``<what>: <noun> '<key>' already exists``."""
+    if key in table:
+        raise fail(f"{what}: {noun} '{key}' already exists")
 
 
 def check_user(cluster: Cluster, userid: str) -> User:
@@ -90,8 +107,7 @@ def create_user(mock: Mock, call: Call) -> None:
     params = call.params
     userid = str(params["userid"])
     what = "create user failed"
-    if userid in cluster.users:
-        raise fail(f"{what}: user '{userid}' already exists")
+    absent(cluster.users, userid, "user", what)
     if _realm(userid) not in ("pam", "pve"):
         raise fail(f"{what}: authentication domain '{_realm(userid)}' does not exist")
     groups = _check_groups(cluster, params, what)

@@ -8,15 +8,11 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Pool
 from ._params import flag, id_list
-from ._users import fail
+from ._users import absent, existing, fail
 
 
 def _pool(mock: Mock, poolid: str, what: str = "") -> Pool:
-    pool = mock.cluster.pools.get(poolid)
-    if pool is None:
-        text = f"pool '{poolid}' does not exist"
-        raise fail(f"{what}: {text}" if what else text)
-    return pool
+    return existing(mock.cluster.pools, poolid, "pool", what)
 
 
 def _members(mock: Mock, pool: Pool, kind: str | None) -> list[dict[str, Any]]:
@@ -69,8 +65,7 @@ def list_pools(mock: Mock, call: Call) -> list[dict[str, Any]]:
 
 def create_pool(mock: Mock, call: Call) -> None:
     poolid = str(call.params["poolid"])
-    if poolid in mock.cluster.pools:
-        raise fail(f"create pool failed: pool '{poolid}' already exists")
+    absent(mock.cluster.pools, poolid, "pool", "create pool failed")
     mock.cluster.pools[poolid] = Pool(poolid, str(call.params.get("comment") or ""))
 
 
