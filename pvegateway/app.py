@@ -49,6 +49,10 @@ def make_backend(name: str, schema: Schema, **options: Any) -> Backend:
         from .backends.mock.backend import MockBackend, MockOptions
 
         return MockBackend(operations, MockOptions(**options))
+    if name == "proxy":
+        from .backends.proxy import ProxyBackend, ProxyOptions
+
+        return ProxyBackend(operations, ProxyOptions(**options))
     raise ValueError(f"unknown backend {name!r}: expected one of generic, mock, proxy")
 
 

@@ -7,18 +7,72 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .apidoc.sources import SchemaError, import_schema, install, manifest, sha256
+
+
+def _read_secret_file(path: str, what: str) -> str:
+    try:
+        return Path(path).expanduser().read_text().strip()
+    except OSError as err:
+        raise SystemExit(f"pvegateway: cannot read {what} from {path}: {err.strerror}") from None
+
+
+def _mock_options(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    from . import statedir
+
+    return {
+        "seed": args.seed,
+        "root_password": args.root_password or os.environ.get("PVEGATEWAY_ROOT_PASSWORD"),
+        "secret": statedir.secret(state_dir), "tasks": args.tasks, "auth_delay": args.auth_delay,
+        "state_file": args.state,
+        "control_key": args.control_key or os.environ.get("PVEGATEWAY_CONTROL_KEY"),
+    }
+
+
+def _proxy_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Secrets come from files or the environment, never from argv (which every local user can read)."""
+    from .backends.proxy.options import ServiceCredential
+
+    keys_text = _read_secret_file(args.api_keys, "gateway API keys") if args.api_keys else \
+        os.environ.get("PVEGATEWAY_API_KEYS", "").replace(",", "\n")
+    keys = [line.strip() for line in keys_text.splitlines() if line.strip() and not line.startswith("#")]
+    token = _read_secret_file(args.service_token_file, "the service token") if args.service_token_file else \
+        os.environ.get("PVEGATEWAY_SERVICE_TOKEN")
+    service = None
+    if args.service_user:
+        password = _read_secret_file(args.service_password_file, "the service password") \
+            if args.service_password_file else os.environ.get("PVEGATEWAY_SERVICE_PASSWORD")
+        service = ServiceCredential(username=args.service_user, password=password)
+    elif token:
+        service = ServiceCredential(token=token)
+    return {
+        "upstreams": args.upstream or [], "ca_file": args.ca, "fingerprints": args.fingerprint or [],
+        "insecure": args.insecure, "connect_timeout": args.connect_timeout, "read_timeout": args.read_timeout,
+        "api_keys": keys, "service": service, "check_responses": args.check_responses,
+    }
+
+
+def _schema_source(args: argparse.Namespace, options: dict[str, Any], state_dir: Path) -> str | None:
+    """``--apidoc upstream``: the schema the proxy's own nodes publish, else the fallback version."""
+    if args.apidoc != "upstream":
+        return str(args.apidoc) if args.apidoc else None
+    if args.mode != "proxy":
+        raise SystemExit("pvegateway: --apidoc upstream needs --mode proxy")
+    from .backends.proxy.options import ProxyOptions
+    from .backends.proxy.schema_fetch import upstream_schema
+
+    return upstream_schema(ProxyOptions(**options), state_dir, args.apidoc_fallback,
+                           lambda text: print(text, file=sys.stderr, flush=True))
 
 
 def _serve(args: argparse.Namespace) -> int:
     from . import statedir
     from .app import create_app
+    from .backends.proxy.options import ProxyConfigError
     from .http import server
 
-    if args.mode == "proxy":
-        print("proxy mode is not available yet in this build", file=sys.stderr)
-        return 2
     if args.workers != 1:
         print("pvegateway: the mock keeps its cluster in one process's memory; several workers would each "
               "get their own cluster. Run one worker (use --state FILE to keep state across restarts).",
@@ -34,20 +88,18 @@ def _serve(args: argparse.Namespace) -> int:
     elif cert and not args.http:
         fingerprint = statedir.fingerprint(Path(cert))
     try:
-        app = create_app(
-            args.apidoc, "mock", send_reason=args.server == "uvicorn", seed=args.seed,
-            root_password=args.root_password or os.environ.get("PVEGATEWAY_ROOT_PASSWORD"),
-            secret=statedir.secret(state_dir), tasks=args.tasks, auth_delay=args.auth_delay,
-            state_file=args.state,
-            control_key=args.control_key or os.environ.get("PVEGATEWAY_CONTROL_KEY"),
-        )
-    except ValueError as err:
+        options = _proxy_options(args) if args.mode == "proxy" else _mock_options(args, state_dir)
+        apidoc = _schema_source(args, options, state_dir)
+        app = create_app(apidoc, args.mode, send_reason=args.server == "uvicorn", **options)
+    except (ValueError, ProxyConfigError) as err:
         print(f"pvegateway: {err}", file=sys.stderr)
         return 2
     sock = server.bind(args.host, args.port)
+    port = sock.getsockname()[1]  # --port 0: the one the system picked
     scheme = "http" if args.http else "https"
+    target = f" to {', '.join(options['upstreams'])}" if args.mode == "proxy" else ""
     print(f"pvegateway: PVE {app.schema.version} API ({len(app.schema.operations)} operations), "
-          f"{args.mode} mode, listening on {scheme}://{args.host}:{args.port}/api2/json", flush=True)
+          f"{args.mode} mode{target}, listening on {scheme}://{args.host}:{port}/api2/json", flush=True)
     if fingerprint:
         print(f"pvegateway: TLS certificate {cert}, SHA-256 fingerprint {fingerprint}", flush=True)
     runner = server.run_uvicorn if args.server == "uvicorn" else server.run_hypercorn
@@ -92,13 +144,39 @@ def _apidoc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _proxy_arguments(serve: argparse.ArgumentParser) -> None:
+    proxy = serve.add_argument_group("proxy mode", "secrets are read from files or the environment, never argv")
+    proxy.add_argument("--upstream", action="append", metavar="URL",
+                       help="a PVE node, https://HOST:8006; repeat for the nodes of one cluster (failover)")
+    proxy.add_argument("--apidoc-fallback", metavar="VERSION",
+                       help="with --apidoc upstream: the local version used if no node serves its schema")
+    proxy.add_argument("--ca", metavar="FILE", help="CA bundle for the upstreams (e.g. the cluster's pve-root-ca.pem)")
+    proxy.add_argument("--fingerprint", action="append", metavar="SHA256",
+                       help="pin the upstream certificate's SHA-256 fingerprint (repeat: one per node)")
+    proxy.add_argument("--insecure", action="store_true", help="do not verify upstream certificates (testing only)")
+    proxy.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS")
+    proxy.add_argument("--read-timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="longest wait for upstream bytes (PVE's own proxy waits 30 s)")
+    proxy.add_argument("--api-keys", metavar="FILE",
+                       help="gateway API keys, one per line (or PVEGATEWAY_API_KEYS, comma-separated): callers "
+                            "sending 'Authorization: Bearer KEY' act as the service account")
+    proxy.add_argument("--service-token-file", metavar="FILE",
+                       help="the service account's API token user@realm!id=secret (or PVEGATEWAY_SERVICE_TOKEN)")
+    proxy.add_argument("--service-user", metavar="USER@REALM", help="the service account as user and password")
+    proxy.add_argument("--service-password-file", metavar="FILE",
+                       help="its password (or PVEGATEWAY_SERVICE_PASSWORD)")
+    proxy.add_argument("--check-responses", action="store_true",
+                       help="compare answers with the schema's returns; report drift in a header and the log")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pvegateway", description="Proxmox VE API gateway and mock")
     sub = top.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the PVE API")
     serve.add_argument("--mode", choices=("mock", "proxy"), default="mock")
-    serve.add_argument("--apidoc", default=None, help="schema version (e.g. 9.2, 9.1.11) or path")
+    serve.add_argument("--apidoc", default=None, help="schema version (e.g. 9.2, 9.1.11) or path; proxy mode: "
+                                                      "'upstream' fetches the nodes' own schema at startup")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8006)
     serve.add_argument("--http", action="store_true", help="plain HTTP even if a certificate is given")
@@ -115,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--control-key", help="mock: enable /_gateway/ with this bearer key "
                                              "(or PVEGATEWAY_CONTROL_KEY; prefer the variable: argv is visible)")
     serve.add_argument("--log-level", default="warning")
+    _proxy_arguments(serve)
     serve.set_defaults(func=_serve)
 
     routes = sub.add_parser("routes", help="list every operation: method, path, name")

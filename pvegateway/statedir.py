@@ -43,8 +43,11 @@ def certificate(directory: Path) -> tuple[Path, Path, str]:
     cert_path, key_path = directory / "pvegateway.pem", directory / "pvegateway.key"
     if not (cert_path.exists() and key_path.exists()):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # a name of its own: trust stores look issuers up by name, so two instances' certificates
+        # (a mock and a proxy in front of it, say) must not share one
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, socket.gethostname() or "pvegateway"),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pvegateway mock")])
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pvegateway"),
+                          x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"instance {os.urandom(6).hex()}")])
         now = datetime.datetime.now(datetime.UTC)
         alt = x509.SubjectAlternativeName([
             x509.DNSName("localhost"), x509.DNSName(socket.gethostname() or "pvegateway"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,8 +33,23 @@ class Incoming:
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """A ``multipart/form-data`` upload being received: the form fields before the file part were
+    read (and validated), ``prefix`` holds their bytes and the file part's headers, ``rest`` yields
+    what is left of the body as it arrives (never buffered whole)."""
+
+    content_type: str
+    length: int | None
+    prefix: bytes
+    rest: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
-    """One validated request: its operation, the merged parameters and the concrete path."""
+    """One validated request: its operation, the merged parameters and the concrete path.
+
+    ``fmt``, ``query`` and ``body`` are the request as it came (a proxy forwards them verbatim).
+    """
 
     operation: Operation
     params: Mapping[str, Any]
@@ -42,6 +57,10 @@ class Call:
     path_params: Mapping[str, str]
     headers: Mapping[str, str]
     identity: Identity | None = None
+    fmt: str = "json"
+    query: str = ""
+    body: bytes = b""
+    upload: Upload | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +68,18 @@ class Result:
     data: Any = None
     total: Any = None
     changes: Any = None
+
+
+@dataclass(slots=True)
+class Streamed:
+    """An answer passed through as it is (a proxy's): status, reason phrase, headers and a body that
+    is sent chunk by chunk as it arrives. ``close`` runs when the body was sent or abandoned."""
+
+    status: int
+    reason: str
+    headers: Sequence[tuple[bytes, bytes]]
+    body: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]] | None = None
 
 
 class Backend(Protocol):
@@ -64,6 +95,6 @@ class Backend(Protocol):
         """Raise PVEError (403) when ``identity`` may not call ``operation`` (on raw parameters, like PVE)."""
         ...
 
-    async def handle(self, call: Call) -> Result:
+    async def handle(self, call: Call) -> Result | Streamed:
         """Answer ``call``, or raise PVEError with PVE's status and message."""
         ...

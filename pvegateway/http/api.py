@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any
 
-from ..backends.base import Backend, Call, Identity, Incoming
+from ..backends.base import Backend, Call, Identity, Incoming, Streamed
 from ..errors import PVEError
 from . import envelope
 from .dispatch import Router
+from .multipart import read_fields
 from .params import gather, media_type, merge_path
 
 Scope = MutableMapping[str, Any]
@@ -29,7 +30,12 @@ _API_PATH = re.compile(r"^/api2/+([a-z][a-z0-9]+)(/.*)?$", re.DOTALL)
 MAX_BODY = 512 * 1024
 REASON_HEADER = b"x-pvegateway-reason"
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE"))
-_BODY_TYPES = frozenset(("application/x-www-form-urlencoded", "application/json", "multipart/form-data"))
+_MULTIPART = "multipart/form-data"
+_BODY_TYPES = frozenset(("application/x-www-form-urlencoded", "application/json", _MULTIPART))
+# hop-by-hop headers (RFC 9110 7.6.1), and Date, which the server adds itself: never copied from a
+# passed answer
+_HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
+                  b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"date"))
 _date_cache: tuple[int, bytes] = (-1, b"")
 
 
@@ -80,7 +86,11 @@ class ApiApp:
             identity = await self.backend.authenticate(Incoming(method, rel, headers))
             if fmt not in envelope.FORMATS:
                 raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
-            rendered = await self._dispatch(fmt, method, rel, scope, headers, body, identity)
+            answer = await self._dispatch(fmt, method, rel, scope, headers, body, receive, identity)
+            if isinstance(answer, Streamed):
+                await self._stream(answer, send)
+                return
+            rendered = answer
         except PVEError as err:
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
         except Exception:
@@ -90,19 +100,23 @@ class ApiApp:
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", error)
         await self._respond(rendered, send)
 
-    async def _read_body(self, method: str, headers: dict[str, str], receive: Receive) -> bytes:
+    async def _read_body(self, method: str, headers: dict[str, str], receive: Receive) -> bytes | None:
+        """The whole body (at most 512 KiB), or None for a multipart upload, which is read as a
+        stream once its route is known."""
         if "chunked" in headers.get("transfer-encoding", "").lower():
             raise PVEError(501, "chunked transfer encoding not supported", plain=True)
         length_text = headers.get("content-length", "0").strip() or "0"
         length = int(length_text) if length_text.isdigit() else 0
         if method in ("GET", "DELETE") and length > 0:
             raise PVEError(501, f"Unexpected content for method '{method}'", plain=True)
-        if length > MAX_BODY:
-            raise PVEError(501, "for data too large", plain=True)
         if method in ("POST", "PUT"):
             ctype = headers.get("content-type")
             if ctype is not None and media_type(ctype) not in _BODY_TYPES:
                 raise PVEError(506, f"upload 'Content-Type '{ctype}' not implemented", plain=True)
+            if method == "POST" and ctype is not None and media_type(ctype) == _MULTIPART:
+                return None
+        if length > MAX_BODY:
+            raise PVEError(501, "for data too large", plain=True)
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -119,27 +133,61 @@ class ApiApp:
         return b"".join(chunks)
 
     async def _dispatch(
-        self, fmt: str, method: str, rel: str, scope: Scope, headers: dict[str, str], body: bytes,
-        identity: Identity | None,
-    ) -> envelope.Rendered:
+        self, fmt: str, method: str, rel: str, scope: Scope, headers: dict[str, str], body: bytes | None,
+        receive: Receive, identity: Identity | None,
+    ) -> envelope.Rendered | Streamed:
         match = self.router.match(method, rel)
         op = match.operation
         if op is None:
             raise PVEError(501, f"Method '{method} {rel}' not implemented")
-        if op.method in ("POST", "PUT"):
-            ctype = headers.get("content-type", "")
-            if media_type(ctype) == "multipart/form-data" and not op.path.endswith("/upload"):
+        ctype = headers.get("content-type", "")
+        upload = None
+        fields: dict[str, Any] = {}
+        if body is None:  # a multipart body, still unread
+            if not op.path.endswith("/upload"):
                 raise PVEError(506, f"upload 'Content-Type '{ctype}' not implemented", plain=True)
+            length_text = headers.get("content-length", "")
+            length = int(length_text) if length_text.isdigit() else None
+            fields, upload = await read_fields(ctype, length, receive, limit=MAX_BODY)
+            body = b""
         query = scope.get("query_string", b"").decode("latin-1")
-        params = gather(
-            query, body, headers.get("content-type", ""),
-            with_body=method in ("POST", "PUT"), protected=op.protected,
-        )
+        params = gather(query, body, ctype, with_body=method in ("POST", "PUT"), protected=op.protected)
+        if fields:
+            params = {**fields, **params}  # the query string wins, as for other bodies
         merge_path(params, match.params)
         self.backend.authorize(op, identity, params)  # PVE checks permissions on raw parameters
         op.validator.validate(params)
-        result = await self.backend.handle(Call(op, params, rel, match.params, headers, identity))
+        call = Call(op, params, rel, match.params, headers, identity, fmt, query, body, upload)
+        result = await self.backend.handle(call)
+        if isinstance(result, Streamed):
+            return result
         return envelope.success(fmt, result.data, result.total, result.changes)
+
+    async def _stream(self, answer: Streamed, send: Send) -> None:
+        """Send a passed-through answer: its own headers (hop-by-hop ones dropped), then its body as it
+        arrives. A failure mid-body can only cut the connection: the status line has gone already."""
+        started = False
+        try:
+            headers = [(k, v) for k, v in answer.headers if k not in _HOP]
+            if answer.status >= 400:
+                headers.append((b"connection", b"close"))
+            if self.send_reason and answer.reason != envelope.standard_phrase(answer.status):
+                headers.append((REASON_HEADER, answer.reason.encode("utf-8", "replace")))
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+            started = True
+            async for chunk in answer.body:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except Exception as err:
+            if not started:
+                raise
+            # returning with the response incomplete makes the server drop the connection, so the
+            # client sees a short body rather than a complete-looking wrong one
+            log.warning("answer cut off mid-body (%s): dropping the client connection", err.__class__.__name__)
+        finally:
+            if answer.close is not None:
+                await answer.close()
 
     async def _respond(self, rendered: envelope.Rendered, send: Send) -> None:
         headers: list[tuple[bytes, bytes]] = [

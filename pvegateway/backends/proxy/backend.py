@@ -1,0 +1,120 @@
+"""``ProxyBackend``: a validated request goes to a real node; its answer comes back as the node sent it
+(status, reason phrase, headers, body bytes: nothing re-serialised), streamed as it arrives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import ClientResponse
+from yarl import URL
+
+from ...apidoc.operation import Operation
+from ...errors import PVEError
+from ..base import Call, Identity, Incoming, Streamed, Upload
+from . import credentials as cred
+from .drift import checked
+from .options import ProxyConfigError, ProxyOptions
+from .pool import Pool, UpstreamError
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 64 * 1024
+_SAFE = "/:@!$&'()*,;=-._~"  # kept as they are in a path; '+', '%', '?', '#' and the rest are escaped
+
+
+def upstream_target(fmt: str, path: str, query: str) -> URL:
+    """``/api2/<fmt><path>?<query>`` for the node: the path re-escaped, and ``.``/``..`` segments
+    escaped so no client or intermediary resolves them into another path."""
+    segments = [quote(s, safe=_SAFE) if s not in (".", "..") else s.replace(".", "%2E") for s in path.split("/")]
+    target = f"/api2/{quote(fmt, safe='')}{'/'.join(segments)}"
+    return URL(f"{target}?{query}" if query else target, encoded=True)
+
+
+async def _upload_body(upload: Upload) -> AsyncIterator[bytes]:
+    yield upload.prefix
+    async for chunk in upload.rest:
+        yield chunk
+
+
+class ProxyBackend:
+    """Validates (the gateway did, before this runs), then forwards to the cluster's nodes."""
+
+    name = "proxy"
+
+    def __init__(self, operations: Sequence[Operation], options: ProxyOptions) -> None:
+        if options.api_keys and options.service is None:
+            raise ProxyConfigError("gateway API keys need a service credential for the callers they admit")
+        self.operations = operations
+        self.options = options
+        self.pool = Pool(options)
+        self.keys = cred.GatewayKeys(options.api_keys)
+        self.service = cred.ServiceSession(options.service, self.pool) if options.service else None
+
+    async def startup(self) -> None:
+        await self.pool.start()
+
+    async def shutdown(self) -> None:
+        await self.pool.close()
+
+    async def authenticate(self, request: Incoming) -> Identity | None:
+        """A gateway key admits a caller as the service account; everyone else is the node's to judge."""
+        if not self.keys or self.service is None:
+            return None
+        key = self.keys.presented(request.headers)
+        if key is None:
+            return None
+        if not self.keys.valid(key):
+            raise PVEError(401, "Authentication failed!", bare=True)
+        return cred.service_identity(self.service.credential)
+
+    def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
+        """The node checks permissions itself, for the caller's own credentials or the service's."""
+
+    async def handle(self, call: Call) -> Streamed:
+        as_service = call.identity is not None and call.identity.credentials == "gateway-key"
+        headers = cred.without_credentials(call.headers) if as_service else cred.caller_headers(call.headers)
+        if as_service:
+            assert self.service is not None
+            headers.update(await self.service.headers())
+        target = upstream_target(call.fmt, call.path, call.query)
+        method = call.operation.method
+        response = await self._send(call, method, target, headers)
+        if as_service and response.status == 401 and call.upload is None and self.service is not None:
+            # the service ticket expired or was revoked: nothing ran, so one fresh login and again
+            response.release()
+            headers.update(await self.service.headers(renew=True))
+            response = await self._send(call, method, target, headers)
+        answer = self._streamed(response)
+        return await checked(answer, call.operation) if self.options.check_responses else answer
+
+    async def _send(self, call: Call, method: str, target: URL, headers: dict[str, str]) -> ClientResponse:
+        body: bytes | None = call.body if method in ("POST", "PUT") else None
+        data: object = None
+        if call.upload is not None:
+            if call.upload.length is None:
+                raise PVEError(411, "upload needs a Content-Length (PVE refuses chunked bodies)\n")
+            headers["content-length"] = str(call.upload.length)
+            data = _upload_body(call.upload)
+        elif body is not None and "content-type" not in headers and body:
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        try:
+            _, response = await self.pool.request(method, target, headers, body, idempotent=method == "GET",
+                                                  data=data)
+        except UpstreamError as err:
+            raise err.pve_error() from None
+        return response
+
+    def _streamed(self, response: ClientResponse) -> Streamed:
+        headers = [(k.lower(), v) for k, v in response.raw_headers]
+
+        async def body() -> AsyncIterator[bytes]:
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                yield chunk
+
+        async def close() -> None:
+            response.release()
+
+        return Streamed(response.status, response.reason or "", headers, body(), close)

@@ -1,0 +1,117 @@
+"""Whose credentials go upstream.
+
+By default the caller's own: its ``PVEAuthCookie`` ticket, ``CSRFPreventionToken`` or ``PVEAPIToken``
+header pass through untouched, so the node enforces that caller's permissions. A caller the gateway
+authenticates itself, with a gateway API key (``Authorization: Bearer <key>``), acts as the gateway's
+service account instead. Without configured keys the service account is never used: not an open proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+from ...errors import PVEError
+from ..base import Identity
+from .options import ServiceCredential
+from .pool import Pool, UpstreamError
+
+log = logging.getLogger(__name__)
+
+# request headers a caller's call carries to PVE; anything else (Host, hop-by-hop, a client-set
+# PVEDisableProxy, the gateway key) stays here
+FORWARDED = ("accept", "accept-encoding", "accept-language", "content-type", "cookie", "authorization",
+             "csrfpreventiontoken", "user-agent")
+_CALLER_CREDENTIALS = ("cookie", "authorization", "csrfpreventiontoken")
+_BEARER = "bearer "
+RENEW_AFTER = 3600.0  # proxmoxer's habit: tickets live 2 h, renew at half-life
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class GatewayKeys:
+    """Gateway API keys, kept as SHA-256 digests and compared in constant time."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._digests = [_digest(k) for k in keys if k]
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def presented(self, headers: Mapping[str, str]) -> str | None:
+        value = headers.get("authorization", "")
+        if value[:len(_BEARER)].lower() != _BEARER:
+            return None
+        return value[len(_BEARER):].strip()
+
+    def valid(self, key: str) -> bool:
+        probe = _digest(key)
+        found = False
+        for digest in self._digests:  # no early exit: the time taken says nothing about which key
+            found |= hmac.compare_digest(probe, digest)
+        return found
+
+
+class ServiceSession:
+    """The service account's credential headers; a ticket is obtained on first use and renewed."""
+
+    def __init__(self, credential: ServiceCredential, pool: Pool) -> None:
+        self.credential = credential
+        self.pool = pool
+        self._ticket: tuple[str, str] | None = None  # (ticket, CSRF token)
+        self._obtained = 0.0
+        self._lock = asyncio.Lock()
+
+    async def headers(self, *, renew: bool = False) -> dict[str, str]:
+        if self.credential.token:
+            return {"authorization": f"PVEAPIToken={self.credential.token}"}
+        async with self._lock:
+            if renew or self._ticket is None or time.monotonic() - self._obtained > RENEW_AFTER:
+                await self._login()
+            assert self._ticket is not None
+            ticket, csrf = self._ticket
+        return {"cookie": f"PVEAuthCookie={quote(ticket, safe='')}", "csrfpreventiontoken": csrf}
+
+    async def _login(self) -> None:
+        # renew with the ticket itself while it is valid (PVE's way), else the password
+        secret = self._ticket[0] if self._ticket and time.monotonic() - self._obtained < 7000 else None
+        for password in ([secret] if secret else []) + [self.credential.password]:
+            form = urlencode({"username": self.credential.username, "password": password})
+            try:
+                _, response = await self.pool.request(
+                    "POST", "/api2/json/access/ticket",
+                    {"content-type": "application/x-www-form-urlencoded"}, form.encode(), idempotent=False)
+            except UpstreamError as err:
+                raise err.pve_error() from None
+            async with response:
+                raw = await response.read()
+            if response.status == 200:
+                data = json.loads(raw)["data"]
+                self._ticket = (data["ticket"], data["CSRFPreventionToken"])
+                self._obtained = time.monotonic()
+                log.info("service account %s: ticket obtained", self.credential.username)
+                return
+        log.error("service account %s: login refused by PVE (HTTP %d)", self.credential.username, response.status)
+        raise PVEError(502, "the gateway's service account could not log in to PVE; see the gateway's log\n")
+
+
+def caller_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: headers[name] for name in FORWARDED if name in headers}
+
+
+def without_credentials(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in caller_headers(headers).items() if k not in _CALLER_CREDENTIALS}
+
+
+def service_identity(credential: ServiceCredential) -> Identity:
+    userid = credential.userid
+    tokenid = credential.token.split("!", 1)[1].split("=", 1)[0] if credential.token else None
+    return Identity(userid, tokenid, ticket=credential.token is None, credentials="gateway-key")

@@ -1,0 +1,157 @@
+"""Service-credential mode: callers with a gateway API key act as the gateway's PVE account (token, or
+user and password with a ticket the gateway renews); nobody else does, and no secret is ever logged."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import aiohttp
+import pytest
+
+from pvegateway.backends.proxy import credentials
+from pvegateway.backends.proxy.options import ProxyConfigError, ProxyOptions, ServiceCredential
+
+from .conftest import Node, serve_node, serve_proxy
+from .test_passthrough import Client
+
+KEY = "gw-key-0f5c2d9e8a71"
+TOKEN_SECRET = "5b3f0e4a-9d1c-4c7e-b2a8-3e6f1d0c9a77"
+
+
+@pytest.fixture
+async def client(node_certificate: tuple[Path, Path, str]) -> AsyncIterator[Client]:
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(node_certificate[0]))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        yield Client(session)
+
+
+@pytest.fixture
+def node(node_certificate: tuple[Path, Path, str]) -> Iterator[Node]:
+    """A node whose root password is distinctive enough to search the logs for."""
+    with serve_node(node_certificate, root_password="sv-Pass-7e1c9b") as served:
+        yield served
+
+
+@pytest.fixture
+def service_token(node: Node) -> str:
+    def make(backend: object) -> None:
+        from pvegateway.backends.mock.backend import MockBackend
+        from pvegateway.backends.mock.state import Token
+
+        assert isinstance(backend, MockBackend)
+        user = backend.mock.cluster.users["root@pam"]
+        user.tokens["gw"] = Token("gw", secret=TOKEN_SECRET, privsep=False)
+
+    node.control.call(make)
+    return f"root@pam!gw={TOKEN_SECRET}"
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+
+
+def _bearer(key: str = KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_a_gateway_key_acts_as_the_service_token(client: Client, node: Node, service_token: str,
+                                                       node_certificate: tuple[Path, Path, str],
+                                                       logs: pytest.LogCaptureFixture) -> None:
+    service = ServiceCredential(token=service_token)
+    with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
+                     service=service) as proxy:
+        answer = await client.call("GET", proxy + "/api2/json/nodes", headers=_bearer())
+        assert answer.status == 200
+        seen = node.recorder.api()[-1]
+        assert seen.headers["authorization"] == f"PVEAPIToken={service_token}"
+        made = await client.call("POST", proxy + "/api2/json/nodes/pve1/qemu", headers=_bearer(),
+                                 data={"vmid": "300", "name": "by-key"})
+        assert made.status == 200  # a token needs no CSRF token
+        wrong = await client.call("GET", proxy + "/api2/json/nodes", headers=_bearer("gw-key-guess"))
+        assert (wrong.status, wrong.reason, wrong.body) == (401, "Authentication failed!", b"")
+        assert node.recorder.api()[-1].raw_path == b"/api2/json/nodes/pve1/qemu"  # never reached the node
+        anonymous = await client.call("GET", proxy + "/api2/json/nodes")
+        assert (anonymous.status, anonymous.reason) == (401, "No ticket")  # the node's answer: not an open proxy
+        assert "authorization" not in node.recorder.api()[-1].headers
+    for secret in (TOKEN_SECRET, KEY, "gw-key-guess"):
+        assert secret not in logs.text
+
+
+async def test_the_service_user_logs_in_once_and_renews_its_ticket(
+    client: Client, node: Node, node_certificate: tuple[Path, Path, str], logs: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = ServiceCredential(username="root@pam", password=node.password)
+    with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
+                     service=service) as proxy:
+        for _ in range(3):
+            assert (await client.call("GET", proxy + "/api2/json/version", headers=_bearer())).status == 200
+        logins = [s for s in node.recorder.api() if s.raw_path == b"/api2/json/access/ticket"]
+        assert len(logins) == 1
+        calls = [s for s in node.recorder.api() if s.raw_path == b"/api2/json/version"]
+        ticket = calls[0].headers["cookie"]
+        assert ticket.startswith("PVEAuthCookie=PVE%3Aroot%40pam%3A")
+        made = await client.call("POST", proxy + "/api2/json/nodes/pve1/qemu", headers=_bearer(),
+                                 data={"vmid": "301"})
+        assert made.status == 200  # the gateway sends the ticket's CSRF token itself
+        assert node.recorder.api()[-1].headers["csrfpreventiontoken"]
+
+        # at half-life the gateway renews by posting the ticket as password, as PVE clients do
+        monkeypatch.setattr(credentials, "RENEW_AFTER", -1.0)
+        assert (await client.call("GET", proxy + "/api2/json/version", headers=_bearer())).status == 200
+        renewal = [s for s in node.recorder.api() if s.raw_path == b"/api2/json/access/ticket"][-1]
+        assert parse_qs(renewal.body.decode())["password"][0].startswith("PVE:root@pam:")
+        monkeypatch.setattr(credentials, "RENEW_AFTER", 3600.0)
+
+        # the node forgets the ticket (its clock passes the 2 h lifetime): one fresh login, then the call
+        node.control.advance(3 * 3600)
+        before = len(node.recorder.api())
+        answer = await client.call("GET", proxy + "/api2/json/version", headers=_bearer())
+        assert answer.status == 200
+        paths = [s.raw_path for s in node.recorder.api()[before:]]
+        assert paths[0] == b"/api2/json/version" and paths[-1] == b"/api2/json/version"
+        assert b"/api2/json/access/ticket" in paths
+    assert node.password not in logs.text
+    assert ticket.removeprefix("PVEAuthCookie=") not in logs.text
+
+
+async def test_a_service_account_that_cannot_log_in_is_a_clear_502(
+    client: Client, node: Node, node_certificate: tuple[Path, Path, str], logs: pytest.LogCaptureFixture,
+) -> None:
+    service = ServiceCredential(username="root@pam", password="not-the-password")
+    with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
+                     service=service) as proxy:
+        answer = await client.call("GET", proxy + "/api2/json/version", headers=_bearer())
+    assert answer.status == 502
+    assert answer.json()["message"] == \
+        "the gateway's service account could not log in to PVE; see the gateway's log\n"
+    assert "not-the-password" not in logs.text
+    assert "root@pam" in logs.text
+
+
+def test_never_an_open_proxy() -> None:
+    token = ServiceCredential(token=f"root@pam!gw={TOKEN_SECRET}")
+    with pytest.raises(ProxyConfigError, match="needs gateway API keys"):
+        ProxyOptions(upstreams=["https://pve1:8006"], service=token)
+    assert TOKEN_SECRET not in repr(token) and TOKEN_SECRET not in repr(
+        ProxyOptions(upstreams=["https://pve1:8006"], service=token, api_keys=[KEY]))
+    with pytest.raises(ProxyConfigError, match="user@realm!tokenid=secret"):
+        ServiceCredential(token="just-a-secret")
+    with pytest.raises(ProxyConfigError, match="only scheme, host and port"):
+        ProxyOptions(upstreams=["https://pve1:8006/api2/json"])
+    with pytest.raises(ProxyConfigError, match="at least one --upstream"):
+        ProxyOptions(upstreams=[])
+
+
+def test_gateway_keys_compare_digests() -> None:
+    keys = credentials.GatewayKeys(["a-key", "another-key"])
+    assert keys.valid("another-key") and not keys.valid("another-ke") and not keys.valid("")
+    assert keys.presented({"authorization": "bearer  a-key "}) == "a-key"
+    assert keys.presented({"authorization": "PVEAPIToken=root@pam!x=y"}) is None
