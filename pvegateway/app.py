@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -28,17 +29,18 @@ BackendName = Literal["generic", "mock", "proxy"]
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """A loaded apidoc tree: its name, node count and operations."""
+    """A loaded apidoc tree: its name, node count, operations and the file it was read from."""
 
     version: str
     nodes: int
     operations: Sequence[Operation]
+    source: Path | None = None
 
 
 def load_schema(apidoc: str | os.PathLike[str] | None = None) -> Schema:
     resolved = resolve(apidoc)
     nodes, operations = load_operations(load_tree(resolved))
-    return Schema(resolved.name, nodes, operations)
+    return Schema(resolved.name, nodes, operations, resolved.path)
 
 
 def make_backend(name: str, schema: Schema, **options: Any) -> Backend:
@@ -75,8 +77,9 @@ class Gateway:
 
     def _routes(self) -> list[Route]:
         from . import openapi
+        from .apidoc.served import apidoc_route
 
-        routes: list[Route] = openapi.routes(self.schema)
+        routes: list[Route] = [*openapi.routes(self.schema), apidoc_route(self.schema.source)]
         # a backend with its own management endpoints (the mock's /_gateway control API) offers them here
         extra = getattr(self.backend, "site_routes", None)
         if callable(extra):

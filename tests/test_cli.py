@@ -114,3 +114,31 @@ def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_proxy_mode_needs_an_upstream(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["serve", "--mode", "proxy", "--state-dir", str(tmp_path)]) == 2
+    assert "proxy mode needs at least one --upstream https://HOST:8006" in capsys.readouterr().err
+
+
+def test_proxy_refuses_a_service_account_without_gateway_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PVEGATEWAY_SERVICE_TOKEN", "root@pam!gw=0d9c7e54-secret")
+    monkeypatch.delenv("PVEGATEWAY_API_KEYS", raising=False)
+    args = ["serve", "--mode", "proxy", "--upstream", "https://pve1:8006", "--state-dir", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "needs gateway API keys" in err and "0d9c7e54-secret" not in err
+
+
+def test_proxy_reads_secrets_from_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "absent"
+    args = ["serve", "--mode", "proxy", "--upstream", "https://pve1:8006", "--state-dir", str(tmp_path),
+            "--api-keys", str(missing)]
+    with pytest.raises(SystemExit, match=r"cannot read gateway API keys from .*absent"):
+        main(args)
+    (tmp_path / "keys").write_text("# one per line\nkey-one\n")
+    args[-1] = str(tmp_path / "keys")
+    assert main([*args, "--service-user", "gw@pve"]) == 2  # a user without its password
+    assert "service user 'gw@pve' has no password" in capsys.readouterr().err

@@ -1,0 +1,90 @@
+"""``--apidoc upstream``: the schema is taken from the cluster itself when the proxy starts.
+
+A proxy validating requests against another PVE version's schema refuses calls the cluster accepts (or
+lets through ones it rejects) after every upgrade. Every node serves its schema, without
+authentication, as the API viewer's ``/pve-docs/api-viewer/apidoc.js``: the proxy reads it from the
+first upstream that answers, trusting the upstreams exactly as it will when proxying (CA bundle,
+pinned fingerprints or ``--insecure``), and saves the JSON tree so ``load_schema`` reads it like any
+other. When no node serves it, the CLI falls back to a local version and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from aiohttp import ClientTimeout
+from aiohttp.client_exceptions import ClientError
+from yarl import URL
+
+from ...apidoc.served import APIDOC_JS_PATH
+from ...apidoc.sources import SchemaError, json_from_apidoc_js, manifest, tree_from_text, write_atomic
+from .options import ProxyOptions, upstream_urls
+from .pool import _describe
+from .tls import client_ssl
+
+# PVE 9.2's tree is ~7 MB: anything far larger is not a schema, and is not read into memory
+MAX_SCHEMA_BYTES = 64 * 1024 * 1024
+
+
+class _Unusable(Exception):
+    """A node answered, but not with a schema."""
+
+
+async def fetch_upstream_schema(options: ProxyOptions, directory: Path) -> Path:
+    """The schema of the first upstream serving one, saved as ``directory/apidoc-upstream-HOST-PORT.json``
+    (the JSON bytes exactly as the node wrote them); ``SchemaError`` naming each upstream's failure."""
+    ssl = client_ssl(options.ca_file, options.fingerprints, options.insecure)
+    timeout = ClientTimeout(total=None, connect=options.connect_timeout, sock_connect=options.connect_timeout,
+                            sock_read=options.read_timeout)
+    failures: list[str] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl), timeout=timeout,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+        for url in upstream_urls(options):
+            name = f"{url.host}:{url.port}"
+            try:
+                data = await _schema_bytes(session, url.with_path(APIDOC_JS_PATH))
+            except (TimeoutError, ClientError, OSError) as err:
+                failures.append(f"{name}: {_describe(err)[0]}")
+                continue
+            except _Unusable as err:
+                failures.append(f"{name}: {err}")
+                continue
+            target = directory / f"apidoc-upstream-{url.host}-{url.port}.json"
+            write_atomic(target, data)
+            return target
+    raise SchemaError(f"no upstream served {APIDOC_JS_PATH} - " + "; ".join(failures))
+
+
+async def _schema_bytes(session: aiohttp.ClientSession, url: URL) -> bytes:
+    """The JSON tree inside the node's ``apidoc.js``, checked to be a non-empty tree."""
+    async with session.get(url, allow_redirects=False) as response:
+        if response.status != 200:
+            raise _Unusable(f"HTTP {response.status} {response.reason or ''}".rstrip())
+        raw = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            raw += chunk
+            if len(raw) > MAX_SCHEMA_BYTES:
+                raise _Unusable(f"answer larger than {MAX_SCHEMA_BYTES >> 20} MiB: not a schema")
+    try:
+        data = json_from_apidoc_js(bytes(raw))
+        tree = tree_from_text(data.decode("utf-8"))
+    except (SchemaError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise _Unusable(f"not an apidoc.js schema ({str(err).splitlines()[0]})") from None
+    if not tree or not all(isinstance(node, dict) and "path" in node for node in tree):
+        raise _Unusable("not an apidoc.js schema (no tree of API paths)")
+    return data
+
+
+def upstream_schema(options: ProxyOptions, directory: Path, fallback: str | None,
+                    warn: Callable[[str], None]) -> str:
+    """For the CLI's ``--apidoc upstream``: the fetched file's path, or (with a warning) ``fallback``,
+    by default the manifest's default version. The proxy still starts when the nodes are down."""
+    try:
+        return str(asyncio.run(fetch_upstream_schema(options, directory)))
+    except SchemaError as err:
+        name = fallback if fallback is not None else str(manifest().get("default", "9.2"))
+        warn(f"pvegateway: cannot fetch the schema from upstream ({err}); using local version {name}")
+        return name
