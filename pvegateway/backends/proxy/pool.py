@@ -10,6 +10,7 @@ A node that failed is tried last for ``down_for`` seconds.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class UpstreamError(Exception):
         return PVEError(status, f"upstream PVE unavailable ({noun} tried) - {tried}\n")
 
 
-def _describe(err: BaseException) -> tuple[str, bool]:
+def describe(err: BaseException) -> tuple[str, bool]:
     """A short reason, and whether the request may have reached the node."""
     if isinstance(err, ServerFingerprintMismatch):
         return "TLS certificate does not match the pinned fingerprint", False
@@ -86,13 +87,18 @@ def _describe(err: BaseException) -> tuple[str, bool]:
     if isinstance(err, ConnectionTimeoutError):
         return "connect timed out", False
     if isinstance(err, ClientConnectorError):
-        return f"cannot connect ({err.os_error.strerror or err.os_error.__class__.__name__})", False
+        # asyncio's strerror is "Connect call failed ('host', port)": the errno says what happened
+        code, text = err.os_error.errno, err.os_error.strerror
+        why = os.strerror(code) if code and code > 0 else text or err.os_error.__class__.__name__
+        return f"cannot connect ({why})", False
     if isinstance(err, SocketTimeoutError | TimeoutError):
         return "read timed out", True
     if isinstance(err, aiohttp.ServerDisconnectedError):
         return "connection closed before an answer", True
     if isinstance(err, aiohttp.ClientResponseError):
-        return f"invalid HTTP answer ({err.message})", True
+        # the parser's message spans lines and quotes the node's bytes: its first line says enough
+        first = str(err.message).split("\n", 1)[0].rstrip(": ")
+        return f"invalid HTTP answer ({first})", True
     if isinstance(err, ClientError | OSError):
         return f"connection failed ({err.__class__.__name__})", True
     return f"failed ({err.__class__.__name__})", True
@@ -144,7 +150,7 @@ class Pool:
                     allow_redirects=False,
                 )
             except (TimeoutError, ClientError, OSError) as err:
-                reason, sent = _describe(err)
+                reason, sent = describe(err)
                 failed.attempts.append(Attempt(upstream.name, reason, sent))
                 self._mark_down(upstream, reason)
                 if sent:

@@ -22,7 +22,7 @@ from yarl import URL
 from ...apidoc.served import APIDOC_JS_PATH
 from ...apidoc.sources import SchemaError, json_from_apidoc_js, manifest, tree_from_text, write_atomic
 from .options import ProxyOptions, upstream_urls
-from .pool import _describe
+from .pool import describe
 from .tls import client_ssl
 
 # PVE 9.2's tree is ~7 MB: anything far larger is not a schema, and is not read into memory
@@ -47,7 +47,7 @@ async def fetch_upstream_schema(options: ProxyOptions, directory: Path) -> Path:
             try:
                 data = await _schema_bytes(session, url.with_path(APIDOC_JS_PATH))
             except (TimeoutError, ClientError, OSError) as err:
-                failures.append(f"{name}: {_describe(err)[0]}")
+                failures.append(f"{name}: {describe(err)[0]}")
                 continue
             except _Unusable as err:
                 failures.append(f"{name}: {err}")
