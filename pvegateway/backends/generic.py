@@ -114,7 +114,8 @@ class GenericBackend:
         context = dict(call.path_params)
         if op.method == "POST" and call.params.get(self._collections.get(op.path, "")) is not None:
             return self._create(call, self._collections[op.path])
-        if op.method == "GET" and op.path in self._collections:
+        # a path with POST and {id} children can still answer an object (GET .../disks/lvm)
+        if op.method == "GET" and op.path in self._collections and op.returns.get("type") == "array":
             return Result(self._list(call.path, self._collections[op.path]))
         located = self._item_of(call)
         if located is not None:

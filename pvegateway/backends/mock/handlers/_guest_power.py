@@ -89,7 +89,7 @@ def status_index(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
         names = ["current", "start", "stop", "reset", "shutdown", "suspend", "reboot", "resume"]
         if kind.name == "lxc":
             names.remove("reset")
-        return [{"subcmd": n} for n in names]
+        return [{"subdir": n} for n in names]
     return handler
 
 

@@ -97,7 +97,8 @@ _TYPE_GROUPS = {"any_bridge": ("bridge", "OVSBridge"), "any_local_bridge": ("bri
 
 def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     wanted = call.params.get("type")
-    entries = list(_interfaces(mock, str(call.params["node"])).values())
+    # PVE's index leaves the loopback out ("do not list the loopback device"); GET .../network/lo works
+    entries = [e for name, e in _interfaces(mock, str(call.params["node"])).items() if name != "lo"]
     if wanted:
         kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
         entries = [e for e in entries if e["type"] in kinds]
