@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import secrets
@@ -12,7 +13,7 @@ from typing import Any
 
 from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
-from ..base import Call, Identity, Incoming, Result
+from ..base import Call, Identity, Incoming, Result, Streamed
 from ..generic import GenericBackend
 from . import snapshot
 from .auth import Authenticator
@@ -102,9 +103,11 @@ class MockBackend:
     def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         self.mock.permissions.authorize(operation, identity, params)
 
-    async def handle(self, call: Call) -> Result:
+    async def handle(self, call: Call) -> Result | Streamed:
         handler = self.routes.get((call.operation.method, call.operation.path))
         if handler is None:
             return await self.generic.handle(call)
         answer = handler(self.mock, call)
-        return answer if isinstance(answer, Result) else Result(answer)
+        if inspect.isawaitable(answer):  # an upload's handler reads the body as it arrives
+            answer = await answer
+        return answer if isinstance(answer, Result | Streamed) else Result(answer)

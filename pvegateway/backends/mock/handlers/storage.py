@@ -11,6 +11,7 @@ from ..runtime import Handler, Mock, user_of
 from ..state import Storage, Volume
 from . import _metrics as m
 from . import _storage_config as cfg
+from . import _upload
 
 _FORMATS = {"dir": ["raw", "qcow2", "vmdk"], "nfs": ["raw", "qcow2", "vmdk"], "cifs": ["raw", "qcow2", "vmdk"]}
 _PATHS = {"lvmthin": "/dev/{vg}/{name}", "lvm": "/dev/{vg}/{name}"}
@@ -217,4 +218,5 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/nodes/{node}/storage/{storage}/content/{volume}"): volume_info,
     ("PUT", "/nodes/{node}/storage/{storage}/content/{volume}"): volume_update,
     ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}"): volume_delete,
+    ("POST", "/nodes/{node}/storage/{storage}/upload"): _upload.upload,
 }

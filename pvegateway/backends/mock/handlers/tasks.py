@@ -10,6 +10,8 @@ from ....errors import PVEError
 from ...base import Call, Result
 from ..runtime import Handler, Mock, user_of
 from ..state import Task
+from . import _tasklog
+from ._params import flag
 
 # pve-common UPID.pm decode: node, pid, pstart (8-9 hex digits), starttime, type, id, user
 _UPID = re.compile(r"^UPID:([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
@@ -149,8 +151,10 @@ def task_log(mock: Mock, call: Call) -> Any:
     task = _task(mock, call)
     _check(mock, call, task, "Sys.Audit")
     params = call.params
-    if params.get("download") and (params.get("start") is not None or params.get("limit") is not None):
-        raise PVEError(500, "'download' cannot be used together with 'start' or 'limit' parameters\n")
+    if flag(params.get("download")):
+        if params.get("start") is not None or params.get("limit") is not None:
+            raise PVEError(500, "'download' cannot be used together with 'start' or 'limit' parameters\n")
+        return _tasklog.download(task)
     start = int(params.get("start") or 0)
     limit = int(params["limit"]) if params.get("limit") is not None else 50
     lines = task.log
