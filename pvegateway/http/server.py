@@ -197,9 +197,12 @@ class ThreadedServer:
             self.config.load()
         server.lifespan = self.config.lifespan_class(self.config)
         await server.startup(sockets=[self.sock])
+        # uvicorn's own tick keeps the Date header current (PVE always sends one); it ends on should_exit
+        ticker = asyncio.create_task(server.main_loop())
         try:
             await self.stop
         finally:
+            ticker.cancel()  # not awaited out: its 0.1 s sleep would slow every test's teardown
             for listener in server.servers:
                 listener.close()
             for connection in list(server.server_state.connections):

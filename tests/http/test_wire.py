@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -38,6 +39,9 @@ async def test_success_envelope_and_pve_headers(base: str) -> None:
         assert resp.headers["Content-Type"] == "application/json;charset=UTF-8"
         assert resp.headers["Server"] == "pve-api-daemon/3.0"
         assert resp.headers["Cache-Control"] == "max-age=0"
+        # PVE sends both, equal; uvicorn refreshes its Date once a second
+        date, expires = (parsedate_to_datetime(resp.headers[h]) for h in ("Date", "Expires"))
+        assert abs((expires - date).total_seconds()) <= 1
         body = await resp.json()
         assert set(body) == {"data"}
         assert body["data"]["release"]
