@@ -75,6 +75,16 @@ async def get_json(client: aiohttp.ClientSession, url: str) -> tuple[int, str, A
         return resp.status, resp.reason or "", await resp.json()
 
 
+# ---- pooling ----------------------------------------------------------------------------------------
+
+async def test_requests_share_a_kept_alive_connection(client: aiohttp.ClientSession) -> None:
+    async with nodes(answer()) as (node,), gateway([node]) as base:
+        for _ in range(10):
+            status, _, _ = await get_json(client, base + VERSION)
+            assert status == 200
+        assert (len(node.requests), node.connections) == (10, 1)
+
+
 # ---- failover ---------------------------------------------------------------------------------------
 
 async def test_failover_skips_a_refusing_node_and_tries_it_last_afterwards(client: aiohttp.ClientSession) -> None:

@@ -80,6 +80,9 @@ async def test_a_gateway_key_acts_as_the_service_token(client: Client, node: Nod
         anonymous = await client.call("GET", proxy + "/api2/json/nodes")
         assert (anonymous.status, anonymous.reason) == (401, "No ticket")  # the node's answer: not an open proxy
         assert "authorization" not in node.recorder.api()[-1].headers
+        document = await client.call("GET", proxy + "/openapi.json")
+        assert document.status == 200
+        assert TOKEN_SECRET.encode() not in document.body and KEY.encode() not in document.body
     for secret in (TOKEN_SECRET, KEY, "gw-key-guess"):
         assert secret not in logs.text
 
