@@ -34,6 +34,7 @@ unit:
 
 bench:
 	$(PY) bench/run.py
+	$(PY) bench/proxy.py
 
 formats-doc:
 	$(PY) -m pvegateway.schema.formats.inventory > docs/FORMATS.md
