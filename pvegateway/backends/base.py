@@ -73,12 +73,13 @@ class Result:
 @dataclass(slots=True)
 class Streamed:
     """An answer passed through as it is (a proxy's): status, reason phrase, headers and a body that
-    is sent chunk by chunk as it arrives. ``close`` runs when the body was sent or abandoned."""
+    is sent chunk by chunk as it arrives, or at once when it is all there already (``bytes``).
+    ``close`` runs when the body was sent or abandoned."""
 
     status: int
     reason: str
     headers: Sequence[tuple[bytes, bytes]]
-    body: AsyncIterator[bytes]
+    body: AsyncIterator[bytes] | bytes
     close: Callable[[], Awaitable[None]] | None = None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any
 
@@ -28,6 +28,7 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger(__name__)
 _API_PATH = re.compile(r"^/api2/+([a-z][a-z0-9]+)(/.*)?$", re.DOTALL)
 MAX_BODY = 512 * 1024
+DRAIN_LIMIT = 64 * 1024 * 1024
 REASON_HEADER = b"x-pvegateway-reason"
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE"))
 _MULTIPART = "multipart/form-data"
@@ -48,6 +49,16 @@ def _http_date() -> bytes:
         cached = (second, formatdate(second, usegmt=True).encode())
         _date_cache = cached
     return cached[1]
+
+
+async def _drain(rest: AsyncIterator[bytes], limit: int = DRAIN_LIMIT) -> None:
+    """Read what is left of an upload refused before its end (PVE reads every upload whole): a
+    connection closed on unread bytes is reset, and the client may never see the answer."""
+    drained = 0
+    async for chunk in rest:
+        drained += len(chunk)
+        if drained > limit:
+            return  # not worth more: the connection closes on the rest
 
 
 def relative_path(scope: Scope) -> str:
@@ -154,11 +165,15 @@ class ApiApp:
         params = gather(query, body, ctype, with_body=method in ("POST", "PUT"), protected=op.protected)
         if fields:
             params = {**fields, **params}  # the query string wins, as for other bodies
-        merge_path(params, match.params)
-        self.backend.authorize(op, identity, params)  # PVE checks permissions on raw parameters
-        op.validator.validate(params)
-        call = Call(op, params, rel, match.params, headers, identity, fmt, query, body, upload)
-        result = await self.backend.handle(call)
+        try:
+            merge_path(params, match.params)
+            self.backend.authorize(op, identity, params)  # PVE checks permissions on raw parameters
+            op.validator.validate(params)
+            call = Call(op, params, rel, match.params, headers, identity, fmt, query, body, upload)
+            result = await self.backend.handle(call)
+        finally:
+            if upload is not None:
+                await _drain(upload.rest)
         if isinstance(result, Streamed):
             return result
         return envelope.success(fmt, result.data, result.total, result.changes)
@@ -175,6 +190,9 @@ class ApiApp:
                 headers.append((REASON_HEADER, answer.reason.encode("utf-8", "replace")))
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             started = True
+            if isinstance(answer.body, bytes):
+                await send({"type": "http.response.body", "body": answer.body})
+                return
             async for chunk in answer.body:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})

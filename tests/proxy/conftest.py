@@ -27,6 +27,8 @@ class Seen:
     query: bytes
     headers: dict[str, str]
     body: bytes
+    status: int = 0
+    answer: bytes = b""
 
 
 @dataclass
@@ -48,7 +50,8 @@ class Recorder:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        self.seen.append(Seen(scope["method"], scope["raw_path"], scope["query_string"], headers, body))
+        seen = Seen(scope["method"], scope["raw_path"], scope["query_string"], headers, body)
+        self.seen.append(seen)
         sent = False
 
         async def replay() -> Message:
@@ -58,7 +61,14 @@ class Recorder:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen.status = message["status"]
+            elif message["type"] == "http.response.body":
+                seen.answer += message.get("body", b"")
+            await send(message)
+
+        await self.app(scope, replay, record)
 
     def api(self) -> list[Seen]:
         return [s for s in self.seen if s.raw_path.startswith(b"/api2/")]

@@ -254,6 +254,14 @@ async def test_a_non_http_answer_is_a_clear_502(client: aiohttp.ClientSession, d
         assert (await get_json(client, base + VERSION))[0] == 502
 
 
+async def test_pves_bare_401_ends_with_its_connection_and_passes_through(client: aiohttp.ClientSession) -> None:
+    """pveproxy's authentication failures have no body, no Content-Length and close the connection."""
+    bare = b"HTTP/1.1 401 No ticket\r\nServer: pve-api-daemon/3.0\r\nConnection: close\r\n\r\n"
+    async with nodes(garbage(bare)) as (node,), gateway([node]) as base, client.get(base + VERSION) as resp:
+        assert (resp.status, resp.reason, await resp.read()) == (401, "No ticket", b"")
+        assert resp.headers["Server"] == "pve-api-daemon/3.0"
+
+
 async def test_a_non_http_answer_to_a_get_is_retried_on_the_next_node(client: aiohttp.ClientSession) -> None:
     async with nodes(garbage(), answer()) as (bad, good), gateway([bad, good]) as base:
         assert (await get_json(client, base + VERSION))[0] == 200

@@ -86,7 +86,11 @@ async def test_answers_pass_through_byte_for_byte(client: Client, node: Node, pr
     for path in READS:
         direct = await client.call("GET", node.url + path, headers=auth)
         through = await client.call("GET", proxy + path, headers=auth)
-        assert through == direct, path
+        sent = node.recorder.api()[-1]
+        # what the node sent this very request (uptimes move between two requests)
+        assert (through.status, through.body) == (sent.status, sent.answer), path
+        assert (through.status, through.reason, through.content_type) == \
+            (direct.status, direct.reason, direct.content_type), path
 
 
 async def test_login_through_the_gateway_gives_a_ticket_the_node_accepts(client: Client, node: Node,
@@ -174,7 +178,6 @@ async def test_the_upstream_comes_only_from_configuration(client: Client, node: 
 
 
 def test_upstream_target_escapes_what_a_path_must_not_carry() -> None:
-    assert str(upstream_target("json", "/nodes/pve1/qemu", "")) == "/api2/json/nodes/pve1/qemu"
-    assert str(upstream_target("extjs", "/version", "_dc=1")) == "/api2/extjs/version?_dc=1"
-    target = upstream_target("json", "/a b/c?d#e/+/..", "")
-    assert target.raw_path == "/api2/json/a%20b/c%3Fd%23e/%2B/%2E%2E"
+    assert upstream_target("json", "/nodes/pve1/qemu", "") == "/api2/json/nodes/pve1/qemu"
+    assert upstream_target("extjs", "/version", "_dc=1") == "/api2/extjs/version?_dc=1"
+    assert upstream_target("json", "/a b/c?d#e/+/..", "") == "/api2/json/a%20b/c%3Fd%23e/%2B/%2E%2E"

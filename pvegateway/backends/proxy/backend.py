@@ -8,29 +8,26 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import ClientResponse
-from yarl import URL
-
 from ...apidoc.operation import Operation
 from ...errors import PVEError
 from ..base import Call, Identity, Incoming, Streamed, Upload
 from . import credentials as cred
 from .drift import checked
+from .http1 import Connection
 from .options import ProxyConfigError, ProxyOptions
-from .pool import Pool, UpstreamError
+from .pool import Pool, Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 64 * 1024
 _SAFE = "/:@!$&'()*,;=-._~"  # kept as they are in a path; '+', '%', '?', '#' and the rest are escaped
 
 
-def upstream_target(fmt: str, path: str, query: str) -> URL:
+def upstream_target(fmt: str, path: str, query: str) -> str:
     """``/api2/<fmt><path>?<query>`` for the node: the path re-escaped, and ``.``/``..`` segments
     escaped so no client or intermediary resolves them into another path."""
     segments = [quote(s, safe=_SAFE) if s not in (".", "..") else s.replace(".", "%2E") for s in path.split("/")]
     target = f"/api2/{quote(fmt, safe='')}{'/'.join(segments)}"
-    return URL(f"{target}?{query}" if query else target, encoded=True)
+    return f"{target}?{query}" if query else target
 
 
 async def _upload_body(upload: Upload) -> AsyncIterator[bytes]:
@@ -81,40 +78,47 @@ class ProxyBackend:
             headers.update(await self.service.headers())
         target = upstream_target(call.fmt, call.path, call.query)
         method = call.operation.method
-        response = await self._send(call, method, target, headers)
-        if as_service and response.status == 401 and call.upload is None and self.service is not None:
+        upstream, connection = await self._send(call, method, target, headers)
+        if as_service and connection.status == 401 and call.upload is None and self.service is not None:
             # the service ticket expired or was revoked: nothing ran, so one fresh login and again
-            response.release()
+            upstream.client.release(connection)
             headers.update(await self.service.headers(renew=True))
-            response = await self._send(call, method, target, headers)
-        answer = self._streamed(response)
+            upstream, connection = await self._send(call, method, target, headers)
+        answer = _streamed(upstream, connection)
         return await checked(answer, call.operation) if self.options.check_responses else answer
 
-    async def _send(self, call: Call, method: str, target: URL, headers: dict[str, str]) -> ClientResponse:
+    async def _send(self, call: Call, method: str, target: str,
+                    headers: dict[str, str]) -> tuple[Upstream, Connection]:
         body: bytes | None = call.body if method in ("POST", "PUT") else None
-        data: object = None
+        stream = None
+        length = None
         if call.upload is not None:
             if call.upload.length is None:
                 raise PVEError(411, "upload needs a Content-Length (PVE refuses chunked bodies)\n")
-            headers["content-length"] = str(call.upload.length)
-            data = _upload_body(call.upload)
-        elif body is not None and "content-type" not in headers and body:
+            length = call.upload.length
+            stream = _upload_body(call.upload)
+            body = None
+        elif body and "content-type" not in headers:
             headers["content-type"] = "application/x-www-form-urlencoded"
         try:
-            _, response = await self.pool.request(method, target, headers, body, idempotent=method == "GET",
-                                                  data=data)
+            return await self.pool.request(method, target, headers, body, idempotent=method == "GET",
+                                           stream=stream, length=length)
         except UpstreamError as err:
             raise err.pve_error() from None
-        return response
+        except ValueError as err:  # a header value that would split the request
+            raise PVEError(400, f"{err}\n") from None
 
-    def _streamed(self, response: ClientResponse) -> Streamed:
-        headers = [(k.lower(), v) for k, v in response.raw_headers]
 
-        async def body() -> AsyncIterator[bytes]:
-            async for chunk in response.content.iter_chunked(_CHUNK):
-                yield chunk
+def _streamed(upstream: Upstream, connection: Connection) -> Streamed:
+    """The node's answer as it came: whole when it is all in already (the usual small JSON), else as
+    a stream the client's pace drains."""
+    reason = connection.reason.decode("latin-1")
+    if connection.complete:
+        body = connection.take_body()
+        upstream.client.release(connection)
+        return Streamed(connection.status, reason, connection.headers, body)
 
-        async def close() -> None:
-            response.release()
+    async def close() -> None:
+        upstream.client.release(connection)
 
-        return Streamed(response.status, response.reason or "", headers, body(), close)
+    return Streamed(connection.status, reason, connection.headers, connection.body(), close)

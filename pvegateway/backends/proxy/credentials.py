@@ -19,8 +19,9 @@ from urllib.parse import quote, urlencode
 
 from ...errors import PVEError
 from ..base import Identity
+from .http1 import UpstreamFailure
 from .options import ServiceCredential
-from .pool import Pool, UpstreamError
+from .pool import Attempt, Pool, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +87,25 @@ class ServiceSession:
         for password in ([secret] if secret else []) + [self.credential.password]:
             form = urlencode({"username": self.credential.username, "password": password})
             try:
-                _, response = await self.pool.request(
+                upstream, connection = await self.pool.request(
                     "POST", "/api2/json/access/ticket",
                     {"content-type": "application/x-www-form-urlencoded"}, form.encode(), idempotent=False)
             except UpstreamError as err:
                 raise err.pve_error() from None
-            async with response:
-                raw = await response.read()
-            if response.status == 200:
+            try:
+                raw = await connection.read(1024 * 1024)
+            except UpstreamFailure as failure:
+                raise UpstreamError([Attempt(upstream.name, failure.reason, True)]).pve_error() from None
+            finally:
+                upstream.client.release(connection)
+            status = connection.status
+            if status == 200:
                 data = json.loads(raw)["data"]
                 self._ticket = (data["ticket"], data["CSRFPreventionToken"])
                 self._obtained = time.monotonic()
                 log.info("service account %s: ticket obtained", self.credential.username)
                 return
-        log.error("service account %s: login refused by PVE (HTTP %d)", self.credential.username, response.status)
+        log.error("service account %s: login refused by PVE (HTTP %d)", self.credential.username, status)
         raise PVEError(502, "the gateway's service account could not log in to PVE; see the gateway's log\n")
 
 

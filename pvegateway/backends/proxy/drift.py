@@ -315,22 +315,25 @@ async def checked(answer: Streamed, operation: Operation, *, limit: int = LIMIT)
     shape = returns_shape(operation)
     if shape is None or not _worth_reading(answer, limit):
         return answer
-    chunks: list[bytes] = []
-    size = 0
-    rest: AsyncIterator[bytes] | None = None
-    try:
-        async for chunk in answer.body:
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # more than the Content-Length promised: pass the rest on unchecked
-                rest = answer.body
-                break
-    except Exception as err:  # the node's connection failed mid-body: the client sees the same cut
-        return Streamed(answer.status, answer.reason, headers, _replay(chunks, None, err), answer.close)
-    replayed = Streamed(answer.status, answer.reason, headers, _replay(chunks, rest, None), answer.close)
-    if rest is not None:
-        return replayed
-    body = b"".join(chunks)
+    if isinstance(answer.body, bytes):  # all there already
+        body, replayed = answer.body, answer
+    else:
+        chunks: list[bytes] = []
+        size = 0
+        rest: AsyncIterator[bytes] | None = None
+        try:
+            async for chunk in answer.body:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:  # more than the Content-Length promised: pass the rest on unchecked
+                    rest = answer.body
+                    break
+        except Exception as err:  # the node's connection failed mid-body: the client sees the same cut
+            return Streamed(answer.status, answer.reason, headers, _replay(chunks, None, err), answer.close)
+        replayed = Streamed(answer.status, answer.reason, headers, _replay(chunks, rest, None), answer.close)
+        if rest is not None:
+            return replayed
+        body = b"".join(chunks)
     encoding = (_header(headers, b"content-encoding") or b"").strip().lower()
     if len(body) > _OFFLOAD:
         drift = await asyncio.to_thread(_drift_of, body, encoding, shape, limit)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from yarl import URL
+from urllib.parse import urlsplit
 
 
 class ProxyConfigError(ValueError):
@@ -56,11 +55,7 @@ class ProxyOptions:
         if not self.upstreams:
             raise ProxyConfigError("proxy mode needs at least one --upstream https://HOST:8006")
         for upstream in self.upstreams:
-            url = URL(upstream)
-            if url.scheme not in ("https", "http") or not url.host:
-                raise ProxyConfigError(f"upstream {upstream!r} is not an http(s)://HOST[:PORT] URL")
-            if url.path not in ("", "/") or url.query_string or url.user or url.fragment:
-                raise ProxyConfigError(f"upstream {upstream!r}: give only scheme, host and port")
+            parse_upstream(upstream)
         if self.service is not None and not self.api_keys:
             raise ProxyConfigError(
                 "a service credential needs gateway API keys (--api-keys FILE): without them every caller "
@@ -71,5 +66,26 @@ class ProxyOptions:
             raise ProxyConfigError("timeouts must be positive")
 
 
-def upstream_urls(options: ProxyOptions) -> list[URL]:
-    return [URL(u).with_path("/") for u in options.upstreams]
+@dataclass(frozen=True)
+class UpstreamURL:
+    scheme: str
+    host: str
+    port: int
+
+
+def parse_upstream(text: str) -> UpstreamURL:
+    """``https://HOST[:PORT]`` (port 443, or 80 for http, when not given), nothing more."""
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError as err:
+        raise ProxyConfigError(f"upstream {text!r} is not an http(s)://HOST[:PORT] URL ({err})") from None
+    if url.scheme not in ("https", "http") or not url.hostname:
+        raise ProxyConfigError(f"upstream {text!r} is not an http(s)://HOST[:PORT] URL")
+    if url.path not in ("", "/") or url.query or url.fragment or url.username or url.password:
+        raise ProxyConfigError(f"upstream {text!r}: give only scheme, host and port")
+    return UpstreamURL(url.scheme, url.hostname, port or (443 if url.scheme == "https" else 80))
+
+
+def upstream_urls(options: ProxyOptions) -> list[UpstreamURL]:
+    return [parse_upstream(u) for u in options.upstreams]

@@ -14,16 +14,11 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
-from aiohttp import ClientTimeout
-from aiohttp.client_exceptions import ClientError
-from yarl import URL
-
 from ...apidoc.served import APIDOC_JS_PATH
 from ...apidoc.sources import SchemaError, json_from_apidoc_js, manifest, tree_from_text, write_atomic
-from .options import ProxyOptions, upstream_urls
-from .pool import describe
-from .tls import client_ssl
+from .http1 import Client, UpstreamFailure, request_head
+from .options import ProxyOptions
+from .pool import endpoints
 
 # PVE 9.2's tree is ~7 MB: anything far larger is not a schema, and is not read into memory
 MAX_SCHEMA_BYTES = 64 * 1024 * 1024
@@ -36,40 +31,44 @@ class _Unusable(Exception):
 async def fetch_upstream_schema(options: ProxyOptions, directory: Path) -> Path:
     """The schema of the first upstream serving one, saved as ``directory/apidoc-upstream-HOST-PORT.json``
     (the JSON bytes exactly as the node wrote them); ``SchemaError`` naming each upstream's failure."""
-    ssl = client_ssl(options.ca_file, options.fingerprints, options.insecure)
-    timeout = ClientTimeout(total=None, connect=options.connect_timeout, sock_connect=options.connect_timeout,
-                            sock_read=options.read_timeout)
     failures: list[str] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl), timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
-        for url in upstream_urls(options):
-            name = f"{url.host}:{url.port}"
-            try:
-                data = await _schema_bytes(session, url.with_path(APIDOC_JS_PATH))
-            except (TimeoutError, ClientError, OSError) as err:
-                failures.append(f"{name}: {describe(err)[0]}")
-                continue
-            except _Unusable as err:
-                failures.append(f"{name}: {err}")
-                continue
-            target = directory / f"apidoc-upstream-{url.host}-{url.port}.json"
-            write_atomic(target, data)
-            return target
+    for url, endpoint in endpoints(options):
+        client = Client(endpoint, connect_timeout=options.connect_timeout, read_timeout=options.read_timeout,
+                        keepalive=0.0)
+        try:
+            data = await _schema_bytes(client)
+        except UpstreamFailure as failure:
+            failures.append(f"{endpoint.name}: {failure.reason}")
+            continue
+        except _Unusable as err:
+            failures.append(f"{endpoint.name}: {err}")
+            continue
+        finally:
+            client.close()
+        target = directory / f"apidoc-upstream-{url.host}-{url.port}.json"
+        write_atomic(target, data)
+        return target
     raise SchemaError(f"no upstream served {APIDOC_JS_PATH} - " + "; ".join(failures))
 
 
-async def _schema_bytes(session: aiohttp.ClientSession, url: URL) -> bytes:
+async def _schema_bytes(client: Client) -> bytes:
     """The JSON tree inside the node's ``apidoc.js``, checked to be a non-empty tree."""
-    async with session.get(url, allow_redirects=False) as response:
-        if response.status != 200:
-            raise _Unusable(f"HTTP {response.status} {response.reason or ''}".rstrip())
-        raw = bytearray()
-        async for chunk in response.content.iter_chunked(1 << 16):
-            raw += chunk
-            if len(raw) > MAX_SCHEMA_BYTES:
-                raise _Unusable(f"answer larger than {MAX_SCHEMA_BYTES >> 20} MiB: not a schema")
+    head = request_head("GET", APIDOC_JS_PATH, client.endpoint.host_header, {"connection": "close"}, None)
+    connection = await client.request(head, None, None, idempotent=True)
     try:
-        data = json_from_apidoc_js(bytes(raw))
+        if connection.status != 200:
+            reason = connection.reason.decode("latin-1")
+            raise _Unusable(f"HTTP {connection.status} {reason}".rstrip())
+        try:
+            raw = await connection.read(MAX_SCHEMA_BYTES)
+        except UpstreamFailure as failure:
+            if "larger than" not in failure.reason:
+                raise
+            raise _Unusable(f"answer larger than {MAX_SCHEMA_BYTES >> 20} MiB: not a schema") from None
+    finally:
+        client.release(connection)
+    try:
+        data = json_from_apidoc_js(raw)
         tree = tree_from_text(data.decode("utf-8"))
     except (SchemaError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise _Unusable(f"not an apidoc.js schema ({str(err).splitlines()[0]})") from None

@@ -3,13 +3,8 @@ pinned certificate fingerprints, or nothing at all when ``--insecure`` asks for 
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import ssl
 from collections.abc import Sequence
-
-from aiohttp import Fingerprint
-from aiohttp.client_exceptions import ServerFingerprintMismatch
 
 from .options import ProxyConfigError
 
@@ -28,34 +23,20 @@ def parse_fingerprint(text: str) -> bytes:
     return digest
 
 
-class PinSet(Fingerprint):
-    """Accepts a peer whose certificate's SHA-256 is any of the pinned ones (one per cluster node)."""
-
-    def __init__(self, pins: Sequence[bytes]) -> None:
-        super().__init__(pins[0])
-        self.pins = frozenset(pins)
-
-    def check(self, transport: asyncio.Transport) -> None:
-        if not transport.get_extra_info("sslcontext"):
-            return
-        cert = transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
-        got = hashlib.sha256(cert).digest()
-        if got not in self.pins:
-            host, port, *_ = transport.get_extra_info("peername")
-            raise ServerFingerprintMismatch(self.fingerprint, got, host, port)
-
-
-def client_ssl(ca_file: str | None, fingerprints: Sequence[str], insecure: bool) -> ssl.SSLContext | Fingerprint | bool:
-    """What aiohttp's ``ssl=`` gets: verification is on unless ``insecure``."""
-    if insecure:
-        return False
-    if fingerprints:
-        # PVE nodes present self-signed certificates: the pin replaces the chain and name checks
-        return PinSet([parse_fingerprint(f) for f in fingerprints])
+def upstream_trust(ca_file: str | None, fingerprints: Sequence[str],
+                   insecure: bool) -> tuple[ssl.SSLContext, frozenset[bytes] | None]:
+    """The TLS context for the upstreams and, when pinning, the accepted certificate digests (the
+    pin replaces chain and name checks: PVE nodes present self-signed certificates)."""
+    if insecure or fingerprints:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        pins = frozenset(parse_fingerprint(f) for f in fingerprints) if fingerprints else None
+        return context, pins
     context = ssl.create_default_context()
     if ca_file:
         try:
             context.load_verify_locations(cafile=ca_file)
         except (OSError, ssl.SSLError) as err:
             raise ProxyConfigError(f"cannot load CA bundle {ca_file}: {err}") from None
-    return context
+    return context, None
