@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from wrkout import latency_ms
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 CLI = str(Path(PY).with_name("pvegateway"))
@@ -155,7 +157,7 @@ def wrk(base: str, path: str, cookie: str, *, threads: int, connections: int, du
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(int(n) for n in sockets.groups()) if sockets else 0)
-    return Figures(rps, _latency(out, "50%"), _latency(out, "99%"), total, errors)
+    return Figures(rps, latency_ms(out, "50%"), latency_ms(out, "99%"), total, errors)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -171,14 +173,6 @@ def loaded(base: str, path: str, cookie: str, pids: dict[str, int]) -> Figures:
     per_request = {name: (cpu_seconds(pid) - before[name]) * 1e6 / max(figures.requests, 1)
                    for name, pid in pids.items()}
     return replace(figures, mock_cpu_us=per_request["mock"], gateway_cpu_us=per_request["gateway"])
-
-
-def _latency(out: str, label: str) -> float:
-    match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
-    if not match:
-        return float("nan")
-    value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
 def measure(sides: dict[str, str], cookie: str, pids: dict[str, int]) -> dict[str, dict[str, dict[str, list[Figures]]]]:

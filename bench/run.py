@@ -20,6 +20,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from wrkout import latency_ms
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -74,15 +76,7 @@ def wrk(port: int, path: str) -> tuple[float, float, float]:
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return rps, _latency(out, "50%"), _latency(out, "99%")
-
-
-def _latency(out: str, label: str) -> float:
-    match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
-    if not match:
-        return float("nan")
-    value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return rps, latency_ms(out, "50%"), latency_ms(out, "99%")
 
 
 def prepare_gateway(port: int) -> None:
@@ -147,7 +141,8 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed for the load (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
-    print(f"pvegateway bench: uvicorn httptools, 1 worker, wrk -c{CONNECTIONS} -d{DURATION}, {ROUNDS} rounds, medians")
+    print(f"pvegateway bench: uvicorn httptools + uvloop, 1 worker, wrk -c{CONNECTIONS} -d{DURATION}, "
+          f"{ROUNDS} rounds, medians")
     report: dict[str, object] = {}
     results = throughput()
     for label in PATHS:

@@ -1,12 +1,11 @@
 """Start one server for the benchmark: the gateway, or the bare one-route Starlette reference.
 
-Both run under the same uvicorn settings (httptools, one worker, no access log).
+Both run under the same uvicorn settings (httptools, uvloop, one worker, no access log).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 
@@ -53,7 +52,7 @@ def main() -> None:
     else:
         config = uvicorn.Config(reference(), host="127.0.0.1", port=args.port, http="httptools",
                                 log_level="warning", access_log=False)
-    asyncio.run(uvicorn.Server(config).serve())
+    uvicorn.Server(config).run()  # uvicorn's runner: uvloop for both, as `pvegateway serve` runs
 
 
 if __name__ == "__main__":
