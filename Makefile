@@ -4,9 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APIDOC_MIRROR ?= $(if $(wildcard ../shared/apidoc),../shared/apidoc,)
 
-.PHONY: install deps apidoc docs-assets test lint typecheck unit bench formats-doc coverage-doc clean
+.PHONY: install system deps apidoc docs-assets test lint typecheck unit bench formats-doc coverage-doc clean
 
-install: deps apidoc docs-assets
+install: system deps apidoc docs-assets
+
+system:
+	./scripts/system-packages.sh
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

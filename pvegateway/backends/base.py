@@ -81,6 +81,7 @@ class Streamed:
     headers: Sequence[tuple[bytes, bytes]]
     body: AsyncIterator[bytes] | bytes
     close: Callable[[], Awaitable[None]] | None = None
+    upstream_seconds: float | None = None  # a proxy's: from sending the request to the answer's headers
 
 
 class Backend(Protocol):

@@ -10,9 +10,11 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Protocol
 
+from ..apidoc.operation import Operation
 from ..backends.base import Backend, Call, Identity, Incoming, Streamed
 from ..errors import PVEError
 from . import envelope
@@ -68,19 +70,72 @@ def relative_path(scope: Scope) -> str:
     return path[len(root):] if root and path.startswith(root) else path
 
 
+OPERATION_KEY = "pvegateway.operation"  # scope keys an observer reads: the matched operation...
+UPSTREAM_KEY = "pvegateway.upstream_seconds"  # ...and how long a proxied node took to answer
+
+
+class Limiter(Protocol):
+    async def check(self, operation: Operation, identity: Identity | None, client: str | None) -> None:
+        """Raise PVEError (429, with Retry-After) when this call is over its budget."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request as logs and metrics see it: never its parameters, headers or credentials."""
+
+    method: str
+    template: str | None  # the operation's path template, None when no operation matched
+    status: int
+    seconds: float
+    upstream_seconds: float | None
+    client: str | None
+
+
+class Observer(Protocol):
+    def record(self, exchange: Exchange) -> None: ...
+
+
 class ApiApp:
     """Answers every ``/api2...`` request like a PVE node's pveproxy would."""
 
-    def __init__(self, router: Router, backend: Backend, *, send_reason: bool = False) -> None:
+    def __init__(self, router: Router, backend: Backend, *, send_reason: bool = False,
+                 limiter: Limiter | None = None, observer: Observer | None = None) -> None:
         self.router = router
         self.backend = backend
         self.send_reason = send_reason
+        self.limiter = limiter
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, relative_path(scope), receive, send)
 
     async def handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         """Answer a request whose path below the mount point is ``path`` (``/api2/...``)."""
+        observer = self.observer
+        if observer is None:
+            await self._handle(scope, path, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._handle(scope, path, receive, watched)
+        finally:
+            operation = scope.get(OPERATION_KEY)
+            client = scope.get("client")
+            observer.record(Exchange(
+                scope.get("method", ""), operation.path if operation is not None else None, status,
+                time.perf_counter() - started, scope.get(UPSTREAM_KEY), client[0] if client else None,
+            ))
+
+    async def _handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         fmt = "json"
         try:
             match = _API_PATH.match(path)
@@ -99,6 +154,8 @@ class ApiApp:
                 raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
             answer = await self._dispatch(fmt, method, rel, scope, headers, body, receive, identity)
             if isinstance(answer, Streamed):
+                if answer.upstream_seconds is not None:
+                    scope[UPSTREAM_KEY] = answer.upstream_seconds
                 await self._stream(answer, send)
                 return
             rendered = answer
@@ -151,6 +208,10 @@ class ApiApp:
         op = match.operation
         if op is None:
             raise PVEError(501, f"Method '{method} {rel}' not implemented")
+        scope[OPERATION_KEY] = op
+        if self.limiter is not None:
+            client = scope.get("client")
+            await self.limiter.check(op, identity, client[0] if client else None)
         ctype = headers.get("content-type", "")
         upload = None
         fields: dict[str, Any] = {}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -78,6 +79,7 @@ class ProxyBackend:
             headers.update(await self.service.headers())
         target = upstream_target(call.fmt, call.path, call.query)
         method = call.operation.method
+        started = time.perf_counter()
         upstream, connection = await self._send(call, method, target, headers)
         if as_service and connection.status == 401 and call.upload is None and self.service is not None:
             # the service ticket expired or was revoked: nothing ran, so one fresh login and again
@@ -85,6 +87,7 @@ class ProxyBackend:
             headers.update(await self.service.headers(renew=True))
             upstream, connection = await self._send(call, method, target, headers)
         answer = _streamed(upstream, connection)
+        answer.upstream_seconds = time.perf_counter() - started
         return await checked(answer, call.operation) if self.options.check_responses else answer
 
     async def _send(self, call: Call, method: str, target: str,
