@@ -20,8 +20,11 @@ from ..errors import PVEError
 class RateLimits:
     def __init__(self, storage_uri: str = "memory://") -> None:
         self.storage_uri = storage_uri
-        self.storage: Storage = storage_from_string(f"async+{storage_uri}"
-                                                    if not storage_uri.startswith("async+") else storage_uri)
+        uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
+        storage = storage_from_string(uri)
+        if not isinstance(storage, Storage):
+            raise ValueError(f"rate-limit storage {storage_uri!r} has no asyncio implementation")
+        self.storage = storage
         self.limiter = MovingWindowRateLimiter(self.storage)
         self._items: dict[str, RateLimitItem] = {}
 
