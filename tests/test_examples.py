@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import socket
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
+
+from tests.live import live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -60,3 +66,19 @@ def run_script(server: subprocess.Popen[str], port: int, state_dir: Path) -> Non
     for step in ("create", "start", "snapshot", "stop", "delete"):
         assert any(line.startswith(f"{step} ") and line.endswith(": OK") for line in out.splitlines()), out
     assert any(line.startswith("status ") and line.endswith(": running") for line in out.splitlines()), out
+
+
+def test_embedding_example_serves_the_api_under_its_prefix() -> None:
+    spec = importlib.util.spec_from_file_location("embed_in_starlette", EXAMPLES / "embed_in_starlette.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with live_server(module.build_app("9.1.11")) as base:
+        status = json.loads(urllib.request.urlopen(base + "/status", timeout=10).read())
+        assert status == {"service": "my-automation", "pve_api": "9.1.11", "operations": 649}
+        form = urllib.parse.urlencode({"username": "root@pam", "password": "pvegateway"}).encode()
+        login = json.loads(urllib.request.urlopen(base + "/pve/api2/json/access/ticket", form, timeout=10).read())
+        ticket = urllib.parse.quote(login["data"]["ticket"], safe="")
+        request = urllib.request.Request(base + "/pve/api2/json/nodes", headers={"Cookie": f"PVEAuthCookie={ticket}"})
+        nodes = json.loads(urllib.request.urlopen(request, timeout=10).read())
+        assert sorted(n["node"] for n in nodes["data"]) == ["pve1", "pve2", "pve3"]
