@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .apidoc.sources import SchemaError, import_schema, install, manifest, sha256
+from .apidoc.sources import SchemaError, import_schema, install
 
 
 def _read_secret_file(path: str, what: str) -> str:
@@ -133,14 +133,24 @@ def _apidoc(args: argparse.Namespace) -> int:
         target = import_schema(args.source, args.version)
         print(f"imported {args.source} as {args.version}: {target}")
     elif args.action == "list":
+        from .apidoc import installed
         from .apidoc.sources import apidoc_dir
 
         directory = apidoc_dir()
-        for name, info in sorted(manifest(directory).get("versions", {}).items()):
-            path = directory / info["file"]
-            state = "installed" if path.exists() else "missing"
-            digest = sha256(path.read_bytes())[:12] if path.exists() else "-"
-            print(f"{name:<10}{state:<11}{info.get('operations', '?')!s:>5} ops  sha256 {digest}  {path}")
+        default, entries = installed.installed_versions(directory)
+        if args.json:
+            print(json.dumps(installed.to_json(directory, default, entries), indent=2))
+        else:
+            sys.stdout.write(installed.render_text(directory, default, entries))
+    elif args.action == "diff":
+        from .apidoc import diff
+        from .app import load_schema
+
+        result = diff.diff_schemas(load_schema(args.old), load_schema(args.new), descriptions=args.descriptions)
+        if args.json:
+            print(json.dumps(diff.to_json(result), indent=2, ensure_ascii=False))
+        else:
+            sys.stdout.write(diff.render_text(result))
     return 0
 
 
@@ -211,7 +221,14 @@ def parser() -> argparse.ArgumentParser:
     imp = actions.add_parser("import", help="import a JSON tree or a node's apidoc.js")
     imp.add_argument("source", help="file or URL")
     imp.add_argument("--as", dest="version", required=True)
-    actions.add_parser("list", help="installed versions")
+    listing = actions.add_parser("list", help="known versions: state, operation count, sha256, file, default")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    diff = actions.add_parser("diff", help="what changed between two versions: operations, parameters, returns, "
+                                           "permissions")
+    diff.add_argument("old", help="version name (e.g. 9.1.11) or path of a schema tree")
+    diff.add_argument("new", help="version name (e.g. 9.2) or path of a schema tree")
+    diff.add_argument("--json", action="store_true", help="machine-readable output (format in apidoc/diff.py)")
+    diff.add_argument("--descriptions", action="store_true", help="also report changed descriptions and prose")
     apidoc.set_defaults(func=_apidoc)
     return top
 
