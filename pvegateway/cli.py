@@ -1,4 +1,4 @@
-"""``pvegateway``: serve | routes | openapi | apidoc {install, import, list}."""
+"""``pvegateway``: serve | routes | openapi | apidoc {install, import, list, diff}."""
 
 from __future__ import annotations
 
@@ -239,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
     except SchemaError as err:
         print(f"pvegateway: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader went away (`pvegateway routes | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
     return result
 

@@ -142,3 +142,15 @@ def test_proxy_reads_secrets_from_files(capsys: pytest.CaptureFixture[str], tmp_
     args[-1] = str(tmp_path / "keys")
     assert main([*args, "--service-user", "gw@pve"]) == 2  # a user without its password
     assert "service user 'gw@pve' has no password" in capsys.readouterr().err
+
+
+def test_output_cut_short_by_its_reader_is_not_a_traceback() -> None:
+    # the OpenAPI document is megabytes: far more than a pipe holds, so the write must hit the closed end
+    with subprocess.Popen([sys.executable, "-m", "pvegateway", "openapi"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == "{\n"
+        proc.stdout.close()  # like `| head -1`
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 1
+    assert "Traceback" not in err
