@@ -61,6 +61,7 @@ class Call:
     query: str = ""
     body: bytes = b""
     upload: Upload | None = None
+    client: str | None = None  # the caller's address (what a login throttle counts failures against)
 
 
 @dataclass(frozen=True, slots=True)

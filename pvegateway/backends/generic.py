@@ -98,6 +98,12 @@ class GenericBackend:
                 found = (index, segment[1:-1], rest)
         return found
 
+    def rebind(self, operations: Iterable[Operation]) -> None:
+        """Answer another schema's operations (a live schema swap), keeping the items made so far."""
+        fresh = GenericBackend(operations)
+        fresh.items = self.items
+        self.__dict__.update(fresh.__dict__)
+
     def _item_of(self, call: Call) -> tuple[str, str, str] | None:
         """The deepest collection item the path lies in: (concrete item path, param, rest of path)."""
         position = self._positions.get(call.operation.path)

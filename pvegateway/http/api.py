@@ -209,9 +209,10 @@ class ApiApp:
         if op is None:
             raise PVEError(501, f"Method '{method} {rel}' not implemented")
         scope[OPERATION_KEY] = op
+        peer = scope.get("client")
+        client = peer[0] if peer else None
         if self.limiter is not None:
-            client = scope.get("client")
-            await self.limiter.check(op, identity, client[0] if client else None)
+            await self.limiter.check(op, identity, client)
         ctype = headers.get("content-type", "")
         upload = None
         fields: dict[str, Any] = {}
@@ -230,7 +231,7 @@ class ApiApp:
             merge_path(params, match.params)
             self.backend.authorize(op, identity, params)  # PVE checks permissions on raw parameters
             op.validator.validate(params)
-            call = Call(op, params, rel, match.params, headers, identity, fmt, query, body, upload)
+            call = Call(op, params, rel, match.params, headers, identity, fmt, query, body, upload, client)
             result = await self.backend.handle(call)
         finally:
             if upload is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
+from ...ratelimit.login import LoginThrottle, login_userid
 from ..base import Call, Identity, Incoming, Result, Streamed
 from ..generic import GenericBackend
 from . import snapshot
@@ -25,6 +26,7 @@ from .tasks import Progression, Tasks
 from .tickets import Signer
 
 log = logging.getLogger(__name__)
+LOGIN = ("POST", "/access/ticket")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class MockOptions:
     auth_delay: float = 0.0
     state_file: str | Path | None = None
     control_key: str | None = field(default=None, repr=False)  # enables the /_gateway control API; never logged
+    login_throttle: str | None = None  # e.g. "user=5/minute;client=20/minute": see pvegateway.ratelimit.login
 
 
 class MockBackend:
@@ -50,6 +53,15 @@ class MockBackend:
         self.mock = self._build(self._initial_seed())
         self.auth = Authenticator(lambda: self.mock.cluster, self.signer, lambda: self.mock.clock.now(),
                                   self.options.auth_delay)
+        self.login_throttle = LoginThrottle(self.options.login_throttle) if self.options.login_throttle else None
+
+    def rebind(self, operations: Iterable[Operation]) -> None:
+        """Answer another schema's operations (a live schema swap): the cluster, tickets and the
+        generic fallback's items stay; handlers are bound again by (method, path)."""
+        ops = list(operations)
+        known = {(op.method, op.path) for op in ops}
+        self.generic.rebind(ops)
+        self.routes = {k: h for k, h in all_routes().items() if k in known}
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -107,7 +119,11 @@ class MockBackend:
         handler = self.routes.get((call.operation.method, call.operation.path))
         if handler is None:
             return await self.generic.handle(call)
-        answer = handler(self.mock, call)
+        if self.login_throttle is not None and (call.operation.method, call.operation.path) == LOGIN:
+            user = login_userid(call.params)
+            answer = await self.login_throttle.guard(user, call.client, lambda: handler(self.mock, call))
+        else:
+            answer = handler(self.mock, call)
         if inspect.isawaitable(answer):  # an upload's handler reads the body as it arrives
             answer = await answer
         return answer if isinstance(answer, Result | Streamed) else Result(answer)

@@ -1,0 +1,105 @@
+"""Rate limits on the PVE API, over real sockets: PVE's 429 envelope, groups, keys, and off by default."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvegateway.app import Gateway, create_app
+from pvegateway.ratelimit.cli import install
+
+from .conftest import call, client, login, serving
+
+
+async def test_over_budget_is_429_in_pves_envelope_with_retry_after_and_reason(mock: Gateway) -> None:
+    install(mock, "read=2/minute")
+    with serving(mock) as api:
+        async with client() as session:
+            await login(session, api)
+            assert [(await call(session, "GET", f"{api}/version")).status for _ in range(2)] == [200, 200]
+            refused = await call(session, "GET", f"{api}/version")
+    message = "rate limit exceeded for read requests - retry in 60 s\n"
+    assert refused.status == 429
+    assert refused.body == {"data": None, "message": message}
+    assert refused.reason == message.strip()
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["Content-Type"] == "application/json;charset=UTF-8"
+
+
+async def test_groups_have_independent_budgets(mock: Gateway) -> None:
+    install(mock, "read=2/minute;write=1/minute")
+    with serving(mock) as api:
+        async with client() as session:
+            await login(session, api)  # anonymous: a budget of its own (the logged-in user's is separate)
+            writes = [(await call(session, "POST", f"{api}/pools", {"poolid": f"p{n}"})).status for n in range(2)]
+            reads = [(await call(session, "GET", f"{api}/pools")).status for _ in range(3)]
+            again = await call(session, "DELETE", f"{api}/pools/p0")
+    assert writes == [200, 429]
+    assert reads == [200, 200, 429]
+    assert again.status == 429 and again.body["message"].startswith("rate limit exceeded for write requests")
+
+
+async def test_login_rule_is_its_own_budget(mock: Gateway) -> None:
+    install(mock, "write=1/minute;login=2/minute")
+    with serving(mock) as api:
+        async with client() as session:
+            await login(session, api)
+            await login(session, api)
+            third = await call(session, "POST", f"{api}/access/ticket", {"username": "root@pam", "password": "x"})
+            created = await call(session, "POST", f"{api}/pools", {"poolid": "a"})
+    assert third.status == 429 and third.body["message"].startswith("rate limit exceeded for login requests")
+    assert created.status == 200
+
+
+async def test_each_client_address_has_its_own_budget(mock: Gateway) -> None:
+    install(mock, "read=1/minute")
+    with serving(mock) as api:
+        async with client("127.0.0.1") as first, client("127.0.0.2") as second:
+            assert (await call(first, "GET", f"{api}/access/domains")).status == 200
+            assert (await call(first, "GET", f"{api}/access/domains")).status == 429
+            assert (await call(second, "GET", f"{api}/access/domains")).status == 200
+
+
+async def test_each_identity_has_its_own_budget_from_one_address(mock: Gateway) -> None:
+    install(mock, "read=2/minute")
+    with serving(mock) as api:
+        async with client() as root, client() as anonymous, client() as token:
+            await login(root, api)
+            made = await call(root, "POST", f"{api}/access/users/root@pam/token/ci", {"privsep": "0"})
+            secret = made.body["data"]
+            token.headers["Authorization"] = f"PVEAPIToken={secret['full-tokenid']}={secret['value']}"
+            assert [(await call(root, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
+            assert [(await call(token, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
+            assert (await call(anonymous, "GET", f"{api}/access/domains")).status == 200
+
+
+async def test_a_refused_write_changes_nothing(mock: Gateway) -> None:
+    install(mock, "write=1/minute")  # per identity: the anonymous login does not spend root's write
+    with serving(mock) as api:
+        async with client() as session:
+            await login(session, api)
+            assert (await call(session, "POST", f"{api}/pools", {"poolid": "kept"})).status == 200
+            assert (await call(session, "POST", f"{api}/pools", {"poolid": "refused"})).status == 429
+            pools = await call(session, "GET", f"{api}/pools")
+    assert [pool["poolid"] for pool in pools.body["data"]] == ["kept"]
+
+
+async def test_no_limiter_unless_rules_are_given() -> None:
+    gateway = create_app("9.2", "mock")
+    assert gateway.api.limiter is None
+    assert install(gateway, None) is None and gateway.api.limiter is None
+    with serving(gateway) as api:
+        async with client() as session:
+            statuses = {(await call(session, "GET", f"{api}/access/domains")).status for _ in range(100)}
+    assert statuses == {200}
+
+
+async def test_an_unreachable_storage_lets_requests_through(mock: Gateway, caplog: pytest.LogCaptureFixture) -> None:
+    from .conftest import free_port
+
+    limiter = install(mock, "read=1/minute", f"redis://127.0.0.1:{free_port()}")
+    assert limiter is not None
+    with serving(mock) as api:
+        async with client() as session:
+            statuses = [(await call(session, "GET", f"{api}/access/domains")).status for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert "rate-limit storage redis://127.0.0.1" in caplog.text and "unavailable" in caplog.text
