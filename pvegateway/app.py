@@ -7,13 +7,13 @@ import functools
 import gc
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from .apidoc.loader import load_operations, root_index
@@ -68,6 +68,7 @@ class Gateway:
         self.api = ApiApp(self.router, backend, send_reason=send_reason)
         self.started = time.time()
         self._lifespan_app = Starlette(lifespan=self.lifespan)
+        self._site_extensions: list[Callable[[], Sequence[BaseRoute]]] = []
 
     @functools.cached_property
     def site(self) -> Starlette:
@@ -75,16 +76,45 @@ class Gateway:
         so that starting the gateway (and the API's first answer) does not wait for them."""
         return Starlette(routes=self._routes())
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[BaseRoute]:
         from . import openapi
         from .apidoc.served import apidoc_route
 
-        routes: list[Route] = [*openapi.routes(self.schema), apidoc_route(self.schema.source)]
+        routes: list[BaseRoute] = [*openapi.routes(self.schema), apidoc_route(self.schema.source)]
         # a backend with its own management endpoints (the mock's /_gateway control API) offers them here
         extra = getattr(self.backend, "site_routes", None)
         if callable(extra):
             routes.extend(extra())
+        for extension in self._site_extensions:
+            routes.extend(extension())
         return routes
+
+    def add_site_routes(self, factory: Callable[[], Sequence[BaseRoute]]) -> None:
+        """Serve ``factory()``'s routes next to ``/openapi.json`` (e.g. the codegen endpoints); asked
+        again whenever the site is rebuilt, so they survive a :meth:`swap`."""
+        self._site_extensions.append(factory)
+        self.__dict__.pop("site", None)  # built again, with them, on the next request for it
+
+    def swap(self, schema: Schema) -> Schema:
+        """Serve ``schema`` from the next request on, without a restart; answers the previous one.
+
+        Each request reads ``self.api`` (router, validators) and ``self.site`` once, when it starts, so
+        requests in flight finish with the schema they started with; new ones get the new router and
+        validators. The backend stays (its state with it): one with a ``rebind(operations)`` is told
+        the new operations. Everything here is synchronous: no request runs between its steps.
+        """
+        operations = [*schema.operations, root_index()]
+        router = Router(operations)
+        rebind = getattr(self.backend, "rebind", None)
+        if callable(rebind):
+            rebind(operations)
+        old = self.api
+        api = ApiApp(router, self.backend, send_reason=old.send_reason, limiter=old.limiter,
+                     observer=old.observer)
+        previous = self.schema
+        self.schema, self.router, self.api = schema, router, api
+        self.__dict__.pop("site", None)  # /openapi.json, apidoc.js and the docs of the new schema
+        return previous
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
