@@ -1,0 +1,44 @@
+"""``pvegateway serve`` flags for observability, and applying them to a gateway."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import Observability, install, log_to
+
+if TYPE_CHECKING:
+    from ..app import Gateway
+
+TOKEN_VARIABLE = "PVEGATEWAY_METRICS_TOKEN"  # noqa: S105 (a variable name, not a secret)
+
+
+def add_arguments(serve: argparse.ArgumentParser) -> None:
+    group = serve.add_argument_group("observability", "/healthz and /readyz are always served")
+    group.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                       help="one JSON line per API request on stdout: method, path template, status, timings, "
+                            "client (never the concrete path, query, headers or body)")
+    group.add_argument("--metrics", action="store_true",
+                       help="serve Prometheus metrics at /metrics (off by default: the API's listener is "
+                            "usually reachable by every API client)")
+    group.add_argument("--metrics-token-file", metavar="FILE",
+                       help=f"/metrics then needs 'Authorization: Bearer TOKEN' (or {TOKEN_VARIABLE})")
+
+
+def metrics_token(args: argparse.Namespace) -> str | None:
+    """From a file or the environment, never argv (which every local user can read)."""
+    if args.metrics_token_file:
+        try:
+            return Path(args.metrics_token_file).expanduser().read_text().strip() or None
+        except OSError as err:
+            raise SystemExit(f"pvegateway: cannot read the metrics token from {args.metrics_token_file}: "
+                             f"{err.strerror}") from None
+    return os.environ.get(TOKEN_VARIABLE) or None
+
+
+def install_from_args(gateway: Gateway, args: argparse.Namespace) -> Observability:
+    if args.access_log:
+        log_to()  # stdout, apart from the server's own log
+    return install(gateway, access_log=args.access_log, metrics=args.metrics, metrics_token=metrics_token(args))

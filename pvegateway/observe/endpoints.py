@@ -1,0 +1,54 @@
+"""``/healthz``, ``/readyz`` and ``/metrics`` as Starlette routes for the gateway's site app."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .exposition import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from . import Observability
+
+_NO_STORE = {"cache-control": "no-store"}
+
+
+def routes(observability: Observability) -> list[Route]:
+    found = [Route("/healthz", _healthz, methods=["GET"]), Route("/readyz", _readyz(observability), methods=["GET"])]
+    if observability.metrics is not None:
+        found.append(Route("/metrics", _metrics(observability), methods=["GET"]))
+    return found
+
+
+async def _healthz(_request: Request) -> Response:
+    """The process answers: nothing else is checked (a liveness probe must not fail on a node outage)."""
+    return JSONResponse({"status": "ok"}, headers=_NO_STORE)
+
+
+def _readyz(observability: Observability) -> Callable[[Request], object]:
+    async def readyz(_request: Request) -> Response:
+        verdict = await observability.readiness.check()
+        if verdict.ready:
+            return JSONResponse({"status": "ready"}, headers=_NO_STORE)
+        return JSONResponse({"status": "unavailable", "reason": verdict.reason}, status_code=503, headers=_NO_STORE)
+
+    return readyz
+
+
+def _metrics(observability: Observability) -> Callable[[Request], object]:
+    token = observability.metrics_token.encode() if observability.metrics_token else None
+
+    async def metrics(request: Request) -> Response:
+        if token is not None:
+            presented = request.headers.get("authorization", "").encode("latin-1")
+            if not hmac.compare_digest(presented, b"Bearer " + token):
+                return Response("metrics need 'Authorization: Bearer TOKEN'\n", status_code=401,
+                                headers={"www-authenticate": 'Bearer realm="metrics"', **_NO_STORE})
+        return Response(observability.exposition(), headers={"content-type": CONTENT_TYPE, **_NO_STORE})
+
+    return metrics
