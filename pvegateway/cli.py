@@ -73,7 +73,10 @@ def _serve(args: argparse.Namespace) -> int:
     from .backends.proxy.options import ProxyConfigError
     from .http import server
 
-    if args.workers != 1:
+    if args.workers < 1:
+        print("pvegateway: --workers needs at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and args.mode == "mock":
         print("pvegateway: the mock keeps its cluster in one process's memory; several workers would each "
               "get their own cluster. Run one worker (use --state FILE to keep state across restarts).",
               file=sys.stderr)
@@ -103,7 +106,14 @@ def _serve(args: argparse.Namespace) -> int:
     if fingerprint:
         print(f"pvegateway: TLS certificate {cert}, SHA-256 fingerprint {fingerprint}", flush=True)
     runner = server.run_uvicorn if args.server == "uvicorn" else server.run_hypercorn
-    runner(app, sock, None if args.http else cert, None if args.http else key, args.log_level)
+    cert, key = (None, None) if args.http else (cert, key)
+    if args.workers > 1:
+        from .http import workers
+
+        served = workers.announcing_ready(app)
+        return workers.serve_workers(args.workers, sock, lambda parent: runner(
+            served, sock, cert, key, args.log_level, args.shutdown_timeout, orphan_of=parent), args.shutdown_timeout)
+    runner(app, sock, cert, key, args.log_level, args.shutdown_timeout)
     return 0
 
 
@@ -193,7 +203,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn")
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="proxy: processes serving the socket, under a supervising parent (mock: 1)")
+    serve.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="on SIGTERM, how long requests in flight may take to finish (idle connections close "
+                            "at once)")
     serve.add_argument("--seed", help="mock: a JSON cluster description (default: a small 3-node cluster)")
     serve.add_argument("--root-password", help="mock: root@pam's password (default: the seed's)")
     serve.add_argument("--state", help="mock: save the cluster to FILE on shutdown, load it on start")

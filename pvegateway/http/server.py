@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
+import os
+import signal
 import socket
 import ssl
 import threading
@@ -193,22 +196,121 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_uvicorn(app: Any, sock: socket.socket, cert: str | None, key: str | None, log_level: str) -> None:
+SHUTDOWN_TIMEOUT = 30.0
+"""How long a stopping server lets requests in flight finish (pveproxy's own proxy read timeout)."""
+
+
+def _idle(connection: Any) -> bool:
+    """No request in flight and nothing left to write: closing it loses nothing."""
+    cycle = getattr(connection, "cycle", None)
+    transport = getattr(connection, "transport", None)
+    pending = transport.get_write_buffer_size() if transport is not None and not transport.is_closing() else 0
+    return (cycle is None or cycle.response_complete) and not pending
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server with a drain that cannot be held up by idle clients, and a clean exit status.
+
+    uvicorn's own shutdown closes idle connections politely: under TLS that sends close_notify and waits
+    for the client's, which an idle keep-alive client never sends, so a SIGTERM took the SSL shutdown
+    timeout (30 s) per stop. Here idle connections are dropped at once, requests in flight finish
+    (bounded by ``shutdown_timeout``) and leave on a ``Connection: close`` answer, and whatever is left
+    is aborted. uvicorn also re-raises the signal once stopped, so ``serve`` died of SIGTERM (status
+    -15) instead of exiting 0 after a requested, clean stop.
+    """
+
+    def __init__(self, config: uvicorn.Config, shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+                 orphan_of: int | None = None) -> None:
+        super().__init__(config)
+        self.shutdown_timeout = shutdown_timeout
+        self.orphan_of = orphan_of  # a worker stops by itself if its supervisor dies
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.orphan_of is not None and os.getppid() != self.orphan_of:
+            self.should_exit = True
+        result: bool = await super().on_tick(counter)
+        return result
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # stop accepting: new connections are refused once every copy is closed
+        for sock in sockets or []:
+            sock.close()
+        state = self.server_state
+        logging.getLogger("uvicorn.error").info(
+            "stopping: no longer accepting; %d request(s) in flight", len(state.tasks))
+        for connection in list(state.connections):
+            if _idle(connection):
+                connection.transport.abort()
+            else:
+                connection.shutdown()  # finishes its answer with Connection: close
+        deadline = time.monotonic() + self.shutdown_timeout
+        while state.tasks and not self.force_exit and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(state.tasks), timeout=min(left, 0.5))
+        if state.tasks:
+            logging.getLogger("uvicorn.error").warning(
+                "shutdown timeout: cancelling %d request(s) in flight", len(state.tasks))
+            for task in list(state.tasks):
+                task.cancel()
+        # answers already written may still sit in a buffer for a slow reader: let them go out, then
+        # drop what remains (a TLS close would wait for a close_notify the peer may never send)
+        while not self.force_exit and time.monotonic() < deadline and any(
+                not _idle(connection) for connection in state.connections):
+            await asyncio.sleep(0.01)
+        for connection in list(state.connections):
+            connection.transport.abort()
+        await asyncio.sleep(0)
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
+def run_uvicorn(app: Any, sock: socket.socket, cert: str | None, key: str | None, log_level: str,
+                shutdown_timeout: float = SHUTDOWN_TIMEOUT, orphan_of: int | None = None) -> None:
     host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn_config(app, host, port, cert, key, log_level))
+    server = GracefulServer(uvicorn_config(app, host, port, cert, key, log_level), shutdown_timeout, orphan_of)
     server.run(sockets=[sock])  # uvicorn's runner picks uvloop (loop="auto"); asyncio.run() would not
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's startup-failure status
 
 
-def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | None, log_level: str) -> None:
+def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | None, log_level: str,
+                  shutdown_timeout: float = SHUTDOWN_TIMEOUT, orphan_of: int | None = None) -> None:
+    """hypercorn on the pre-bound socket; under TLS it offers h2 and http/1.1 by ALPN (HTTP/2)."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
+    # hypercorn owns the descriptor from here (and closes it on shutdown, so new connections are refused)
+    config.bind = [f"fd://{sock.detach()}"]
     config.certfile = cert
     config.keyfile = key
     config.loglevel = log_level.upper()
-    asyncio.run(serve(app, config))
+    config.include_server_header = False
+    config.graceful_timeout = shutdown_timeout
+    asyncio.run(serve(app, config, shutdown_trigger=lambda: _stop_requested(orphan_of)))
+
+
+async def _stop_requested(orphan_of: int | None) -> None:
+    """hypercorn's stop: SIGINT/SIGTERM, or (a worker) its supervisor gone."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set() and (orphan_of is None or os.getppid() == orphan_of):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
 
 
 @dataclass
