@@ -112,7 +112,8 @@ def mock(state_dir: Path) -> Iterator[tuple[str, str, int]]:
     """The mock over HTTPS: its URL, its certificate's SHA-256 fingerprint and its process id."""
     port = free_port()
     env = {**os.environ, "PVEGATEWAY_ROOT_PASSWORD": PASSWORD}
-    argv = [CLI, "serve", "--mode", "mock", "--port", str(port), "--state-dir", str(state_dir)]
+    # no access log: the bench reads only the startup lines, and measures the request path itself
+    argv = [CLI, "serve", "--mode", "mock", "--port", str(port), "--state-dir", str(state_dir), "--no-access-log"]
     with process(argv, env) as proc:
         match = _announced(proc, r"fingerprint ([0-9A-F:]{95})", time.perf_counter() + 60)
         yield f"https://127.0.0.1:{port}", match.group(1), proc.pid
@@ -124,7 +125,7 @@ def proxy(upstream: str, fingerprint: str, state_dir: Path) -> Iterator[tuple[st
     its URL and process id."""
     port = free_port()
     argv = [CLI, "serve", "--mode", "proxy", "--upstream", upstream, "--fingerprint", fingerprint,
-            "--port", str(port), "--state-dir", str(state_dir)]
+            "--port", str(port), "--state-dir", str(state_dir), "--no-access-log"]
     with process(argv) as proc:
         _announced(proc, r"listening on https://", time.perf_counter() + 60)
         yield f"https://127.0.0.1:{port}", proc.pid

@@ -130,6 +130,9 @@ class Gateway:
             yield
         finally:
             await self.backend.shutdown()
+            close = getattr(self.api.limiter, "aclose", None)  # a Redis-backed limiter's connections
+            if close is not None:
+                await close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .apidoc.sources import SchemaError, import_schema, install
+
+if TYPE_CHECKING:
+    from .app import Gateway
 
 
 def _read_secret_file(path: str, what: str) -> str:
@@ -21,8 +24,10 @@ def _read_secret_file(path: str, what: str) -> str:
 
 def _mock_options(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     from . import statedir
+    from .ratelimit.cli import mock_options_from_args
 
     return {
+        **mock_options_from_args(args),
         "seed": args.seed,
         "root_password": args.root_password or os.environ.get("PVEGATEWAY_ROOT_PASSWORD"),
         "secret": statedir.secret(state_dir), "tasks": args.tasks, "auth_delay": args.auth_delay,
@@ -67,6 +72,18 @@ def _schema_source(args: argparse.Namespace, options: dict[str, Any], state_dir:
                            lambda text: print(text, file=sys.stderr, flush=True))
 
 
+def _operate(app: Gateway, args: argparse.Namespace, state_dir: Path) -> None:
+    """Rate limits, codegen endpoints and observability, as the flags ask."""
+    from . import codegen
+    from .observe.cli import install_from_args
+    from .ratelimit.cli import limiter_from_args
+
+    limiter = limiter_from_args(args)
+    app.api.limiter = limiter
+    codegen.install(app, codegen.from_args(args, state_dir), limits=limiter.limits if limiter else None)
+    install_from_args(app, args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from . import statedir
     from .app import create_app
@@ -94,6 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
         options = _proxy_options(args) if args.mode == "proxy" else _mock_options(args, state_dir)
         apidoc = _schema_source(args, options, state_dir)
         app = create_app(apidoc, args.mode, send_reason=args.server == "uvicorn", **options)
+        _operate(app, args, state_dir)
     except (ValueError, ProxyConfigError) as err:
         print(f"pvegateway: {err}", file=sys.stderr)
         return 2
@@ -189,6 +207,16 @@ def _proxy_arguments(serve: argparse.ArgumentParser) -> None:
                        help="compare answers with the schema's returns; report drift in a header and the log")
 
 
+def _operating_arguments(serve: argparse.ArgumentParser) -> None:
+    from .codegen.options import add_arguments as codegen_arguments
+    from .observe.cli import add_arguments as observe_arguments
+    from .ratelimit.cli import add_arguments as ratelimit_arguments
+
+    ratelimit_arguments(serve)
+    codegen_arguments(serve)
+    observe_arguments(serve)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pvegateway", description="Proxmox VE API gateway and mock")
     sub = top.add_subparsers(dest="command", required=True)
@@ -218,6 +246,7 @@ def parser() -> argparse.ArgumentParser:
                                              "(or PVEGATEWAY_CONTROL_KEY; prefer the variable: argv is visible)")
     serve.add_argument("--log-level", default="warning")
     _proxy_arguments(serve)
+    _operating_arguments(serve)
     serve.set_defaults(func=_serve)
 
     routes = sub.add_parser("routes", help="list every operation: method, path, name")

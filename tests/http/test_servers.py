@@ -141,7 +141,8 @@ def _server_sides(port: int, client_ports: set[int]) -> dict[int, int]:
 def test_proxy_workers_share_the_socket_restart_and_stop(tmp_path: Path) -> None:
     with running_mock(tls=True, state_dir=tmp_path / "upstream", apidoc=APIDOC) as mock:
         assert mock.fingerprint is not None
-        args = ["--mode", "proxy", "--upstream", mock.url, "--fingerprint", mock.fingerprint, "--workers", "2"]
+        args = ["--mode", "proxy", "--upstream", mock.url, "--fingerprint", mock.fingerprint, "--workers", "2",
+                "--no-access-log"]  # stdout: only the status lines this test reads
         with served(args, tmp_path) as server:
             ready = server.line()
             assert "2 workers serving" in ready
