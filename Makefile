@@ -27,7 +27,7 @@ docs-assets: deps
 test: lint typecheck unit
 
 lint:
-	$(VENV)/bin/ruff check pvegateway tests bench
+	$(VENV)/bin/ruff check pvegateway tests bench examples
 
 typecheck:
 	$(VENV)/bin/mypy

@@ -4,9 +4,7 @@ and aiohttp clients that log in like any PVE client."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,42 +17,11 @@ from pvegateway.app import Gateway
 from pvegateway.testing import mock_gateway
 from tests.live import live_server
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    """``redis://127.0.0.1:PORT``: ready once it logged "Ready to accept connections" and answered PING."""
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--loglevel", "notice"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:  # ends when redis-server exits: a failed start is reported, not waited on
-        seen.append(line)
-        if "Ready to accept connections" in line:
-            break
-    else:
-        process.wait()
-        raise RuntimeError("redis-server did not start:\n" + "".join(seen))
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
-    try:
-        assert client.ping()
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
 
 
 @pytest.fixture
