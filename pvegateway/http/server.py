@@ -167,12 +167,15 @@ def uvicorn_config(
     app: Any, host: str = "127.0.0.1", port: int = 8006, cert: str | None = None, key: str | None = None,
     log_level: str = "warning", protocol: type[asyncio.Protocol] = PVEHttpToolsProtocol, **extra: Any,
 ) -> uvicorn.Config:
-    """uvicorn as the gateway runs it: PVE reason phrases, no uvicorn Server header."""
+    """uvicorn as the gateway runs it: PVE reason phrases, no uvicorn Server header, and not uvicorn's
+    access log, which prints concrete paths with their query strings (passwords travel there); the
+    gateway's own (pvegateway.observe) logs path templates only."""
+    options: dict[str, Any] = {"access_log": False, **extra}
     return uvicorn.Config(
         app, host=host, port=port, http=protocol, ssl_certfile=cert, ssl_keyfile=key,
         log_level=log_level, lifespan="on", server_header=False, date_header=True,
         proxy_headers=False,  # X-Forwarded-* from clients are not trusted (nor needed)
-        **extra,
+        **options,
     )
 
 

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -303,3 +304,20 @@ async def test_shutdown_timeout_bounds_the_drain(tmp_path: Path) -> None:
         server.close()
         node.close()
         await node.wait_closed()
+
+
+def test_no_log_carries_a_query_string_even_at_info(tmp_path: Path) -> None:
+    """uvicorn's own access log would print ``?password=...``; the gateway's logs the path template only."""
+    command = [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", "0", "--log-level", "info",
+               "--state-dir", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        found = re.search(r"listening on (http://\S+/api2/json)", proc.stdout.readline())
+        assert found
+        url = found.group(1) + "/access/ticket?username=root@pam&password=hunter2-in-the-query"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert answer.status == 200
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "hunter2" not in out + err
+    assert '"path":"/access/ticket","status":200' in out
