@@ -80,6 +80,19 @@ class Resolved:
     path: Path
 
 
+def schema_bytes(raw: bytes) -> bytes:
+    """The JSON tree inside ``raw`` (a tree or an ``apidoc.js``) as written, checked to be a non-empty
+    tree of API paths; ``SchemaError`` says why not. For schemas fetched from elsewhere."""
+    try:
+        data = json_from_apidoc_js(raw)
+        tree = tree_from_text(data.decode("utf-8"))
+    except (SchemaError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise SchemaError(f"not an apidoc schema ({str(err).splitlines()[0]})") from None
+    if not tree or not all(isinstance(node, dict) and "path" in node for node in tree):
+        raise SchemaError("not an apidoc schema (no tree of API paths)")
+    return data
+
+
 def resolve(apidoc: str | os.PathLike[str] | None) -> Resolved:
     """A version name from the manifest, or a path to a JSON tree or apidoc.js."""
     directory = apidoc_dir()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..apidoc.sources import SchemaError, json_from_apidoc_js, tree_from_text
+from ..apidoc.sources import SchemaError, schema_bytes
 from ..backends.proxy.http1 import Client, UpstreamFailure, request_head
 from ..backends.proxy.options import ProxyConfigError, ProxyOptions
 from ..backends.proxy.pool import endpoints
@@ -147,10 +147,6 @@ class Sources:
 def tree_bytes(raw: bytes, where: str) -> bytes:
     """The JSON tree inside ``raw`` (a tree or an ``apidoc.js``), checked to be a tree of API paths."""
     try:
-        data = json_from_apidoc_js(raw)
-        tree = tree_from_text(data.decode("utf-8"))
-    except (SchemaError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise FetchFailed(f"{where}: not an apidoc schema ({str(err).splitlines()[0]})") from None
-    if not tree or not all(isinstance(node, dict) and "path" in node for node in tree):
-        raise FetchFailed(f"{where}: not an apidoc schema (no tree of API paths)")
-    return data
+        return schema_bytes(raw)
+    except SchemaError as err:
+        raise FetchFailed(f"{where}: {err}") from None

@@ -87,11 +87,11 @@ def _serving(status: int, body: bytes) -> Starlette:
 
 
 @pytest.mark.parametrize(("status", "body", "reason"), [
-    (200, b"<html><body>Proxmox VE</body></html>", "not an apidoc.js schema"),
-    (200, b"const apiSchema = [];\nlet method2cmd = {};\n", "not an apidoc.js schema (no tree of API paths)"),
-    (200, b"const apiSchema = [{\"path\": \"/version\"", "not an apidoc.js schema"),
-    (200, b'{"data": null}', "not an apidoc.js schema"),
-    (200, b"\xff\xfe[]", "not an apidoc.js schema"),
+    (200, b"<html><body>Proxmox VE</body></html>", "not an apidoc schema"),
+    (200, b"const apiSchema = [];\nlet method2cmd = {};\n", "not an apidoc schema (no tree of API paths)"),
+    (200, b"const apiSchema = [{\"path\": \"/version\"", "not an apidoc schema"),
+    (200, b'{"data": null}', "not an apidoc schema"),
+    (200, b"\xff\xfe[]", "not an apidoc schema"),
     (404, b"", "HTTP 404 Not Found"),
 ])
 def test_an_upstream_serving_no_schema_means_the_fallback(

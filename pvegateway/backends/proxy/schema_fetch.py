@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...apidoc.served import APIDOC_JS_PATH
-from ...apidoc.sources import SchemaError, json_from_apidoc_js, manifest, tree_from_text, write_atomic
+from ...apidoc.sources import SchemaError, manifest, schema_bytes, write_atomic
 from .http1 import Client, UpstreamFailure, request_head
 from .options import ProxyOptions
 from .pool import endpoints
@@ -68,13 +68,9 @@ async def _schema_bytes(client: Client) -> bytes:
     finally:
         client.release(connection)
     try:
-        data = json_from_apidoc_js(raw)
-        tree = tree_from_text(data.decode("utf-8"))
-    except (SchemaError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise _Unusable(f"not an apidoc.js schema ({str(err).splitlines()[0]})") from None
-    if not tree or not all(isinstance(node, dict) and "path" in node for node in tree):
-        raise _Unusable("not an apidoc.js schema (no tree of API paths)")
-    return data
+        return schema_bytes(raw)
+    except SchemaError as err:
+        raise _Unusable(str(err)) from None
 
 
 def upstream_schema(options: ProxyOptions, directory: Path, fallback: str | None,
