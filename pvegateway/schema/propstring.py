@@ -1,9 +1,11 @@
 """PVE property strings (``parse_property_string``): ``key=value,...`` checked key by key.
 
 No escaping exists: values cannot contain ``,``. A part without ``=`` goes to the ``default_key``;
-``alias``/``keyAlias`` rename keys (``virtio=BC:24:...`` sets ``model=virtio`` and ``macaddr``); the
-parsed hash is then checked with ``check_object`` and additional properties refused. Errors come back
-as PVE's nested text: ``format error\\n`` then one ``path.key: message\\n`` line per key.
+``alias``/``keyAlias`` rename keys (``virtio=BC:24:...`` sets ``model=virtio`` and ``macaddr``) and
+refuse a key already given under its own name; booleans accept ``on``/``yes``/``true`` spellings, bare
+or keyed (pve-common's own tests: ``on`` alone is ``enabled=1``). The parsed hash is then checked
+with ``check_object`` and additional properties refused. Errors come back as PVE's nested text:
+``format error\\n`` then one ``path.key: message\\n`` line per key.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def parse(fmt: HashFormat, data: str) -> dict[str, str]:
                         raise _ParseError(f"key alias '{key_alias}' is already defined\n")
                     result[key_alias] = key
                 key = str(schema["alias"])
+                if key in result:  # e.g. macaddr=...,virtio=...: the alias would overwrite silently
+                    raise _ParseError(f"key '{key}' is already defined (via alias)\n")
                 schema = fmt.keys.get(key)
             # an unknown key is kept: check_object reports it as not defined in the schema
             if schema is not None and schema.get("type") == "boolean":
@@ -75,6 +79,9 @@ def parse(fmt: HashFormat, data: str) -> dict[str, str]:
             default_used = True
             if truthy(result.get(fmt.default_key)):
                 raise _ParseError(f"duplicate key in comma-separated list property: {fmt.default_key}\n")
+            default_schema = fmt.keys.get(fmt.default_key)
+            if default_schema is not None and default_schema.get("type") == "boolean":
+                part = parse_boolean(part) or part  # a bare 'on' is enabled=1, as with the key
             result[fmt.default_key] = part
         else:
             raise _ParseError("missing key in comma-separated list property\n")

@@ -53,7 +53,9 @@ def _time_comp(limit: int) -> Callable[[str], tuple[str, int]]:
         digits = _digits(text)
         if not digits:
             raise _Fail(text, "Nom(Digit)")
-        value = int(digits)
+        # more than 10 significant digits exceed u32 (and a 4300+ digit int() is refused by Python)
+        significant = digits.lstrip("0")
+        value = int(significant) if 0 < len(significant) <= 10 else (0 if not significant else _U32_MAX + 1)
         if value > _U32_MAX:  # str::parse::<u32> in map_res
             raise _Fail(text, "Nom(MapRes)")
         rest = text[len(digits) :]

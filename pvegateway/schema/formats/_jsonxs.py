@@ -199,7 +199,7 @@ class _Decoder:
         self.pos += size
         return decoded
 
-    def number(self) -> int | float:
+    def number(self) -> int | float | str:
         start = self.pos
         if self.peek() == "-":
             self.pos += 1
@@ -223,7 +223,10 @@ class _Decoder:
                 raise _Err("malformed number (no digits after exp sign)", self.pos)
             is_float = True
         text = self.data[start : self.pos]
-        return float(text) if is_float else int(text)
+        if is_float:
+            return float(text)
+        # JSON::XS keeps an integer it cannot hold without loss as a string (and int() refuses 4300+ digits)
+        return int(text) if len(text) <= 20 else text
 
     def digits(self) -> bool:
         start = self.pos

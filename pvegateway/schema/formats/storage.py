@@ -89,8 +89,9 @@ def verify_zfs_blocksize(value: str) -> str:
     Reconstructed from PVE 9.2's error text; the Perl source was not available.
     """
     found = _BLOCKSIZE_RE.match(value)
-    if found:
-        size = int(found.group(1)) * _BLOCKSIZE_UNITS[(found.group(2) or "").lower()]
+    digits = found.group(1).lstrip("0") if found else ""
+    if found and len(digits) <= 9:  # longer is too big, and int() refuses 4300+ digits (zeros too)
+        size = int(digits or "0") * _BLOCKSIZE_UNITS[(found.group(2) or "").lower()]
         if 512 <= size <= 16 * 1024 * 1024 and size & (size - 1) == 0:
             return value
     raise FormatError(
