@@ -6,6 +6,7 @@ Order of checks follows pve-http-server and pve-manager (docs/pve-wire.md sectio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 _API_PATH = re.compile(r"^/api2/+([a-z][a-z0-9]+)(/.*)?$", re.DOTALL)
 MAX_BODY = 512 * 1024
 DRAIN_LIMIT = 64 * 1024 * 1024
+DRAIN_IDLE = 5.0  # pveproxy's inactivity timeout: a client that stops sending is not waited on longer
+_UNSAFE_REASON = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 REASON_HEADER = b"x-pvegateway-reason"
 _METHODS = frozenset(("GET", "POST", "PUT", "DELETE"))
 _MULTIPART = "multipart/form-data"
@@ -51,6 +54,54 @@ def _http_date() -> bytes:
         cached = (second, formatdate(second, usegmt=True).encode())
         _date_cache = cached
     return cached[1]
+
+
+class _Body:
+    """``receive``, remembering whether the request's body has been read to its end."""
+
+    __slots__ = ("done", "receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.done = False
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            self.done = True
+        return message
+
+    def pending(self, scope: Scope) -> bool:
+        """Body bytes the client is still sending (a refused request): a connection closed on them
+        is reset, and the reset can destroy the answer before the client reads it."""
+        if self.done:
+            return False
+        for name, value in scope.get("headers", ()):
+            if name == b"transfer-encoding":
+                return True
+            if name == b"content-length":
+                text = value.strip()
+                return text.isdigit() and 0 < int(text) <= DRAIN_LIMIT
+        return False
+
+    async def drain(self) -> None:
+        """Read and drop the rest of the body: at most DRAIN_LIMIT bytes, waiting at most DRAIN_IDLE
+        for each piece: a client that declared more than it sends holds the connection no longer."""
+        drained = 0
+        while not self.done and drained <= DRAIN_LIMIT:
+            try:
+                message = await asyncio.wait_for(self(), DRAIN_IDLE)
+            except TimeoutError:
+                return
+            drained += len(message.get("body", b""))
+
+
+def reason_bytes(reason: str) -> bytes | None:
+    """The reason phrase as the status line's bytes, or None (the standard phrase) when it holds a
+    control character: nothing a request put into a message can end the status line early."""
+    if _UNSAFE_REASON.search(reason):
+        return None
+    return reason.encode("utf-8", "replace")
 
 
 async def _drain(rest: AsyncIterator[bytes], limit: int = DRAIN_LIMIT) -> None:
@@ -137,6 +188,8 @@ class ApiApp:
 
     async def _handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         fmt = "json"
+        body_state = _Body(receive)
+        receive = body_state
         try:
             match = _API_PATH.match(path)
             if match is None:
@@ -166,7 +219,7 @@ class ApiApp:
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             error = PVEError(500, "internal error - see the gateway's log\n")
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", error)
-        await self._respond(rendered, send)
+        await self._respond(rendered, send, body_state if body_state.pending(scope) else None)
 
     async def _read_body(self, method: str, headers: dict[str, str], receive: Receive) -> bytes | None:
         """The whole body (at most 512 KiB), or None for a multipart upload, which is read as a
@@ -248,8 +301,9 @@ class ApiApp:
             headers = [(k, v) for k, v in answer.headers if k not in _HOP]
             if answer.status >= 400:
                 headers.append((b"connection", b"close"))
-            if self.send_reason and answer.reason != envelope.standard_phrase(answer.status):
-                headers.append((REASON_HEADER, answer.reason.encode("utf-8", "replace")))
+            reason = reason_bytes(answer.reason)
+            if self.send_reason and reason and answer.reason != envelope.standard_phrase(answer.status):
+                headers.append((REASON_HEADER, reason))
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             started = True
             if isinstance(answer.body, bytes):
@@ -269,7 +323,9 @@ class ApiApp:
             if answer.close is not None:
                 await answer.close()
 
-    async def _respond(self, rendered: envelope.Rendered, send: Send) -> None:
+    async def _respond(self, rendered: envelope.Rendered, send: Send, unread: _Body | None = None) -> None:
+        """Send the answer; with ``unread``, the refused body's rest is read after the answer's bytes
+        and before its end, so the client sees the answer and then an orderly close."""
         headers: list[tuple[bytes, bytes]] = [
             (b"cache-control", b"max-age=0"),
             (b"pragma", b"no-cache"),
@@ -283,7 +339,13 @@ class ApiApp:
             headers.append((b"connection", b"close"))
         for key, value in rendered.headers.items():
             headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
-        if self.send_reason and rendered.reason != envelope.standard_phrase(rendered.status):
-            headers.append((REASON_HEADER, rendered.reason.encode("utf-8", "replace")))
+        reason = reason_bytes(rendered.reason)
+        if self.send_reason and reason and rendered.reason != envelope.standard_phrase(rendered.status):
+            headers.append((REASON_HEADER, reason))
         await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
-        await send({"type": "http.response.body", "body": rendered.body})
+        if unread is None:
+            await send({"type": "http.response.body", "body": rendered.body})
+            return
+        await send({"type": "http.response.body", "body": rendered.body, "more_body": True})
+        await unread.drain()
+        await send({"type": "http.response.body", "body": b""})

@@ -39,6 +39,16 @@ def reason_for(status: int, message: str) -> str:
     return first if first and "\r" not in first else standard_phrase(status)
 
 
+def _unsendable(message: str) -> bool:
+    """pve-http-server ``response``: a first line that still holds a CR cannot be a reason phrase;
+    the answer becomes a bodiless ``400 Bad Request`` rather than a status line open to injection."""
+    return "\r" in message.split("\n", 1)[0]
+
+
+def _bad_request() -> Rendered:
+    return Rendered(400, b"", None, standard_phrase(400))
+
+
 # what json.dumps(data, separators=(",", ":"), ensure_ascii=False) builds on every call, built once
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -61,6 +71,8 @@ def success(fmt: str, data: Any, total: Any = None, changes: Any = None) -> Rend
 
 
 def failure(fmt: str, error: PVEError) -> Rendered:
+    if _unsendable(error.message) and (error.plain or fmt not in ("extjs", "htmljs")):
+        return _bad_request()  # the extjs formats answer 200 OK: their message stays in the body
     if error.plain:
         text = b"" if error.bare else error.message.encode()
         rendered = Rendered(error.status, text, None, reason_for(error.status, error.message))

@@ -70,15 +70,55 @@ def perlify(value: Any) -> Any:
     return value
 
 
+_UV_MAX = 2**64 - 1
+_IV_MIN_MAGNITUDE = 2**63
+_MAX_DEPTH = "json text or perl structure exceeds maximum nesting level (max_depth set too low?)"
+
+
+def _json_int(literal: str) -> int | str:
+    """JSON::XS keeps an integer too wide for Perl's IV/UV as its digits: a string, never a float.
+
+    Python's own int() also refuses literals of over 4300 digits, which must not become a crash."""
+    digits = literal.lstrip("-")
+    if len(digits) > 20 or int(digits) > (_IV_MIN_MAGNITUDE if literal.startswith("-") else _UV_MAX):
+        return literal
+    return int(literal)
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: JSON::XS refuses them as it refuses any other bare word."""
+    raise ValueError(f"unexpected bare word {name!r}")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a decoded value holds half a surrogate pair (json pairs whole ones up itself)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    return False
+
+
 def decode_json_body(body: bytes) -> dict[str, Any]:
     try:
-        decoded = json.loads(body)
+        decoded = json.loads(body, parse_int=_json_int, parse_constant=_no_constant)
+        if not isinstance(decoded, dict):
+            raise PVEError(500, "Not a HASH reference", plain=True)
+        # JSON::XS refuses "\ud800" without its pair; Python keeps it, and it could never be encoded back
+        if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(decoded):
+            raise PVEError(500, "malformed JSON string: missing low or high surrogate character in surrogate pair",
+                           plain=True)
+        return {str(k): perlify(v) for k, v in decoded.items()}
     except (ValueError, UnicodeDecodeError) as err:
         text = f"malformed JSON string: {err}"
         raise PVEError(500, text, plain=True) from None
-    if not isinstance(decoded, dict):
-        raise PVEError(500, "Not a HASH reference", plain=True)
-    return {str(k): perlify(v) for k, v in decoded.items()}
+    except RecursionError:  # JSON::XS stops at a depth of 512 with this message
+        raise PVEError(500, _MAX_DEPTH, plain=True) from None
 
 
 @lru_cache(maxsize=64)  # a request asks up to four times; clients send a handful of distinct values

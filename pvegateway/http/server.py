@@ -129,9 +129,106 @@ def _coalescing(cycle: Any, send: Any) -> Any:
     return coalescing_send
 
 
+MAX_HEADER_LINES = 62
+"""pveproxy reads at most 63 lines after the request line, the blank one included (AnyEvent.pm)."""
+MAX_HEADER_BYTES = 8 * 1024
+"""pveproxy's limit on the header lines' total length (``$limit_max_header_size``)."""
+MAX_HEAD_BYTES = 72 * 1024
+"""Request line and headers together, as received: a 64 KiB request line (pveproxy's read buffer) plus
+the headers. Counted on the raw bytes, so a header line that never ends is refused too."""
+_HEAD_TOO_LARGE = b"request header too large (over 62 lines or 8 KiB)"
+HEAD_TIMEOUT = 5.0
+"""pveproxy's inactivity timeout: a connection whose request head is not complete by then is closed."""
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
 class PVEHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (about 1.5x faster than h11 here), writing the gateway's reason,
-    and each answer's head together with its first body bytes."""
+    and each answer's head together with its first body bytes.
+
+    It also holds requests to pveproxy's header limits. pveproxy drops a request over them without a
+    word and the client waits for its 5 s timeout; httptools has no limit at all, so a client could
+    make the server buffer headers without end. Here such a request gets ``431`` at once and the
+    connection closes, before the app sees it. A head that does not arrive within ``head_timeout``
+    (a silent or trickling client) closes the connection, as pveproxy's timeout does; uvicorn itself
+    would wait for it forever.
+    """
+
+    head_timeout = HEAD_TIMEOUT
+    _head_timer: asyncio.TimerHandle | None = None
+
+    _head_open = True  # from a request's first byte to the end of its headers
+    _head_raw = 0  # bytes received while the head is open
+    _head_lines = 0
+    _head_size = 0  # the header lines' length, as pveproxy counts it
+    _too_large = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._too_large:
+            return  # answered already; the connection is closing
+        if self._head_open:
+            self._head_raw += len(data)
+        super().data_received(data)
+        if self._head_open and self._head_raw > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self._refuse_head()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if self._head_open and not self.transport.is_closing():
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_open = True  # the raw count goes on: this chunk's bytes are this head's
+        self._head_lines = self._head_size = 0
+        self._arm_head_timer()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_lines += 1
+        self._head_size += len(name) + 2 + len(value)
+        if self._head_lines > MAX_HEADER_LINES or self._head_size >= MAX_HEADER_BYTES:
+            self._too_large = True
+            raise _HeadTooLarge  # stops the parser; uvicorn answers through send_400_response
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_open = False
+        self._head_raw = 0
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._too_large:
+            self._refuse_head()
+            return
+        super().send_400_response(msg)
+
+    def _refuse_head(self) -> None:
+        self._too_large = True
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_HEAD_TOO_LARGE), _HEAD_TOO_LARGE))
+        self.transport.close()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         cycle.send = _with_reason(_coalescing(cycle, cycle.send))
