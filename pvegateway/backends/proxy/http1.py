@@ -16,16 +16,25 @@ import asyncio
 import collections
 import hashlib
 import os
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 import httptools
 
 _HIGH_WATER = 256 * 1024  # stop reading from the node while this much body waits for the client
 _LOW_WATER = 64 * 1024
+
+
+class Usage(NamedTuple):
+    """A client's connections right now: in an exchange, kept idle, and slots left before ``limit``."""
+
+    busy: int
+    idle: int
+    free: int
 
 
 class UpstreamFailure(Exception):
@@ -59,7 +68,11 @@ def _connect_reason(err: BaseException) -> str:
     if isinstance(err, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted ({err.verify_message or 'verification failed'})"
     if isinstance(err, ssl.SSLError):
+        if err.reason == "WRONG_VERSION_NUMBER":  # OpenSSL's words for an answer that is not TLS at all
+            return "TLS handshake failed (WRONG_VERSION_NUMBER: the node does not speak TLS)"
         return f"TLS handshake failed ({err.reason or err.__class__.__name__})"
+    if isinstance(err, socket.gaierror):  # the name did not resolve: its errno is EAI_*, not one of os.strerror's
+        return f"cannot connect ({err.strerror or 'name resolution failed'})"
     if isinstance(err, OSError):
         text = os.strerror(err.errno) if err.errno and err.errno > 0 else (str(err) or err.__class__.__name__)
         return f"cannot connect ({text})"
@@ -206,7 +219,7 @@ class Connection(asyncio.Protocol):
     async def exchange(self, head: bytes, body: bytes | None, stream: AsyncIterator[bytes] | None) -> None:
         """Send a request; return once the answer's status line and headers are in."""
         self._reset()
-        assert self.transport is not None
+        assert self.transport is not None  # nosec B101 # narrowing: set by connection_made before any exchange
         if self.closed:
             raise UpstreamFailure("connection closed before the request", sent=False)
         self._arm()
@@ -284,7 +297,17 @@ class Client:
         self.keepalive = keepalive
         self._idle: list[Connection] = []
         self._busy: set[Connection] = set()
+        self.limit = limit
         self._slots = asyncio.Semaphore(limit)  # PVE stops accepting at 500 connections per worker
+
+    @property
+    def full(self) -> bool:
+        """Every connection is in use: a request would have to wait for one (the pool tries others first)."""
+        return self._slots.locked()
+
+    def usage(self) -> Usage:
+        """For tests and metrics: a fault must leave no connection busy and no slot taken."""
+        return Usage(len(self._busy), len(self._idle), self._slots._value)
 
     async def connect(self) -> Connection:
         loop = asyncio.get_running_loop()
@@ -317,8 +340,19 @@ class Client:
 
     async def request(self, head: bytes, body: bytes | None, stream: AsyncIterator[bytes] | None, *,
                       idempotent: bool) -> Connection:
-        """The connection holding the node's answer (headers read, body to come): ``release`` it."""
-        await self._slots.acquire()
+        """The connection holding the node's answer (headers read, body to come): ``release`` it.
+
+        Waiting for a free connection counts as connecting: when every one hangs on a stalled node, the
+        wait ends after ``connect_timeout`` (nothing was sent, so another node may take the request)
+        instead of lasting as long as the stalls do."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # the usual case, without a timer to arm and cancel
+        else:
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise UpstreamFailure(f"no free connection (all {self.limit} in use)", sent=False) from None
         try:
             return await self._request(head, body, stream, idempotent)
         except BaseException:

@@ -54,7 +54,7 @@ class UpstreamError(Exception):
         tried = "; ".join(f"{a.upstream}: {a.reason}" for a in self.attempts)
         if all("timed out" in a.reason for a in self.attempts):
             status = 504
-        elif any(a.sent for a in self.attempts) or any("certificate" in a.reason for a in self.attempts):
+        elif any(a.sent or a.reason.startswith("TLS") for a in self.attempts):  # it answered, but wrongly
             status = 502
         else:
             status = 503
@@ -90,7 +90,8 @@ class Pool:
 
     def _order(self) -> list[Upstream]:
         now = time.monotonic()
-        healthy = [u for u in self.upstreams if u.down_until <= now]
+        # a node whose every connection is busy (stalled, most likely) comes after those with one free
+        healthy = sorted((u for u in self.upstreams if u.down_until <= now), key=lambda u: u.client.full)
         down = sorted((u for u in self.upstreams if u.down_until > now), key=lambda u: u.down_until)
         return healthy + down
 
