@@ -82,10 +82,13 @@ class MockBackend:
         return Mock(cluster, clock, self.signer, tasks, seed=dict(seed))
 
     def reset(self, seed: Mapping[str, Any] | None = None) -> None:
-        """Back to the original seed (or a new one); the signing secret stays, so tickets stay valid."""
+        """Back to the original seed (or a new one); the signing secret stays, so tickets stay valid.
+        Objects the generic fallback created (SDN zones, mappings...) go too: they are not in the seed."""
         self.mock = self._build(seed if seed is not None else self.mock.seed)
+        self.generic.clear()
 
     def dump(self) -> dict[str, Any]:
+        self.mock.tasks.settle()
         return snapshot.dump(self.mock.cluster)
 
     def save(self) -> None:
@@ -117,6 +120,7 @@ class MockBackend:
 
     async def handle(self, call: Call) -> Result | Streamed:
         handler = self.routes.get((call.operation.method, call.operation.path))
+        self.mock.tasks.settle()  # delayed tasks end on time, whether or not anyone reads their status
         if handler is None:
             return await self.generic.handle(call)
         if self.login_throttle is not None and (call.operation.method, call.operation.path) == LOGIN:

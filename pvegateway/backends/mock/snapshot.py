@@ -67,6 +67,7 @@ def _user_out(user: User) -> dict[str, Any]:
 def _task_out(task: Task) -> dict[str, Any]:
     data = asdict(task)
     data.pop("finish", None)
+    data.pop("cancel", None)
     return data
 
 

@@ -18,7 +18,7 @@ TASK_HISTORY = 1000  # per node, like the size PVE's task index is trimmed to
 def config_digest(config: dict[str, Any]) -> str:
     """SHA1 over the config as PVE writes it (``key: value`` lines); what ``digest`` compares."""
     text = "".join(f"{k}: {config[k]}\n" for k in sorted(config))
-    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - PVE's digest is SHA1
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()  # PVE's digest is SHA1: a change check
 
 
 @dataclass
@@ -179,6 +179,7 @@ class Task:
     done_at: float | None = None  # or a clock time after which it stops
     outcome: str = "OK"
     finish: Any = None  # a callable applied when the task stops (e.g. the guest starts)
+    cancel: Any = None  # a callable undoing the call's early effects if the task is stopped first
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """Worker tasks: real UPIDs, a log, and deterministic progression (no test ever needs to sleep).
 
 Progression modes: ``immediate`` (a task is finished when the call returns), ``polls:N`` (it stops
-after N status reads) and ``delay:S`` (after S seconds of the mock's clock).
+after N status reads) and ``delay:S`` (after S seconds of the mock's clock, whoever is looking: a
+client that waits for a guest's ``create`` lock to go away never reads the task's status, so
+``settle`` runs before every request).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +44,7 @@ class Tasks:
         self._cluster = cluster
         self._clock = clock
         self.progression = progression
+        self._timed: list[tuple[float, int, Task]] = []  # (done_at, pid, task): a heap of delayed tasks
 
     def start(
         self,
@@ -51,20 +55,26 @@ class Tasks:
         finish: Callable[[], None] | None = None,
         log: list[str] | None = None,
         error: str | None = None,
+        cancel: Callable[[], None] | None = None,
     ) -> str:
-        """Start a task; ``finish`` applies its effect when it stops (at once in immediate mode)."""
+        """Start a task; ``finish`` applies its effect when it stops (at once in immediate mode).
+
+        ``cancel`` undoes what the call did before its worker ran, should the task be stopped first
+        (PVE's create and clone workers remove the half-made guest when interrupted).
+        """
         cluster = self._cluster()
         cluster.next_pid += 1
         now = self._clock.now()
         pid = cluster.next_pid
         upid = make_upid(node, pid, pid * 100, now, kind, ident, user)
         task = Task(upid=upid, node=node, pid=pid, pstart=pid * 100, starttime=now, type=kind, id=ident,
-                    user=user, log=list(log or []), finish=finish, outcome=error or "OK")
+                    user=user, log=list(log or []), finish=finish, outcome=error or "OK", cancel=cancel)
         mode = self.progression
         if mode.mode == "polls":
             task.polls_left = int(mode.value)
         elif mode.mode == "delay":
             task.done_at = self._clock.monotonic() + mode.value
+            heapq.heappush(self._timed, (task.done_at, pid, task))
         cluster.add_task(task)
         if mode.mode == "immediate" or (mode.mode == "polls" and task.polls_left <= 0):
             self.stop(task)
@@ -73,6 +83,7 @@ class Tasks:
     def stop(self, task: Task) -> None:
         if task.status == "stopped":
             return
+        task.cancel = None
         if task.finish is not None:
             try:
                 task.finish()
@@ -83,6 +94,25 @@ class Tasks:
         task.endtime = self._clock.now()
         task.exitstatus = task.outcome
         task.log.append("TASK OK" if task.outcome == "OK" else f"TASK ERROR: {task.outcome}")
+
+    def interrupt(self, task: Task, reason: str) -> None:
+        """Stop a running task before its effect: it ends with ``reason`` and its call is undone."""
+        if task.status != "running":
+            return
+        cancel, task.cancel, task.finish = task.cancel, None, None
+        if cancel is not None:
+            cancel()
+        task.outcome = reason
+        self.stop(task)
+
+    def settle(self) -> None:
+        """Stop every delayed task whose time has come (O(1) when none has)."""
+        timed = self._timed
+        if not timed:
+            return
+        now = self._clock.monotonic()
+        while timed and timed[0][0] <= now:
+            self.stop(heapq.heappop(timed)[2])
 
     def poll(self, task: Task) -> Task:
         """A status read: counts towards ``polls:N`` and checks ``delay:S``."""

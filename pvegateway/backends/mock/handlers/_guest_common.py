@@ -68,9 +68,9 @@ def guest_of(mock: Mock, call: Call, kind: Kind) -> Guest:
 
 
 def task(mock: Mock, call: Call, guest: Guest | None, kind_name: str, ident: str, finish: Any = None,
-         log: list[str] | None = None) -> str:
+         log: list[str] | None = None, cancel: Any = None) -> str:
     node = guest.node if guest is not None else call.path_params["node"]
-    return mock.tasks.start(node, kind_name, ident, user_of(call), finish=finish, log=log)
+    return mock.tasks.start(node, kind_name, ident, user_of(call), finish=finish, log=log, cancel=cancel)
 
 
 # --- property strings and sizes ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ._guest_common import (
     with_size,
 )
 from ._guest_devices import free_slot
+from ._guest_power import discard
 from ._params import flag
 
 
@@ -52,7 +53,7 @@ def resize(kind: Kind) -> Handler:
         check_lock(guest, call.params)
         check_digest(guest, call.params)
         key, text = str(call.params["disk"]), str(call.params["size"])
-        value, volume = _disk(mock, kind, guest, key)
+        _, volume = _disk(mock, kind, guest, key)
         grow = text.startswith("+")
         size = parse_size(text.lstrip("+"))
         new = volume.size + size if grow else size
@@ -63,8 +64,15 @@ def resize(kind: Kind) -> Handler:
             raise PVEError(500, "disk is already at specified size\n")
 
         def finish() -> None:
-            volume.size = new
-            guest.config[key] = with_size(value, new)
+            # PVE's worker reads the disk under the config lock: concurrent resizes add up, and an
+            # option changed meanwhile is kept (what was checked above is checked again on current state)
+            current, disk = _disk(mock, kind, guest, key)
+            target = disk.size + size if grow else size
+            if target < disk.size:
+                raise PVEError(500, "shrinking disks is not supported\n" if kind is QEMU
+                               else "unable to shrink disk size\n")
+            disk.size = target
+            guest.config[key] = with_size(current, target)
 
         return task(mock, call, guest, "resize", str(guest.vmid), finish=finish)
     return handler
@@ -203,7 +211,8 @@ def clone(kind: Kind) -> Handler:
             clone_guest.lock = None
 
         name = "qmclone" if kind is QEMU else "vzclone"
-        return task(mock, call, source, name, str(source.vmid), finish=finish)
+        return task(mock, call, source, name, str(source.vmid), finish=finish,
+                    cancel=lambda: discard(mock, clone_guest))
     return handler
 
 

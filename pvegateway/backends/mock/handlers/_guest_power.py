@@ -9,6 +9,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
+from . import _volumes as vols
 from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
 from ._guest_devices import check_bridges
@@ -211,4 +212,17 @@ def add_created(mock: Mock, call: Call, guest: Guest, task_type: str) -> str:
         if start:
             power_on(mock, guest)
 
-    return task(mock, call, guest, task_type, str(guest.vmid), finish=finish)
+    return task(mock, call, guest, task_type, str(guest.vmid), finish=finish, cancel=lambda: discard(mock, guest))
+
+
+def discard(mock: Mock, guest: Guest) -> None:
+    """Remove a guest whose create or clone was stopped, with its volumes and pool membership (as
+    PVE's workers clean up when interrupted): no guest is left locked forever."""
+    if mock.cluster.guests.get(guest.vmid) is not guest:
+        return
+    for volume in vols.owned(mock, guest.vmid, guest.node):
+        vols.free(mock, volume.volid, volume.node)
+    for pool in mock.cluster.pools.values():
+        if guest.vmid in pool.vmids:
+            pool.vmids.remove(guest.vmid)
+    del mock.cluster.guests[guest.vmid]

@@ -168,10 +168,7 @@ def task_log(mock: Mock, call: Call) -> Any:
 def stop_task(mock: Mock, call: Call) -> None:
     task = _task(mock, call)
     _check(mock, call, task, "Sys.Modify")
-    if task.status == "running":
-        task.finish = None  # a killed worker does not get to apply its effect
-        task.outcome = _INTERRUPTED
-        mock.tasks.stop(task)
+    mock.tasks.interrupt(task, _INTERRUPTED)  # a killed worker does not get to apply its effect
     return None
 
 
