@@ -14,7 +14,7 @@ from typing import Any
 
 from ..apidoc.operation import Operation
 from ..errors import PVEError
-from ..schema.perl import split_list
+from ..schema.perl import split_list, truthy
 from .base import Call, Identity, Incoming, Result
 from .samples import sample
 
@@ -22,7 +22,7 @@ _CONFIG_LEAVES = ("", "/config", "/options")
 
 
 def _digest(item: Mapping[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(item, sort_keys=True).encode()).hexdigest()  # noqa: S324
+    return hashlib.sha1(json.dumps(item, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
 
 
 def _lists_subdirs(op: Operation) -> bool:
@@ -104,6 +104,10 @@ class GenericBackend:
         fresh.items = self.items
         self.__dict__.update(fresh.__dict__)
 
+    def clear(self) -> None:
+        """Forget every item created so far (a mock reset goes back to the seed for these too)."""
+        self.items.clear()
+
     def _item_of(self, call: Call) -> tuple[str, str, str] | None:
         """The deepest collection item the path lies in: (concrete item path, param, rest of path)."""
         position = self._positions.get(call.operation.path)
@@ -132,7 +136,8 @@ class GenericBackend:
                 raise PVEError(500, f"{param} '{value}' does not exist\n")
             if rest in _CONFIG_LEAVES and not self._is_index(op):
                 if op.method == "GET":
-                    return Result({**item, "digest": _digest(item)} if rest else dict(item))
+                    shown = {**self._required(op, context, item), **item}
+                    return Result({**shown, "digest": _digest(item)} if rest else shown)
                 if op.method in ("PUT", "POST"):
                     self._update(item, call)
                     return Result(self._sample(op, "upid", context))
@@ -143,6 +148,18 @@ class GenericBackend:
         if self._is_index(op):
             return Result([{"subdir": name} for name in self._children.get(op.path, [])])
         return Result(self._sample(op, "upid" if op.method != "GET" else "", context))
+
+    def _required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, Any]:
+        """Sample values for the non-optional ``returns`` properties the item was not created with: an
+        item holds its creation parameters, but a client reads what ``returns`` promises (ZFS pool
+        details: ``children``, ``errors``, ``state``), as PVE would send them."""
+        properties = op.returns.get("properties") if op.returns.get("type") == "object" else None
+        if not isinstance(properties, Mapping):
+            return {}
+        shaped = self._sample(op, "", context)
+        return {k: shaped[k] for k, v in properties.items()
+                if k not in item and isinstance(shaped, dict) and k in shaped
+                and isinstance(v, Mapping) and not truthy(v.get("optional"))}
 
     def _create(self, call: Call, param: str) -> Result:
         value = str(call.params[param])

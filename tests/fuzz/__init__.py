@@ -1,0 +1,1 @@
+"""Schema-driven fuzzing of the mock gateway with schemathesis (see ``harness``)."""
