@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APIDOC_MIRROR ?= $(if $(wildcard ../shared/apidoc),../shared/apidoc,)
 
-.PHONY: install system deps apidoc docs-assets test lint typecheck unit bench formats-doc coverage-doc clean
+.PHONY: install system deps apidoc docs-assets test lint typecheck security unit bench soak formats-doc coverage-doc clean
 
 install: system deps apidoc docs-assets
 
@@ -24,7 +24,7 @@ apidoc: deps
 docs-assets: deps
 	$(PY) -m pvegateway.docs_assets install
 
-test: lint typecheck unit
+test: lint typecheck security unit
 
 lint:
 	$(VENV)/bin/ruff check pvegateway tests bench examples
@@ -32,12 +32,25 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy
 
+# bandit (SECURITY.md). bench/, a developer's tool never installed, skips B101 (asserts check results), B105
+# (it logs in to mocks it starts, with known passwords), B311 (random picks requests, never secrets), B404 and
+# B603 (it runs the project's own server and wrk with fixed argument lists, never a shell).
+security:
+	$(VENV)/bin/bandit -q -c pyproject.toml -r pvegateway examples
+	$(VENV)/bin/bandit -q -c pyproject.toml -r bench -s B101,B105,B311,B404,B603
+
 unit:
 	$(VENV)/bin/pytest -q
 
 bench:
 	$(PY) bench/run.py
 	$(PY) bench/proxy.py
+	BENCH_FAULTS_READ_TIMEOUT=20 $(PY) bench/faults.py  # stalled requests held: do others keep full speed?
+	$(PY) bench/faults.py  # stalled requests time out and come again (2 s): the cost of failing ones
+
+SOAK_SECONDS ?= 300
+soak:  # mixed traffic from 32 clients against the mock: zero unexpected errors, flat memory
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS)
 
 formats-doc:
 	$(PY) -m pvegateway.schema.formats.inventory > docs/FORMATS.md

@@ -140,7 +140,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def fetch(url: str, *, timeout: float = 60.0) -> bytes:
     if not url.startswith(("https://", "http://")):
         raise SchemaError(f"refusing to fetch {url!r}: only http(s) URLs")
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310  # nosec B310 # scheme checked above
         return bytes(response.read())
 
 

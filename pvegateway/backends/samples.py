@@ -79,4 +79,4 @@ def _string(schema: Mapping[str, Any], name: str) -> str:
     default = schema.get("default")
     if default is not None:
         return str(default)
-    return f"{name or 'value'}-{hashlib.sha1(name.encode()).hexdigest()[:6]}"  # noqa: S324
+    return f"{name or 'value'}-{hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6]}"

@@ -12,7 +12,7 @@ from . import Observability, install, log_to
 if TYPE_CHECKING:
     from ..app import Gateway
 
-TOKEN_VARIABLE = "PVEGATEWAY_METRICS_TOKEN"  # noqa: S105 (a variable name, not a secret)
+TOKEN_VARIABLE = "PVEGATEWAY_METRICS_TOKEN"  # noqa: S105  # nosec B105 # a variable name, not a secret
 
 
 def add_arguments(serve: argparse.ArgumentParser) -> None:

@@ -37,7 +37,7 @@ _WRITE_METHODS = frozenset(("POST", "PUT", "DELETE"))
 _UPLOAD = re.compile(r"^/nodes/\{node\}/storage/\{storage\}/upload$")
 
 _COOKIE = "PVEAuthCookie"
-_TOKEN = "PVEAPIToken"  # noqa: S105 (a scheme name, not a secret)
+_TOKEN = "PVEAPIToken"  # noqa: S105  # nosec B105 # a scheme name, not a secret
 _CSRF = "CSRFPreventionToken"
 
 SECURITY_SCHEMES: Mapping[str, JSONDict] = {

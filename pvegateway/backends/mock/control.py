@@ -1,11 +1,12 @@
 """The mock's control API: ``/_gateway/...`` routes for tests to reset, seed, inspect and drive the cluster.
 
 Off unless a key is configured (``MockOptions.control_key``): then every call needs
-``Authorization: Bearer <key>``. The key is compared in constant time and never logged.
+``Authorization: Bearer <key>``. The key is compared as a SHA-256 digest in constant time and never logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,10 @@ from .tasks import Progression
 
 PREFIX = "/_gateway"
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -46,7 +51,8 @@ class Control:
             if not given:
                 return _error(401, "control API: missing 'Authorization: Bearer <key>' header")
             scheme, _, token = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+            # digests of equal length: the comparison's time says nothing about the key, not even its length
+            if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(token.strip()), _digest(key)):
                 return _error(403, "control API: wrong key")
             try:
                 return await endpoint(request)

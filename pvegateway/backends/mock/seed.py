@@ -9,7 +9,7 @@ from typing import Any
 
 GiB = 1024**3
 
-DEFAULT_ROOT_PASSWORD = "pvegateway"  # noqa: S105 - the mock's documented default, not a secret
+DEFAULT_ROOT_PASSWORD = "pvegateway"  # noqa: S105  # nosec B105 # the mock's documented default, not a secret
 
 _NODES = [{"name": f"pve{i}", "ip": f"192.0.2.{10 + i}"} for i in (1, 2, 3)]
 

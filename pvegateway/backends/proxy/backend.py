@@ -75,7 +75,8 @@ class ProxyBackend:
         as_service = call.identity is not None and call.identity.credentials == "gateway-key"
         headers = cred.without_credentials(call.headers) if as_service else cred.caller_headers(call.headers)
         if as_service:
-            assert self.service is not None
+            if self.service is None:  # authenticate admits key holders only with a service account
+                raise PVEError(500, "gateway API key accepted without a service account\n")
             headers.update(await self.service.headers())
         target = upstream_target(call.fmt, call.path, call.query)
         method = call.operation.method

@@ -75,13 +75,13 @@ class ServiceSession:
         if self.credential.token:
             return {"authorization": f"PVEAPIToken={self.credential.token}"}
         async with self._lock:
-            if renew or self._ticket is None or time.monotonic() - self._obtained > RENEW_AFTER:
-                await self._login()
-            assert self._ticket is not None
-            ticket, csrf = self._ticket
+            current = self._ticket
+            if renew or current is None or time.monotonic() - self._obtained > RENEW_AFTER:
+                current = await self._login()
+            ticket, csrf = current
         return {"cookie": f"PVEAuthCookie={quote(ticket, safe='')}", "csrfpreventiontoken": csrf}
 
-    async def _login(self) -> None:
+    async def _login(self) -> tuple[str, str]:
         # renew with the ticket itself while it is valid (PVE's way), else the password
         secret = self._ticket[0] if self._ticket and time.monotonic() - self._obtained < 7000 else None
         for password in ([secret] if secret else []) + [self.credential.password]:
@@ -104,7 +104,7 @@ class ServiceSession:
                 self._ticket = (data["ticket"], data["CSRFPreventionToken"])
                 self._obtained = time.monotonic()
                 log.info("service account %s: ticket obtained", self.credential.username)
-                return
+                return self._ticket
         log.error("service account %s: login refused by PVE (HTTP %d)", self.credential.username, status)
         raise PVEError(502, "the gateway's service account could not log in to PVE; see the gateway's log\n")
 

@@ -299,7 +299,7 @@ class NetIP:
             return None
         if not truthy(end):
             end = begin
-        assert end is not None
+        assert end is not None  # nosec B101 # narrowing: truthy(end) or end = begin just above
         end_version = self.get_version(end)
         if end_version is None:
             return None

@@ -111,8 +111,8 @@ async def upload(mock: Mock, call: Call) -> str:
     if call.upload is not None:  # the whole body first, as pve-http-server does; nothing changes meanwhile
         received = await _filepart.receive(call.upload, str(algorithm) if algorithm else None)
     node, storage, content, fmt, dest = _target(mock, call)
-    assert received is not None  # _target refuses a call without an upload
-    tmpfile = f"/var/tmp/pveupload-{secrets.token_hex(16)}"  # noqa: S108 - the name PVE logs, never opened
+    assert received is not None  # nosec B101 # narrowing: _target refuses a call without an upload
+    tmpfile = f"/var/tmp/pveupload-{secrets.token_hex(16)}"  # noqa: S108  # nosec B108 # a name PVE logs, never opened
     log = [f"starting file import from: {tmpfile}"]
     error = _checksum_failure(call, received.digest, log)
     finish: Callable[[], None] | None = None

@@ -1,0 +1,93 @@
+"""What SECURITY.md promises about secrets, proven: private files at rest, bearer keys that match only
+exactly, and which secrets may come from argv."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from starlette.requests import Request
+
+from pvegateway import statedir
+from pvegateway.backends.mock.backend import MockOptions
+from pvegateway.backends.proxy.credentials import GatewayKeys
+from pvegateway.cli import parser
+from pvegateway.codegen.guard import AdminKeys
+from pvegateway.errors import PVEError
+from pvegateway.observe import install
+from tests.live import live_server
+from tests.mock.conftest import mock_app
+
+KEY = "s3cret-key"
+# what someone probing a bearer key tries: a prefix, an extension, another case, nothing, a long non-ASCII one
+NEAR_MISSES = [KEY[:-1], KEY + "x", KEY.upper(), "", "s3cret-k\u00e9y" * 10]
+
+
+def _status(url: str, key: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # a plain HTTP server on 127.0.0.1
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_state_dir_secrets_are_private_from_the_start_and_kept(tmp_path: Path) -> None:
+    previous = os.umask(0)  # even a process that would make world-writable files gets 0600 secrets
+    try:
+        secret = statedir.secret(tmp_path)
+        _cert, key, fingerprint = statedir.certificate(tmp_path)
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "authkey", key):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert len(secret) == 32
+    assert statedir.secret(tmp_path) == secret  # tickets survive a restart
+    assert statedir.certificate(tmp_path)[2] == fingerprint  # pins survive a restart
+
+
+def test_control_key_and_metrics_token_match_only_exactly() -> None:
+    gateway = mock_app(MockOptions(secret=b"test-secret", control_key=KEY))
+    install(gateway, access_log=False, metrics_token=KEY)
+    with live_server(gateway) as base:
+        assert _status(f"{base}/_gateway/state", KEY) == 200
+        assert _status(f"{base}/metrics", KEY) == 200
+        for wrong in NEAR_MISSES:
+            assert _status(f"{base}/_gateway/state", wrong) == 403, wrong
+            assert _status(f"{base}/metrics", wrong) == 401, wrong
+
+
+def _bearer(key: str) -> Request:
+    return Request({"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode("latin-1"))]})
+
+
+def test_admin_and_gateway_keys_match_only_exactly() -> None:
+    admin = AdminKeys(["another-key", KEY])
+    admin.check(_bearer(KEY))
+    gateway = GatewayKeys(["another-key", KEY])
+    assert gateway.valid(KEY)
+    for wrong in NEAR_MISSES:
+        with pytest.raises(PVEError) as refused:
+            admin.check(_bearer(wrong))
+        assert refused.value.status == 401
+        assert not gateway.valid(wrong), wrong
+
+
+def test_only_the_mocks_secrets_may_come_from_argv() -> None:
+    """Every local user can read a process's argv: proxy and operating secrets are named by FILE (or
+    come from the environment); only the mock's control key and root password are also flags."""
+    subparsers = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    serve = subparsers.choices["serve"]
+    secret_words = ("key", "token", "password", "secret")
+    paths = {"--tls-key"}  # a file's path, like the FILE options
+    on_argv = {
+        option
+        for action in serve._actions for option in action.option_strings
+        if any(word in option for word in secret_words) and action.metavar != "FILE" and option not in paths
+    }
+    assert on_argv == {"--control-key", "--root-password"}
