@@ -22,6 +22,13 @@ def _read_secret_file(path: str, what: str) -> str:
         raise SystemExit(f"pvegateway: cannot read {what} from {path}: {err.strerror}") from None
 
 
+def _mock_secret(flag: str | None, path: str | None, variable: str, what: str) -> str | None:
+    """A FILE, the environment or (visible to every local user, kept for scripts) the flag itself."""
+    if path:
+        return _read_secret_file(path, what)
+    return flag or os.environ.get(variable)
+
+
 def _mock_options(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     from . import statedir
     from .ratelimit.cli import mock_options_from_args
@@ -29,10 +36,12 @@ def _mock_options(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     return {
         **mock_options_from_args(args),
         "seed": args.seed,
-        "root_password": args.root_password or os.environ.get("PVEGATEWAY_ROOT_PASSWORD"),
+        "root_password": _mock_secret(args.root_password, args.root_password_file, "PVEGATEWAY_ROOT_PASSWORD",
+                                      "the root password"),
         "secret": statedir.secret(state_dir), "tasks": args.tasks, "auth_delay": args.auth_delay,
         "state_file": args.state,
-        "control_key": args.control_key or os.environ.get("PVEGATEWAY_CONTROL_KEY"),
+        "control_key": _mock_secret(args.control_key, args.control_key_file, "PVEGATEWAY_CONTROL_KEY",
+                                    "the control key"),
     }
 
 
@@ -237,11 +246,15 @@ def parser() -> argparse.ArgumentParser:
                        help="on SIGTERM, how long requests in flight may take to finish (idle connections close "
                             "at once)")
     serve.add_argument("--seed", help="mock: a JSON cluster description (default: a small 3-node cluster)")
-    serve.add_argument("--root-password", help="mock: root@pam's password (default: the seed's)")
+    serve.add_argument("--root-password", help="mock: root@pam's password (default: the seed's; argv is visible "
+                                                "to local users: prefer --root-password-file or "
+                                                "PVEGATEWAY_ROOT_PASSWORD)")
+    serve.add_argument("--root-password-file", metavar="FILE", help="mock: root@pam's password, from FILE")
     serve.add_argument("--state", help="mock: save the cluster to FILE on shutdown, load it on start")
     serve.add_argument("--state-dir", help="TLS certificate and ticket secret (default ~/.local/state/pvegateway)")
     serve.add_argument("--tasks", default="immediate", help="mock: immediate | polls:N | delay:SECONDS")
     serve.add_argument("--auth-delay", type=float, default=0.0, help="mock: seconds before a 401 (PVE: 3)")
+    serve.add_argument("--control-key-file", metavar="FILE", help="mock: enable /_gateway/ with the bearer key in FILE")
     serve.add_argument("--control-key", help="mock: enable /_gateway/ with this bearer key "
                                              "(or PVEGATEWAY_CONTROL_KEY; prefer the variable: argv is visible)")
     serve.add_argument("--log-level", default="warning")

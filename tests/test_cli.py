@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -154,3 +156,26 @@ def test_output_cut_short_by_its_reader_is_not_a_traceback() -> None:
         err = proc.stderr.read()
         assert proc.wait(timeout=30) == 1
     assert "Traceback" not in err
+
+
+def test_the_mocks_secrets_can_come_from_files(tmp_path: Path) -> None:
+    """--root-password-file and --control-key-file: nothing secret on the command line."""
+    (tmp_path / "password").write_text("from-a-file-9c1\n")
+    (tmp_path / "control").write_text("ctl-key-77a\n")
+    command = [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", "0", "--state-dir", str(tmp_path),
+               "--root-password-file", str(tmp_path / "password"), "--control-key-file", str(tmp_path / "control")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            found = re.search(r"listening on (http://\S+)/api2/json", proc.stdout.readline())
+            assert found
+            base = found.group(1)
+            form = urllib.parse.urlencode({"username": "root@pam", "password": "from-a-file-9c1"}).encode()
+            with urllib.request.urlopen(base + "/api2/json/access/ticket", form, timeout=10) as login:
+                assert json.loads(login.read())["data"]["username"] == "root@pam"
+            request = urllib.request.Request(base + "/_gateway/state", headers={"Authorization": "Bearer ctl-key-77a"})
+            with urllib.request.urlopen(request, timeout=10) as state:
+                assert state.status == 200
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)

@@ -79,8 +79,8 @@ def test_admin_and_gateway_keys_match_only_exactly() -> None:
 
 
 def test_only_the_mocks_secrets_may_come_from_argv() -> None:
-    """Every local user can read a process's argv: proxy and operating secrets are named by FILE (or
-    come from the environment); only the mock's control key and root password are also flags."""
+    """Every local user can read a process's argv: every secret can be named by FILE (or come from the
+    environment); only the mock's control key and root password are also flags, kept for scripts."""
     subparsers = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
     serve = subparsers.choices["serve"]
     secret_words = ("key", "token", "password", "secret")
@@ -91,3 +91,5 @@ def test_only_the_mocks_secrets_may_come_from_argv() -> None:
         if any(word in option for word in secret_words) and action.metavar != "FILE" and option not in paths
     }
     assert on_argv == {"--control-key", "--root-password"}
+    file_options = {o for action in serve._actions for o in action.option_strings if action.metavar == "FILE"}
+    assert {"--control-key-file", "--root-password-file"} <= file_options
