@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -31,10 +29,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
+from benchkit import main_printing, record
 from proxy import (
     CLI,
     PASSWORD,
-    ROOT,
     Figures,
     _announced,
     _insecure,
@@ -204,21 +202,9 @@ def run() -> list[str]:
               f"stalled at the node, each cut by the gateway's {READ_TIMEOUT:.0f} s read timeout): wrk -t2 "
               f"-c{CONNECTIONS} -d{DURATION}, {ROUNDS} rounds, medians; {os.cpu_count()} CPUs, "
               f"load average {load_before:.1f} before")
-    last = ROOT / "bench" / "last.json"
-    with contextlib.suppress(OSError, ValueError):
-        saved = json.loads(last.read_text()) if last.exists() else {}
-        last.write_text(json.dumps({**saved, f"faults (read timeout {READ_TIMEOUT:g} s)": summary}, indent=2) + "\n")
+    record(f"faults (read timeout {READ_TIMEOUT:g} s)", summary)
     return [header, *lines]
 
 
-def main() -> int:
-    if shutil.which("wrk") is None:
-        print("wrk is needed for the load (Debian: apt-get install wrk)", file=sys.stderr)
-        return 2
-    for line in run():
-        print(line, flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_printing(run))

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import ssl
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wrkout import latency_ms
+from benchkit import latency_ms, main_printing, record
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -243,21 +242,9 @@ def run() -> list[str]:
     header = (f"proxy mode over TLS (wrk -> mock vs wrk -> gateway -> mock, pinned): "
               f"wrk -t2 -c{CONNECTIONS} -d{DURATION} and -t1 -c1 -d{LATENCY_DURATION}, {ROUNDS} rounds, medians; "
               f"{os.cpu_count()} CPUs, load average {load_before:.1f} before")
-    last = ROOT / "bench" / "last.json"
-    with contextlib.suppress(OSError, ValueError):
-        saved = json.loads(last.read_text()) if last.exists() else {}
-        last.write_text(json.dumps({**saved, "proxy": summary}, indent=2) + "\n")
+    record("proxy", summary)
     return [header, *lines]
 
 
-def main() -> int:
-    if shutil.which("wrk") is None:
-        print("wrk is needed for the load (Debian: apt-get install wrk)", file=sys.stderr)
-        return 2
-    for line in run():
-        print(line, flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_printing(run))

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from wrkout import latency_ms
+from benchkit import latency_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
