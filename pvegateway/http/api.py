@@ -301,9 +301,7 @@ class ApiApp:
             headers = [(k, v) for k, v in answer.headers if k not in _HOP]
             if answer.status >= 400:
                 headers.append((b"connection", b"close"))
-            reason = reason_bytes(answer.reason)
-            if self.send_reason and reason and answer.reason != envelope.standard_phrase(answer.status):
-                headers.append((REASON_HEADER, reason))
+            self._add_reason(headers, answer.status, answer.reason)
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             started = True
             if isinstance(answer.body, bytes):
@@ -323,6 +321,13 @@ class ApiApp:
             if answer.close is not None:
                 await answer.close()
 
+    def _add_reason(self, headers: list[tuple[bytes, bytes]], status: int, reason: str) -> None:
+        """The reason phrase for the server to write (see http.server), when it is not the standard one."""
+        if self.send_reason and reason != envelope.standard_phrase(status):
+            line = reason_bytes(reason)
+            if line:
+                headers.append((REASON_HEADER, line))
+
     async def _respond(self, rendered: envelope.Rendered, send: Send, unread: _Body | None = None) -> None:
         """Send the answer; with ``unread``, the refused body's rest is read after the answer's bytes
         and before its end, so the client sees the answer and then an orderly close."""
@@ -339,9 +344,7 @@ class ApiApp:
             headers.append((b"connection", b"close"))
         for key, value in rendered.headers.items():
             headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
-        reason = reason_bytes(rendered.reason)
-        if self.send_reason and reason and rendered.reason != envelope.standard_phrase(rendered.status):
-            headers.append((REASON_HEADER, reason))
+        self._add_reason(headers, rendered.status, rendered.reason)
         await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
         if unread is None:
             await send({"type": "http.response.body", "body": rendered.body})

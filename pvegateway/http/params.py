@@ -132,17 +132,16 @@ def gather(
 ) -> dict[str, Any]:
     """Body then query string (the query overrides); ``_dc`` dropped."""
     params: dict[str, Any] = {}
+    json_body = with_body and media_type(content_type) == "application/json"
     if with_body and body:
-        if media_type(content_type) == "application/json":
-            params = decode_json_body(body)
-        else:
-            params = decode_urlencoded(body.decode("latin-1"))
+        params = decode_json_body(body) if json_body else decode_urlencoded(body.decode("latin-1"))
     params.update(decode_urlencoded(query))
     params.pop("_dc", None)
-    if protected:
+    if protected and not json_body:
         # pveproxy re-encodes the form for pvedaemon: a key without '=' arrives as an empty string
+        # (a JSON body's null stays undef)
         for key, value in params.items():
-            if value is None and not (with_body and media_type(content_type) == "application/json"):
+            if value is None:
                 params[key] = ""
     return params
 

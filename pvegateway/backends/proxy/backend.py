@@ -50,23 +50,24 @@ class ProxyBackend:
         self.pool = Pool(options)
         self.keys = cred.GatewayKeys(options.api_keys)
         self.service = cred.ServiceSession(options.service, self.pool) if options.service else None
+        self._service_identity = cred.service_identity(options.service) if options.service else None
 
     async def startup(self) -> None:
-        await self.pool.start()
+        """Nothing to open ahead: connections to the nodes are made on first use and then kept."""
 
     async def shutdown(self) -> None:
         await self.pool.close()
 
     async def authenticate(self, request: Incoming) -> Identity | None:
         """A gateway key admits a caller as the service account; everyone else is the node's to judge."""
-        if not self.keys or self.service is None:
+        if not self.keys or self._service_identity is None:
             return None
         key = self.keys.presented(request.headers)
         if key is None:
             return None
         if not self.keys.valid(key):
             raise PVEError(401, "Authentication failed!", bare=True)
-        return cred.service_identity(self.service.credential)
+        return self._service_identity
 
     def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         """The node checks permissions itself, for the caller's own credentials or the service's."""

@@ -127,7 +127,8 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
-        self._arm()
+        if not self._paused:  # a TLS transport may still hand over what it decrypted before the pause
+            self._arm()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as err:
@@ -167,6 +168,7 @@ class Connection(asyncio.Protocol):
         if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
+            self._disarm()  # the client is slow, not the node: no read is due until reading resumes
         self._wake()
 
     def on_message_complete(self) -> None:
@@ -205,6 +207,15 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _resume(self) -> None:
+        """Read from the node again once the client took enough of the body; the node has
+        ``read_timeout`` from here to send more."""
+        self._paused = False
+        if self.transport is not None:
+            self.transport.resume_reading()
+        if not self.complete and self._failure is None:
+            self._arm()
 
     def _timed_out(self) -> None:
         self._timer = None
@@ -248,9 +259,8 @@ class Connection(asyncio.Protocol):
             if self._chunks:
                 chunk = self._chunks.popleft()
                 self._buffered -= len(chunk)
-                if self._paused and self._buffered < _LOW_WATER and self.transport is not None:
-                    self._paused = False
-                    self.transport.resume_reading()
+                if self._paused and self._buffered < _LOW_WATER:
+                    self._resume()
                 yield chunk
                 continue
             if self.complete:
@@ -266,9 +276,8 @@ class Connection(asyncio.Protocol):
         body = b"".join(self._chunks)
         self._chunks.clear()
         self._buffered = 0
-        if self._paused and self.transport is not None:
-            self._paused = False
-            self.transport.resume_reading()
+        if self._paused:
+            self._resume()
         return body
 
     async def read(self, limit: int) -> bytes:

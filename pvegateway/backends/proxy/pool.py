@@ -30,7 +30,6 @@ class Upstream:
     url: UpstreamURL
     client: Client
     down_until: float = 0.0
-    failures: int = 0
 
     @property
     def name(self) -> str:
@@ -81,9 +80,6 @@ class Pool:
             for url, endpoint in endpoints(options)
         ]
 
-    async def start(self) -> None:
-        """Nothing to open ahead: connections are made on first use and then kept."""
-
     async def close(self) -> None:
         for upstream in self.upstreams:
             upstream.client.close()
@@ -117,12 +113,10 @@ class Pool:
                     retries_after_send -= 1
                 continue
             upstream.down_until = 0.0
-            upstream.failures = 0
             return upstream, connection
         raise failed
 
     def _mark_down(self, upstream: Upstream, reason: str) -> None:
-        upstream.failures += 1
         upstream.down_until = time.monotonic() + self.options.down_for
         # the path and query are left out on purpose: a query string may carry a password
         log.warning("upstream %s failed: %s (tried last for %.0f s)", upstream.name, reason, self.options.down_for)
