@@ -10,23 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apidoc.sources import SchemaError, import_schema, install
+from .secrets import key_lines, secret_from
+from .secrets import read_secret_file as _read_secret_file
 
 if TYPE_CHECKING:
     from .app import Gateway
 
 
-def _read_secret_file(path: str, what: str) -> str:
-    try:
-        return Path(path).expanduser().read_text().strip()
-    except OSError as err:
-        raise SystemExit(f"pvegateway: cannot read {what} from {path}: {err.strerror}") from None
-
-
 def _mock_secret(flag: str | None, path: str | None, variable: str, what: str) -> str | None:
     """A FILE, the environment or (visible to every local user, kept for scripts) the flag itself."""
-    if path:
-        return _read_secret_file(path, what)
-    return flag or os.environ.get(variable)
+    return secret_from(path, variable, what) if path else flag or secret_from(None, variable, what)
 
 
 def _mock_options(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
@@ -49,9 +42,8 @@ def _proxy_options(args: argparse.Namespace) -> dict[str, Any]:
     """Secrets come from files or the environment, never from argv (which every local user can read)."""
     from .backends.proxy.options import ServiceCredential
 
-    keys_text = _read_secret_file(args.api_keys, "gateway API keys") if args.api_keys else \
-        os.environ.get("PVEGATEWAY_API_KEYS", "").replace(",", "\n")
-    keys = [line.strip() for line in keys_text.splitlines() if line.strip() and not line.startswith("#")]
+    keys = key_lines(_read_secret_file(args.api_keys, "gateway API keys") if args.api_keys else
+                     os.environ.get("PVEGATEWAY_API_KEYS", "").replace(",", "\n"))
     token = _read_secret_file(args.service_token_file, "the service token") if args.service_token_file else \
         os.environ.get("PVEGATEWAY_SERVICE_TOKEN")
     service = None

@@ -61,7 +61,7 @@ class Codegen:
                                timeout=options.fetch_timeout)
         self.documents = Documents(lambda: self.gateway.schema)
         self._schema_dir = options.schema_dir
-        self._swapping: asyncio.Lock | None = None
+        self._swapping = asyncio.Lock()  # one swap at a time (a Lock binds to the loop on first use)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -103,8 +103,6 @@ class Codegen:
             self.keys.check(request)
             asked = self._asked(await _params(request))
             await self._spend(self.options.generate_rule, "generate")  # one budget for the gateway
-            if self._swapping is None:
-                self._swapping = asyncio.Lock()
             async with self._swapping:
                 answer = await self._generate(asked)
         except FetchFailed as err:

@@ -1,49 +1,31 @@
 """Who may call the codegen endpoints, and how a refusal reads: PVE's JSON envelope, always.
 
-The admin key is kept only as its SHA-256 digest and compared digest to digest with
-``hmac.compare_digest``: equal lengths whatever was sent, so the comparison time tells nothing about
-the key, and the key itself never sits in memory longer than startup.
+The admin keys are :class:`~pvegateway.secrets.BearerKeys`: kept only as SHA-256 digests and compared
+digest to digest, so the comparison time tells nothing about a key.
 """
 
 from __future__ import annotations
-
-import hashlib
-import hmac
-from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import PVEError
 from ..http import envelope
+from ..secrets import BearerKeys
 
 
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
-
-
-class AdminKeys:
+class AdminKeys(BearerKeys):
     """Bearer keys that may swap the schema; empty: nobody may (the endpoint answers 403)."""
-
-    def __init__(self, keys: Iterable[str]) -> None:
-        self._digests = tuple(_digest(k) for k in keys if k)
-
-    def __bool__(self) -> bool:
-        return bool(self._digests)
 
     def check(self, request: Request) -> None:
         """Raise 403 when no key is configured, 401 when the request carries no valid one."""
-        if not self._digests:
+        if not self:
             raise PVEError(403, "codegen: schema generation is disabled - no admin key configured "
                                 "(--admin-key-file FILE or PVEGATEWAY_ADMIN_KEY)\n")
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = self.presented(request.headers)
+        if not token:
             raise _unauthorized("codegen: missing 'Authorization: Bearer <admin key>' header\n")
-        presented = _digest(token.strip())
-        valid = False
-        for digest in self._digests:  # every key compared: no early exit
-            valid |= hmac.compare_digest(presented, digest)
-        if not valid:
+        if not self.valid(token):
             raise _unauthorized("codegen: invalid admin key\n")
 
 

@@ -7,11 +7,11 @@ The admin key comes from a file or the environment, never argv (every local user
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..secrets import keys_from
 from .sources import parse_url
 
 ADMIN_KEY_ENV = "PVEGATEWAY_ADMIN_KEY"
@@ -56,14 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_admin_keys(path: str | None) -> list[str]:
     """From ``path`` (one key a line, ``#`` comments) or the environment; never from argv."""
-    if path:
-        try:
-            text = Path(path).expanduser().read_text()
-        except OSError as err:
-            raise SystemExit(f"pvegateway: cannot read the admin key from {path}: {err.strerror}") from None
-    else:
-        text = os.environ.get(ADMIN_KEY_ENV, "")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return keys_from(path, ADMIN_KEY_ENV, "the admin key")
 
 
 def from_args(args: argparse.Namespace, state_dir: Path | None = None) -> CodegenOptions | None:

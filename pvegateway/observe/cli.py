@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..secrets import secret_from
 from . import Observability, install, log_to
 
 if TYPE_CHECKING:
@@ -29,13 +28,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
 
 def metrics_token(args: argparse.Namespace) -> str | None:
     """From a file or the environment, never argv (which every local user can read)."""
-    if args.metrics_token_file:
-        try:
-            return Path(args.metrics_token_file).expanduser().read_text().strip() or None
-        except OSError as err:
-            raise SystemExit(f"pvegateway: cannot read the metrics token from {args.metrics_token_file}: "
-                             f"{err.strerror}") from None
-    return os.environ.get(TOKEN_VARIABLE) or None
+    return secret_from(args.metrics_token_file, TOKEN_VARIABLE, "the metrics token")
 
 
 def install_from_args(gateway: Gateway, args: argparse.Namespace) -> Observability:

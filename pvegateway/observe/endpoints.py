@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,16 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..secrets import BearerKeys
 from .exposition import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from . import Observability
 
 _NO_STORE = {"cache-control": "no-store"}
-
-
-def _digest(value: bytes) -> bytes:
-    return hashlib.sha256(value).digest()
 
 
 def routes(observability: Observability) -> list[Route]:
@@ -46,15 +41,12 @@ def _readyz(observability: Observability) -> Callable[[Request], object]:
 
 
 def _metrics(observability: Observability) -> Callable[[Request], object]:
-    # kept and compared as SHA-256 digests: equal lengths, so the time taken says nothing about the token
-    expected = _digest(b"Bearer " + observability.metrics_token.encode()) if observability.metrics_token else None
+    token = BearerKeys([observability.metrics_token])  # digested once, compared in constant time
 
     async def metrics(request: Request) -> Response:
-        if expected is not None:
-            presented = _digest(request.headers.get("authorization", "").encode("latin-1"))
-            if not hmac.compare_digest(presented, expected):
-                return Response("metrics need 'Authorization: Bearer TOKEN'\n", status_code=401,
-                                headers={"www-authenticate": 'Bearer realm="metrics"', **_NO_STORE})
+        if token and not token.admits(request.headers):
+            return Response("metrics need 'Authorization: Bearer TOKEN'\n", status_code=401,
+                            headers={"www-authenticate": 'Bearer realm="metrics"', **_NO_STORE})
         return Response(observability.exposition(), headers={"content-type": CONTENT_TYPE, **_NO_STORE})
 
     return metrics

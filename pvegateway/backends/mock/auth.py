@@ -7,12 +7,12 @@ optional delay (PVE waits 3 s; the mock defaults to none so test suites stay fas
 from __future__ import annotations
 
 import asyncio
-import hmac
 import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
 from ...errors import PVEError
+from ...secrets import same_secret
 from ..base import Identity, Incoming
 from .state import Cluster, User
 from .tickets import Signer
@@ -108,7 +108,7 @@ class Authenticator:
             token is None
             or not user_active(user, now)
             or (token.expire and token.expire <= now)
-            or not hmac.compare_digest(token.secret.encode(), secret.encode())
+            or not same_secret(token.secret, secret)
         ):
             return None
         return Identity(userid, name, credentials=value)

@@ -1,13 +1,12 @@
 """The mock's control API: ``/_gateway/...`` routes for tests to reset, seed, inspect and drive the cluster.
 
 Off unless a key is configured (``MockOptions.control_key``): then every call needs
-``Authorization: Bearer <key>``. The key is compared as a SHA-256 digest in constant time and never logged.
+``Authorization: Bearer <key>``. The key is kept as a SHA-256 digest (:class:`~pvegateway.secrets.BearerKeys`),
+compared in constant time and never logged.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,15 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ...secrets import BearerKeys
 from .backend import MockBackend
 from .tasks import Progression
 
 PREFIX = "/_gateway"
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -41,18 +37,15 @@ async def _body(request: Request) -> Any:
 class Control:
     def __init__(self, backend: MockBackend) -> None:
         self.backend = backend
+        self.key = BearerKeys([backend.options.control_key])  # none: the routes answer 404
 
     def _guarded(self, endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
-            key = self.backend.options.control_key
-            if not key:
+            if not self.key:
                 return Response(status_code=404)
-            given = request.headers.get("authorization", "")
-            if not given:
+            if not request.headers.get("authorization"):
                 return _error(401, "control API: missing 'Authorization: Bearer <key>' header")
-            scheme, _, token = given.partition(" ")
-            # digests of equal length: the comparison's time says nothing about the key, not even its length
-            if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(token.strip()), _digest(key)):
+            if not self.key.admits(request.headers):
                 return _error(403, "control API: wrong key")
             try:
                 return await endpoint(request)

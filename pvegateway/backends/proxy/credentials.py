@@ -9,15 +9,14 @@ service account instead. Without configured keys the service account is never us
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 from ...errors import PVEError
+from ...secrets import BearerKeys
 from ..base import Identity
 from .http1 import UpstreamFailure
 from .options import ServiceCredential
@@ -30,35 +29,11 @@ log = logging.getLogger(__name__)
 FORWARDED = ("accept", "accept-encoding", "accept-language", "content-type", "cookie", "authorization",
              "csrfpreventiontoken", "user-agent")
 _CALLER_CREDENTIALS = ("cookie", "authorization", "csrfpreventiontoken")
-_BEARER = "bearer "
 RENEW_AFTER = 3600.0  # proxmoxer's habit: tickets live 2 h, renew at half-life
 
 
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
-
-
-class GatewayKeys:
-    """Gateway API keys, kept as SHA-256 digests and compared in constant time."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        self._digests = [_digest(k) for k in keys if k]
-
-    def __bool__(self) -> bool:
-        return bool(self._digests)
-
-    def presented(self, headers: Mapping[str, str]) -> str | None:
-        value = headers.get("authorization", "")
-        if value[:len(_BEARER)].lower() != _BEARER:
-            return None
-        return value[len(_BEARER):].strip()
-
-    def valid(self, key: str) -> bool:
-        probe = _digest(key)
-        found = False
-        for digest in self._digests:  # no early exit: the time taken says nothing about which key
-            found |= hmac.compare_digest(probe, digest)
-        return found
+# gateway API keys: bearer keys, digested and compared in constant time (shared with the other guards)
+GatewayKeys = BearerKeys
 
 
 class ServiceSession:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from ....errors import PVEError
+from ....secrets import same_secret
 from ...base import Call, Identity
 from ..auth import user_active
 from ..runtime import Handler, Mock
@@ -53,7 +53,7 @@ def create_ticket(mock: Mock, call: Call) -> dict[str, Any]:
     if renewed_by is not None:
         if renewed_by not in (userid, "root@pam"):  # root@pam may mint tickets for other users
             raise _auth_failure()
-    elif user.password is None or not hmac.compare_digest(user.password.encode(), password.encode()):
+    elif user.password is None or not same_secret(user.password, password):
         raise _auth_failure()
     identity = Identity(userid)
     if params.get("path") is not None and params.get("privs") is not None:
@@ -111,8 +111,7 @@ def change_password(mock: Mock, call: Call) -> None:
     confirmation = params.get("confirmation-password")
     if identity is not None and identity.userid != "root@pam" and identity.userid == userid:
         current = mock.cluster.users[identity.userid].password
-        if confirmation is None or current is None or not hmac.compare_digest(
-                current.encode(), str(confirmation).encode()):
+        if confirmation is None or current is None or not same_secret(current, str(confirmation)):
             raise _auth_failure()
     user.password = str(params["password"])
 

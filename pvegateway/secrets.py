@@ -1,0 +1,85 @@
+"""Secrets the gateway is given: read from a FILE or the environment, and bearer keys checked safely.
+
+One place for both, because every guarded surface (gateway API keys, the codegen admin key, the
+metrics token, the mock's control key) must read and compare its secret the same way:
+
+- reading: from a file named by a flag, else an environment variable; never argv, which every local
+  user can read. An unreadable file stops startup with its path and reason, never a traceback.
+- comparing: keys are kept only as SHA-256 digests and a presented key is digested too, so
+  ``hmac.compare_digest`` always compares equal lengths: the time taken says nothing about a key, not
+  even its length; with several keys every one is compared (no early exit says which matched).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+_BEARER = "bearer "
+
+
+def read_secret_file(path: str, what: str) -> str:
+    """The stripped text of ``path``; SystemExit naming ``what`` and the reason when it cannot be read."""
+    try:
+        return Path(path).expanduser().read_text().strip()
+    except OSError as err:
+        raise SystemExit(f"pvegateway: cannot read {what} from {path}: {err.strerror}") from None
+
+
+def secret_from(path: str | None, variable: str, what: str) -> str | None:
+    """One secret from FILE if given, else from ``variable``; None when neither holds one."""
+    text = read_secret_file(path, what) if path else os.environ.get(variable, "")
+    return text.strip() or None
+
+
+def key_lines(text: str) -> list[str]:
+    """Keys one a line; blank lines and ``#`` comments skipped."""
+    return [key for key in (line.strip() for line in text.splitlines()) if key and not key.startswith("#")]
+
+
+def keys_from(path: str | None, variable: str, what: str) -> list[str]:
+    """Several keys, one a line, from FILE if given, else from ``variable``."""
+    return key_lines(read_secret_file(path, what) if path else os.environ.get(variable, ""))
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+class BearerKeys:
+    """Keys accepted in ``Authorization: Bearer <key>``, kept as digests (empty keys are ignored)."""
+
+    def __init__(self, keys: Iterable[str | None]) -> None:
+        self._digests = tuple(_digest(k) for k in keys if k)
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    @staticmethod
+    def presented(headers: Mapping[str, str]) -> str | None:
+        """The key a request presents (scheme in any case, whitespace around the key dropped), or None
+        when its ``Authorization`` is not a bearer one (e.g. a ``PVEAPIToken`` meant for PVE)."""
+        value = headers.get("authorization", "")
+        if value[:len(_BEARER)].lower() != _BEARER:
+            return None
+        return value[len(_BEARER):].strip()
+
+    def valid(self, key: str) -> bool:
+        probe = _digest(key)
+        found = False
+        for digest in self._digests:  # no early exit: the time taken says nothing about which key
+            found |= hmac.compare_digest(probe, digest)
+        return found
+
+    def admits(self, headers: Mapping[str, str]) -> bool:
+        """Whether ``headers`` present one of the keys."""
+        key = self.presented(headers)
+        return key is not None and self.valid(key)
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Compare two secrets in time that depends on neither (digests first: equal length, always)."""
+    return hmac.compare_digest(_digest(expected), _digest(given))
