@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import time
 
+from limits import RateLimitItem
+
 from ..apidoc.operation import Operation
 from ..backends.base import Identity
 from . import RateLimits, StorageError, retry_error
@@ -39,14 +41,27 @@ class ApiLimiter:
             return
         group, items = chosen
         key = ("api", group, client or "-", identity.authid if identity is not None else "-")
+        try:
+            wait = await self._spend(items, key)
+        except StorageError as err:
+            self._storage_failed(err)
+            return
+        if wait is not None:
+            raise retry_error(wait, f"rate limit exceeded for {group} requests")
+
+    async def _spend(self, items: tuple[RateLimitItem, ...], key: tuple[str, ...]) -> float | None:
+        """One call from every limit of the group, or from none: a refused call costs nothing, so
+        'read=100/minute,2000/hour' does not use up its minute budget while the hour refuses."""
+        if len(items) == 1:
+            return await self.limits.hit(items[0], *key)
+        waits = [w for w in [await self.limits.test(item, *key) for item in items] if w is not None]
+        if waits:
+            return max(waits)
         for item in items:
-            try:
-                wait = await self.limits.hit(item, *key)
-            except StorageError as err:
-                self._storage_failed(err)
-                return
-            if wait is not None:
-                raise retry_error(wait, f"rate limit exceeded for {group} requests")
+            wait = await self.limits.hit(item, *key)
+            if wait is not None:  # spent meanwhile by a concurrent call
+                return wait
+        return None
 
     def _storage_failed(self, err: StorageError) -> None:
         now = time.monotonic()

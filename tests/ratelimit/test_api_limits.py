@@ -38,6 +38,24 @@ async def test_groups_have_independent_budgets(mock: Gateway) -> None:
     assert again.status == 429 and again.body["message"].startswith("rate limit exceeded for write requests")
 
 
+async def test_a_call_refused_by_one_limit_of_a_group_spends_none_of_the_others(mock: Gateway) -> None:
+    """'read=3/minute,2/hour': the hour refuses the third read, so the minute budget keeps its third
+    call; before, every limit up to the refusing one was spent."""
+    limiter = install(mock, "read=3/minute,2/hour")
+    assert limiter is not None
+    with serving(mock) as api:
+        async with client() as session:
+            statuses = [(await call(session, "GET", f"{api}/access/domains")).status for _ in range(4)]
+    assert statuses == [200, 200, 429, 429]
+    operation = mock.router.match("GET", "/access/domains").operation
+    chosen = limiter.rules.for_operation(operation) if operation is not None else None
+    assert chosen is not None
+    minute, hour = chosen[1]
+    key = ("api", "read", "127.0.0.1", "-")
+    assert (await limiter.limits.limiter.get_window_stats(minute, *key)).remaining == 1
+    assert (await limiter.limits.limiter.get_window_stats(hour, *key)).remaining == 0
+
+
 async def test_login_rule_is_its_own_budget(mock: Gateway) -> None:
     install(mock, "write=1/minute;login=2/minute")
     with serving(mock) as api:
