@@ -444,7 +444,7 @@ class ThreadedServer:
             self.loop.close()
 
     async def _serve(self) -> None:
-        server = uvicorn.Server(self.config)
+        server = GracefulServer(self.config, shutdown_timeout=5.0)
         if not self.config.loaded:
             self.config.load()
         server.lifespan = self.config.lifespan_class(self.config)
@@ -455,21 +455,7 @@ class ThreadedServer:
             await self.stop
         finally:
             ticker.cancel()  # not awaited out: its 0.1 s sleep would slow every test's teardown
-            for listener in server.servers:
-                listener.close()
-            for connection in list(server.server_state.connections):
-                connection.shutdown()
-            # requests in flight finish; idle connections are dropped (a TLS close would wait for the peer)
-            deadline = time.monotonic() + 5
-            state = server.server_state
-            while state.tasks and time.monotonic() < deadline:
-                await asyncio.sleep(0.001)
-            for task in list(state.tasks):
-                task.cancel()
-            for connection in list(state.connections):
-                connection.transport.abort()
-            await asyncio.sleep(0)
-            await server.lifespan.shutdown()
+            await server.shutdown()  # the serve drain: idle connections dropped, requests in flight finish
 
     def start(self) -> None:
         self.thread.start()
