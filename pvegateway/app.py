@@ -6,7 +6,6 @@ import contextlib
 import functools
 import gc
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +65,7 @@ class Gateway:
         self.backend = backend
         self.router = Router([*schema.operations, root_index()])
         self.api = ApiApp(self.router, backend, send_reason=send_reason)
-        self.started = time.time()
+        self.serving = False  # between the backend's startup and its shutdown (what /readyz reports)
         self._lifespan_app = Starlette(lifespan=self.lifespan)
         self._site_extensions: list[Callable[[], Sequence[BaseRoute]]] = []
 
@@ -120,6 +119,7 @@ class Gateway:
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
         """Start and stop the backend; pass it as the parent app's lifespan when mounting the gateway."""
         await self.backend.startup()
+        self.serving = True
         # The schema, validators and router are ~40 MB of long-lived objects: keep the cyclic GC from
         # walking them again and again while it collects each request's garbage.
         gc.freeze()
@@ -129,6 +129,7 @@ class Gateway:
         try:
             yield
         finally:
+            self.serving = False
             await self.backend.shutdown()
             close = getattr(self.api.limiter, "aclose", None)  # a Redis-backed limiter's connections
             if close is not None:

@@ -17,7 +17,7 @@ from .. import __version__
 from ..http.api import Exchange, Observer
 from .access import LOGGER, AccessLog, log_to
 from .exposition import process_start_time, render
-from .health import Lifecycle, Readiness
+from .health import Readiness
 from .metrics import Metrics
 
 if TYPE_CHECKING:
@@ -73,14 +73,12 @@ def install(gateway: Gateway, *, access_log: bool = True, metrics: bool = True, 
     given), and the health routes. Both off leaves the request path untouched (no observer)."""
     if _ATTR in vars(gateway):
         raise RuntimeError("observability is already installed on this gateway")
-    lifecycle = Lifecycle()
-    lifecycle.track(gateway.backend)
     name = backend_name(gateway.backend)
     counted = Metrics(proxy=name == "proxy") if metrics else None
     logged = AccessLog(name) if access_log else None
     observer: Observer | None = Both(counted, logged) if counted and logged else counted or logged
     gateway.api.observer = observer
-    readiness = Readiness(gateway, lifecycle, ttl=readiness_ttl, timeout=readiness_timeout)
+    readiness = Readiness(gateway, ttl=readiness_ttl, timeout=readiness_timeout)
     observability = Observability(gateway, readiness, counted, metrics_token)
     setattr(gateway, _ATTR, observability)
     gateway.add_site_routes(lambda: routes(gateway))

@@ -35,31 +35,6 @@ class Verdict:
     reason: str = ""
 
 
-class Lifecycle:
-    """Whether the backend is between its startup and its shutdown.
-
-    The Gateway keeps no such flag, so ``track`` wraps the backend's own ``startup``/``shutdown`` on
-    that instance: whoever runs the lifespan (``serve``, a host app given ``gateway.lifespan``) is seen.
-    """
-
-    def __init__(self) -> None:
-        self.started = False
-
-    def track(self, backend: Backend) -> None:
-        start, stop = backend.startup, backend.shutdown
-
-        async def startup() -> None:
-            await start()
-            self.started = True
-
-        async def shutdown() -> None:
-            self.started = False
-            await stop()
-
-        backend.startup = startup  # type: ignore[method-assign]
-        backend.shutdown = shutdown  # type: ignore[method-assign]
-
-
 def upstream_clients(backend: Backend) -> Sequence[tuple[str, _Client]]:
     """The proxy's nodes (name and client); none for backends without upstreams."""
     pool: Any = getattr(backend, "pool", None)
@@ -78,9 +53,8 @@ async def _reach(client: _Client) -> None:
 
 
 class Readiness:
-    def __init__(self, gateway: Gateway, lifecycle: Lifecycle, *, ttl: float = 3.0, timeout: float = 2.0) -> None:
+    def __init__(self, gateway: Gateway, *, ttl: float = 3.0, timeout: float = 2.0) -> None:
         self.gateway = gateway
-        self.lifecycle = lifecycle
         self.ttl = ttl
         self.timeout = timeout  # under a typical probe's own limit, whatever --connect-timeout says
         self._cached: tuple[float, Verdict] | None = None
@@ -89,7 +63,7 @@ class Readiness:
     async def check(self) -> Verdict:
         if not self.gateway.schema.operations:
             return Verdict(False, "no API schema loaded")
-        if not self.lifecycle.started:
+        if not self.gateway.serving:
             return Verdict(False, "backend not started")
         clients = upstream_clients(self.gateway.backend)
         if not clients:
