@@ -24,6 +24,7 @@ from limits.util import parse_many
 
 from ..errors import PVEError
 from . import RateLimits, retry_error
+from .rules import named_parts
 
 KINDS = ("user", "client")
 MESSAGE = "too many failed logins"
@@ -32,19 +33,14 @@ MESSAGE = "too many failed logins"
 def parse_throttle(spec: str) -> dict[str, tuple[RateLimitItem, ...]]:
     """``user=5/minute;client=20/minute`` or ``5/minute`` (both) → limits per kind."""
     found: dict[str, tuple[RateLimitItem, ...]] = {}
-    for raw in spec.split(";"):
-        part = raw.strip()
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        kinds = (name.strip().lower(),) if sep else KINDS
-        text = value if sep else part
+    for name, text in named_parts(spec):
+        kinds = (name.lower(),) if name is not None else KINDS
         if kinds[0] not in KINDS:
-            raise ValueError(f"unknown login-throttle key {name.strip()!r} (keys: user, client)")
+            raise ValueError(f"unknown login-throttle key {name!r} (keys: user, client)")
         try:
-            items = tuple(parse_many(text.strip()))
+            items = tuple(parse_many(text))
         except ValueError:
-            raise ValueError(f"cannot read {text.strip()!r} as a limit (e.g. 5/minute)") from None
+            raise ValueError(f"cannot read {text!r} as a limit (e.g. 5/minute)") from None
         for kind in kinds:
             found[kind] = found.get(kind, ()) + items
     if not found:

@@ -73,20 +73,27 @@ def notation(item: RateLimitItem) -> str:
     return f"{item.amount}/{per}"
 
 
+def named_parts(spec: str) -> list[tuple[str | None, str]]:
+    """``a=1/second;b=2/minute;3/hour`` -> ``[("a", "1/second"), ("b", "2/minute"), (None, "3/hour")]``:
+    the ``;``-separated parts of a limits spec, each with its ``NAME=`` if it has one; blanks skipped."""
+    found: list[tuple[str | None, str]] = []
+    for raw in spec.split(";"):
+        part = raw.strip()
+        if part:
+            name, sep, value = part.partition("=")
+            found.append((name.strip(), value.strip()) if sep else (None, part))
+    return found
+
+
 def parse_rules(spec: str) -> Rules:
     """``write=20/second;read=100/second`` → Rules; ValueError names the part that is wrong."""
     texts: dict[str, list[str]] = {}
     current: str | None = None
-    for raw in spec.split(";"):
-        part = raw.strip()
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        if sep:
-            current = name.strip().lower()
+    for name, part in named_parts(spec):
+        if name is not None:
+            current = name.lower()
             if current not in GROUPS:
-                raise ValueError(f"unknown rate-limit group {name.strip()!r} (groups: {', '.join(GROUPS)})")
-            part = value.strip()
+                raise ValueError(f"unknown rate-limit group {name!r} (groups: {', '.join(GROUPS)})")
         elif current is None:
             raise ValueError(f"{part!r}: expected GROUP=LIMIT, e.g. write=20/second")
         texts.setdefault(current, []).append(part)
