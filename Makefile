@@ -22,12 +22,12 @@ apidoc: deps
 	APIDOC_MIRROR="$(APIDOC_MIRROR)" $(PY) -m pvegateway apidoc install
 
 docs-assets: deps
-	$(PY) -m pvegateway.docs_assets install
+	$(PY) tools/docs_assets.py install
 
 test: lint typecheck security unit
 
 lint:
-	$(VENV)/bin/ruff check pvegateway tests bench examples
+	$(VENV)/bin/ruff check pvegateway tests bench examples tools
 
 typecheck:
 	$(VENV)/bin/mypy
@@ -36,7 +36,7 @@ typecheck:
 # (it logs in to mocks it starts, with known passwords), B311 (random picks requests, never secrets), B404 and
 # B603 (it runs the project's own server and wrk with fixed argument lists, never a shell).
 security:
-	$(VENV)/bin/bandit -q -c pyproject.toml -r pvegateway examples
+	$(VENV)/bin/bandit -q -c pyproject.toml -r pvegateway examples tools
 	$(VENV)/bin/bandit -q -c pyproject.toml -r bench -s B101,B105,B311,B404,B603
 
 unit:

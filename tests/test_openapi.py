@@ -20,9 +20,11 @@ from openapi_spec_validator import validate
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from pvegateway import docs_assets, openapi
+from pvegateway import openapi
 from pvegateway.app import Gateway
+from pvegateway.openapi import assets
 from tests.conftest import gateway
+from tools import docs_assets
 
 VERSIONS = {"9.2": 675, "9.1.11": 649}
 BOOLEAN = {"type": "integer", "enum": [0, 1], "x-pve-type": "boolean"}
@@ -371,6 +373,8 @@ async def test_docs_pages_use_local_assets(app92: Gateway, root: str) -> None:
             refs = local_refs(page.text)
             assert refs and all(ref.startswith(f"{root}/docs/assets/") for ref in refs)
             assert any(ref.split("?")[0].endswith(needed) for ref in refs)
+            pinned = "-".join(package.version for package in docs_assets.PACKAGES)
+            assert all(ref.endswith(f"?v={pinned}") for ref in refs)  # a new pin busts browser caches
             assert f'"{root}/openapi.json"' in page.text
             for ref in refs:
                 asset = await http.get(ref)
@@ -383,13 +387,13 @@ async def test_docs_pages_use_local_assets(app92: Gateway, root: str) -> None:
 
 async def test_every_asset_is_served(app92: Gateway) -> None:
     require_assets()
-    assert dict(docs_assets.ASSETS) == ASSET_TYPES
+    assert dict(assets.ASSETS) == ASSET_TYPES
     async with client(app92) as http:
         for name, media_type in ASSET_TYPES.items():
             response = await http.get(f"/docs/assets/{name}")
             assert response.status_code == 200
             assert response.headers["content-type"].split(";")[0] == media_type
-            assert response.content == (docs_assets.VENDOR_DIR / name).read_bytes()
+            assert response.content == (assets.VENDOR_DIR / name).read_bytes()
         assert (await http.get("/docs/assets/MANIFEST.json")).status_code == 404
         assert (await http.get("/docs/assets/..%2Fopenapi.py")).status_code == 404
 
@@ -488,7 +492,7 @@ def test_pins() -> None:
     for package in docs_assets.PACKAGES:
         assert package.url.startswith("https://registry.npmjs.org/")
         assert package.integrity.startswith("sha512-")
-    manifest = json.loads((docs_assets.VENDOR_DIR / docs_assets.MANIFEST).read_text())
+    manifest = json.loads((assets.VENDOR_DIR / assets.MANIFEST).read_text())
     files = manifest["files"]
     for name in ASSET_TYPES:
-        assert hashlib.sha256((docs_assets.VENDOR_DIR / name).read_bytes()).hexdigest() == files[name]
+        assert hashlib.sha256((assets.VENDOR_DIR / name).read_bytes()).hexdigest() == files[name]

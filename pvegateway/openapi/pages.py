@@ -6,15 +6,12 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
-from .. import docs_assets
-
-if TYPE_CHECKING:
-    pass
+from . import assets
 
 JSONDict = dict[str, Any]
 
@@ -125,7 +122,7 @@ _CSP = "img-src 'self' data:"
 
 _ASSETS_MISSING = (
     "The documentation assets ({missing}) are not installed.\n"
-    "Run `make install` (or `python -m pvegateway.docs_assets install`) and reload this page.\n"
+    "Run `make install` (or `python tools/docs_assets.py install`) and reload this page.\n"
     "The OpenAPI document itself is available at {spec}.\n"
 )
 
@@ -140,11 +137,11 @@ def _js_string(text: str) -> str:
 
 
 class DocsPages:
-    """``/docs``, ``/redoc`` and ``/docs/assets/{name}``, served from ``docs_assets.VENDOR_DIR``."""
+    """``/docs``, ``/redoc`` and ``/docs/assets/{name}``, served from ``assets.VENDOR_DIR``."""
 
     def __init__(self, title: str, vendor_dir: Path | None = None) -> None:
         self.title = title
-        self.vendor_dir = vendor_dir if vendor_dir is not None else docs_assets.VENDOR_DIR
+        self.vendor_dir = vendor_dir if vendor_dir is not None else assets.VENDOR_DIR
 
     def _missing(self, names: Sequence[str]) -> list[str]:
         return [name for name in names if not (self.vendor_dir / name).is_file()]
@@ -158,21 +155,21 @@ class DocsPages:
         page = template.format(
             title=html.escape(self.title),
             assets=html.escape(f"{root}/docs/assets"),
-            v=html.escape(f"?v={docs_assets.ASSETS_VERSION}"),
+            v=html.escape(f"?v={assets.installed_version(self.vendor_dir)}"),
             spec_url=_js_string(f"{root}/openapi.json"),
             plugin=_RESOLVE_PLUGIN.strip(),
         )
         return HTMLResponse(page, headers={"Cache-Control": "no-cache", "Content-Security-Policy": _CSP})
 
     async def swagger(self, request: Request) -> Response:
-        return self._page(request, _SWAGGER_PAGE, docs_assets.SWAGGER_FILES)
+        return self._page(request, _SWAGGER_PAGE, assets.SWAGGER_FILES)
 
     async def redoc(self, request: Request) -> Response:
-        return self._page(request, _REDOC_PAGE, docs_assets.REDOC_FILES)
+        return self._page(request, _REDOC_PAGE, assets.REDOC_FILES)
 
     async def asset(self, request: Request) -> Response:
         name = str(request.path_params["name"])
-        media_type = docs_assets.ASSETS.get(name)
+        media_type = assets.ASSETS.get(name)
         path = self.vendor_dir / name
         if media_type is None:
             return PlainTextResponse("no such asset\n", status_code=404)

@@ -1,7 +1,8 @@
-"""Swagger UI and ReDoc files for ``/docs`` and ``/redoc``, installed from pinned npm tarballs.
+"""Install tooling (not part of the runtime package): the Swagger UI and ReDoc files for ``/docs`` and
+``/redoc``, from pinned npm tarballs.
 
-``python -m pvegateway.docs_assets install`` fetches each tarball straight from the npm registry over
-HTTPS (no npm needed), or from the directory named by ``DOCS_ASSETS_MIRROR`` (tarballs under their
+``python tools/docs_assets.py install`` (run by ``make install``) fetches each tarball straight from the
+npm registry over HTTPS (no npm needed), or from the directory named by ``DOCS_ASSETS_MIRROR`` (tarballs under their
 registry file names, e.g. ``redoc-2.5.4.tgz``), checks its pinned sha512 integrity, and puts only the
 files the pages need into ``pvegateway/static/vendor/``. The directory is replaced as a whole, and an
 install that is already present and intact is skipped.
@@ -28,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pvegateway.openapi.assets import MANIFEST, VENDOR_DIR
+
 REGISTRY = "https://registry.npmjs.org"
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
-MANIFEST = "MANIFEST.json"
 MIRROR_ENV = "DOCS_ASSETS_MIRROR"
 MAX_TARBALL = 32 * 1024 * 1024
 TIMEOUT = 60.0
@@ -76,19 +77,6 @@ REDOC = Package(
 )
 PACKAGES: tuple[Package, ...] = (SWAGGER_UI, REDOC)
 
-# What the gateway serves under /docs/assets/, with its Content-Type.
-ASSETS: Mapping[str, str] = {
-    "swagger-ui-bundle.js": "text/javascript",
-    "swagger-ui-standalone-preset.js": "text/javascript",
-    "swagger-ui.css": "text/css",
-    "favicon-16x16.png": "image/png",
-    "favicon-32x32.png": "image/png",
-    "redoc.standalone.js": "text/javascript",
-}
-SWAGGER_FILES: Sequence[str] = ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css")
-REDOC_FILES: Sequence[str] = ("redoc.standalone.js",)
-# Cache buster for the asset URLs: changes whenever a pin changes.
-ASSETS_VERSION = "-".join(p.version for p in PACKAGES)
 
 
 class AssetsError(RuntimeError):
@@ -167,7 +155,7 @@ def fetch(package: Package, mirror: Path | None) -> bytes:
         f"Put {package.tarball} (expected {package.integrity}) into ${MIRROR_ENV}"
         if mirror is not None
         else f"Without network access, set {MIRROR_ENV} to a directory holding {package.tarball} "
-        "(`python -m pvegateway.docs_assets mirror DIR` fills one on a connected machine)"
+        "(`python tools/docs_assets.py mirror DIR` fills one on a connected machine)"
     )
     raise AssetsError(
         f"cannot get {package.name}@{package.version}:\n  "
@@ -250,7 +238,7 @@ def _mirror_from_env() -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pvegateway.docs_assets", description="Install the Swagger UI and ReDoc assets."
+        prog="python tools/docs_assets.py", description="Install the Swagger UI and ReDoc assets."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     install_cmd = sub.add_parser("install", help=f"install into {VENDOR_DIR} (mirror: ${MIRROR_ENV})")
