@@ -8,6 +8,8 @@ import requests
 
 from pvegateway.testing import PVEMock, PVEMockApp
 
+pytest_plugins = ("pytester",)
+
 
 def login(mock: PVEMock) -> requests.Session:
     session = requests.Session()
@@ -30,13 +32,19 @@ def test_pve_mock_serves_plain_http_by_default(pve_mock: PVEMock) -> None:
         assert session.get(f"{pve_mock.api_url}/version", timeout=10).json()["data"]["release"]
 
 
-def test_each_test_gets_a_fresh_cluster_part_one(pve_mock: PVEMock) -> None:
-    del pve_mock.control.cluster.guests[101]
-    assert 101 not in pve_mock.control.cluster.guests
+def test_each_test_gets_a_fresh_cluster(pytester: pytest.Pytester) -> None:
+    # a user's own test file, run in its own pytest: the second test must see the seed again, whichever
+    # order the outer suite runs in
+    pytester.makepyfile("""
+        def test_first_deletes_a_guest(pve_mock):
+            del pve_mock.control.cluster.guests[101]
+            assert 101 not in pve_mock.control.cluster.guests
 
-
-def test_each_test_gets_a_fresh_cluster_part_two(pve_mock: PVEMock) -> None:
-    assert {100, 101, 200} <= set(pve_mock.control.cluster.guests)
+        def test_second_sees_the_seed_again(pve_mock):
+            assert {100, 101, 200} <= set(pve_mock.control.cluster.guests)
+    """)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 def test_control_reset_dump_and_direct_access(pve_mock: PVEMock) -> None:

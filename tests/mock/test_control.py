@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from pvegateway.backends.mock.backend import MockBackend, MockOptions
+from pvegateway.backends.mock.backend import MockOptions
 from tests.mock.conftest import PVE, login, mock_app
 
 KEY = {"Authorization": "Bearer s3cret"}
@@ -63,7 +63,3 @@ async def test_task_progression_finish_and_clock(ctl: PVE) -> None:
     assert (await ctl.client.post("/_gateway/clock", json={"seconds": 61}, headers=KEY)).status_code == 200
     assert (await ctl.data("GET", f"/nodes/pve3/tasks/{upid}/status"))["status"] == "stopped"
     assert (await ctl.client.post("/_gateway/clock", json={"seconds": -1}, headers=KEY)).status_code == 400
-
-
-def test_backend_type() -> None:
-    assert isinstance(mock_app(MockOptions(control_key="k")).backend, MockBackend)
