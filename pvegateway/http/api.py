@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..apidoc.operation import Operation
 from ..backends.base import Backend, Call, Identity, Incoming, Streamed
-from ..errors import PVEError
+from ..errors import ClientGone, PVEError
 from . import envelope
 from .dispatch import Router
 from .multipart import read_fields
@@ -212,6 +212,8 @@ class ApiApp:
                 await self._stream(answer, send)
                 return
             rendered = answer
+        except ClientGone:
+            return  # nothing ran for it (or its answer was under way), and nobody is left to answer
         except PVEError as err:
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
         except Exception:
@@ -244,13 +246,18 @@ class ApiApp:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                # a body cut short is an aborted request, never a shorter one: pveproxy dispatches only
+                # once all of Content-Length is in (pve-http-server AnyEvent.pm 1712-1719) and drops a
+                # connection that ends before (on_eof, 1979-1986)
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
                 raise PVEError(501, "for data too large", plain=True)
             chunks.append(chunk)
             more = message.get("more_body", False)
+        if size < length:  # the server frames bodies by Content-Length; this is only a second line
+            raise ClientGone
         return b"".join(chunks)
 
     async def _dispatch(
