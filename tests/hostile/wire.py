@@ -7,9 +7,11 @@ test with ``socket.timeout`` instead of blocking the suite.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import socket
+import ssl
 import struct
 import time
 from dataclasses import dataclass
@@ -157,3 +159,16 @@ class Answers:
     def clear(self) -> None:
         while not self.finished.empty():
             self.finished.get_nowait()
+
+
+def client_hello_start() -> bytes:
+    """The first half of a real TLS ClientHello: a handshake begun and never finished."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname="127.0.0.1")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    hello = outgoing.read()
+    return hello[:len(hello) // 2]

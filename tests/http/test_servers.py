@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -25,7 +26,7 @@ import httpx
 import pytest
 
 from pvegateway.testing import running_mock
-from tests.hostile.wire import cut, wait_read
+from tests.hostile.wire import client_hello_start, cut, wait_read
 
 APIDOC = "9.1.11"
 
@@ -323,6 +324,45 @@ def test_no_log_carries_a_query_string_even_at_info(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=30)
     assert "hunter2" not in out + err
     assert '"path":"/access/ticket","status":200' in out
+
+
+# --- silent clients -----------------------------------------------------------------------------------
+
+
+def _seconds_until_closed(socks: list[socket.socket], limit: float) -> list[float]:
+    """How long after now each socket's peer ends the connection (EOF or reset); ``limit`` if it does not."""
+    started = time.monotonic()
+    ended: dict[socket.socket, float] = {}
+    while len(ended) < len(socks) and time.monotonic() - started < limit:
+        waiting = [sock for sock in socks if sock not in ended]
+        for sock in select.select(waiting, [], [], 0.1)[0]:
+            try:
+                data = sock.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            assert data == b"", data  # a silent client gets nothing, not even an alert or an answer
+            ended[sock] = time.monotonic() - started
+    return [ended.get(sock, limit) for sock in socks]
+
+
+def test_silent_tls_clients_are_dropped_after_the_head_timeout(tmp_path: Path) -> None:
+    """pveproxy's 5 s inactivity timeout covers the TLS handshake (AnyEvent.pm 1977, 2002, 2109). The
+    gateway's TLS listener waited 60 s (asyncio's handshake timeout) before its head timer even started,
+    so about 1,000 silent connections exhausted a 1,024-descriptor limit for a minute."""
+    with served(["--mode", "mock"], tmp_path / "uvicorn") as uvicorn_server, \
+            served(["--mode", "mock", "--server", "hypercorn"], tmp_path / "hypercorn") as hypercorn_server:
+        socks = []
+        try:
+            for server in (uvicorn_server, hypercorn_server):
+                silent = socket.create_connection(("127.0.0.1", server.port))
+                hello = socket.create_connection(("127.0.0.1", server.port))
+                hello.sendall(client_hello_start())
+                socks += [silent, hello]
+            closed = _seconds_until_closed(socks, 15.0)
+        finally:
+            for sock in socks:
+                sock.close()
+    assert all(4.5 < seconds < 6.5 for seconds in closed), closed
 
 
 # --- requests cut short -------------------------------------------------------------------------------
