@@ -96,6 +96,13 @@ class _Body:
             drained += len(message.get("body", b""))
 
 
+async def _when_gone(receive: Receive, stop: Callable[[], Awaitable[None]]) -> None:
+    """Run ``stop`` once the client disconnects (the request's body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    await stop()
+
+
 def reason_bytes(reason: str) -> bytes | None:
     """The reason phrase as the status line's bytes, or None (the standard phrase) when it holds a
     control character: nothing a request put into a message can end the status line early."""
@@ -209,7 +216,7 @@ class ApiApp:
             if isinstance(answer, Streamed):
                 if answer.upstream_seconds is not None:
                     scope[UPSTREAM_KEY] = answer.upstream_seconds
-                await self._stream(answer, send)
+                await self._stream(answer, receive, send)
                 return
             rendered = answer
         except ClientGone:
@@ -300,10 +307,13 @@ class ApiApp:
             return result
         return envelope.success(fmt, result.data, result.total, result.changes)
 
-    async def _stream(self, answer: Streamed, send: Send) -> None:
+    async def _stream(self, answer: Streamed, receive: Receive, send: Send) -> None:
         """Send a passed-through answer: its own headers (hop-by-hop ones dropped), then its body as it
-        arrives. A failure mid-body can only cut the connection: the status line has gone already."""
+        arrives. A failure mid-body can only cut the connection: the status line has gone already. A
+        client that leaves mid-body ends the download from the node at once (``answer.close``), instead
+        of the gateway reading the rest for nobody while holding a connection to the node."""
         started = False
+        gone: asyncio.Task[None] | None = None
         try:
             headers = [(k, v) for k, v in answer.headers if k not in _HOP]
             if answer.status >= 400:
@@ -314,17 +324,27 @@ class ApiApp:
             if isinstance(answer.body, bytes):
                 await send({"type": "http.response.body", "body": answer.body})
                 return
+            if answer.close is not None:
+                gone = asyncio.create_task(_when_gone(receive, answer.close))
             async for chunk in answer.body:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if gone is not None:
+                if gone.done():
+                    return  # the client left as the last chunk came: nobody to finish the answer for
+                gone.cancel()  # first: a complete response makes receive() say http.disconnect too
             await send({"type": "http.response.body", "body": b""})
         except Exception as err:
             if not started:
                 raise
+            if gone is not None and gone.done():
+                return  # the client left: the node's connection is closed already, nobody to tell
             # returning with the response incomplete makes the server drop the connection, so the
             # client sees a short body rather than a complete-looking wrong one
             log.warning("answer cut off mid-body (%s): dropping the client connection", err.__class__.__name__)
         finally:
+            if gone is not None and not gone.cancel() and not gone.cancelled():
+                gone.exception()  # retrieved: its failure (a server's receive raising) is not news
             if answer.close is not None:
                 await answer.close()
 

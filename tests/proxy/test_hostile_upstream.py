@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -21,36 +20,11 @@ from pvegateway.apidoc.sources import SchemaError
 from pvegateway.backends.proxy.options import ProxyOptions
 from pvegateway.backends.proxy.schema_fetch import fetch_upstream_schema
 
-from .faulty import Node, Request, Responder
+from .faulty import Node, Sent, sending
 from .test_faults import AUTH, VERSION, gateway
 
 READ_TIMEOUT = 0.5
 MiB = 1024 * 1024
-
-
-@dataclass
-class Sent:
-    """What a hostile node got out before the gateway hung up, and whether it got everything out."""
-
-    bytes: int = 0
-    all: bool = False
-
-
-def sending(pieces: Iterable[bytes], sent: Sent, pause: float = 0.0) -> Responder:
-    """Writes ``pieces`` one after another (``pause`` between them: a dribble), counting what the
-    gateway took, until the gateway hangs up."""
-
-    async def respond(request: Request, writer: asyncio.StreamWriter) -> bool:
-        for piece in pieces:
-            writer.write(piece)
-            await writer.drain()  # raises once the gateway is gone
-            sent.bytes += len(piece)
-            if pause:
-                await asyncio.sleep(pause)  # the dribbling node under test
-        sent.all = True
-        return False
-
-    return respond
 
 
 def many_headers(count: int) -> Iterable[bytes]:
