@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -119,6 +119,15 @@ async def _drain(rest: AsyncIterator[bytes], limit: int = DRAIN_LIMIT) -> None:
         drained += len(chunk)
         if drained > limit:
             return  # not worth more: the connection closes on the rest
+
+
+def end_to_end(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A passed answer's headers (names lowercased) without hop-by-hop ones: the fixed set, and those
+    its ``Connection`` header names, which concern only the hop they came over (RFC 9110 7.6.1)."""
+    headers = list(headers)
+    named = {token.strip().lower() for name, value in headers if name == b"connection" for token in value.split(b",")}
+    dropped = _HOP | named if named else _HOP
+    return [(name, value) for name, value in headers if name not in dropped]
 
 
 def relative_path(scope: Scope) -> str:
@@ -308,14 +317,14 @@ class ApiApp:
         return envelope.success(fmt, result.data, result.total, result.changes)
 
     async def _stream(self, answer: Streamed, receive: Receive, send: Send) -> None:
-        """Send a passed-through answer: its own headers (hop-by-hop ones dropped), then its body as it
-        arrives. A failure mid-body can only cut the connection: the status line has gone already. A
-        client that leaves mid-body ends the download from the node at once (``answer.close``), instead
-        of the gateway reading the rest for nobody while holding a connection to the node."""
+        """Send a passed-through answer: its end-to-end headers, then its body as it arrives. A failure
+        mid-body can only cut the connection: the status line has gone already. A client that leaves
+        mid-body ends the download from the node at once (``answer.close``), instead of the gateway
+        reading the rest for nobody while holding a connection to the node."""
         started = False
         gone: asyncio.Task[None] | None = None
         try:
-            headers = [(k, v) for k, v in answer.headers if k not in _HOP]
+            headers = end_to_end(answer.headers)
             if answer.status >= 400:
                 headers.append((b"connection", b"close"))
             self._add_reason(headers, answer.status, answer.reason)

@@ -110,3 +110,23 @@ async def test_apidoc_upstream_bounds_the_head_too(huge_head_node: tuple[Node, S
         await fetch_upstream_schema(options, tmp_path)
     assert f"{node.name}: answer head larger than 64 KiB" in str(refused.value)
     assert sent.bytes < 16 * MiB
+
+
+@pytest.mark.parametrize("size", [2, 4 * MiB], ids=["whole at once", "streamed"])
+async def test_headers_the_node_names_in_connection_stay_on_its_hop(size: int) -> None:
+    """RFC 9110 7.6.1: a proxy removes every header its ``Connection`` header names (PVE itself never
+    names one: pve-http-server AnyEvent.pm 367-369 sends ``Keep-Alive`` or ``close``). ``Date`` is the
+    gateway's own, as before."""
+    sent = Sent()
+    head = (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nconnection: X-Hop-Too\r\n"
+            b"X-Secret: s3cr3t\r\nX-Hop-Too: h\r\nX-Kept: k\r\nContent-Type: application/json;charset=UTF-8\r\n"
+            b"Content-Length: %d\r\n\r\n" % size)
+    node = Node(sending([head, b"{}" if size == 2 else b" " * (size - 2) + b"{}"], sent))
+    await node.listen()
+    async with gateway([node]) as base, aiohttp.ClientSession(headers=AUTH) as client, \
+            client.get(base + VERSION) as response:
+        assert response.status == 200
+        assert len(await response.read()) == size
+        names = {name.lower() for name in response.headers}
+    assert "x-kept" in names
+    assert not names & {"x-secret", "x-hop-too"}
