@@ -42,6 +42,9 @@ _BODY_TYPES = frozenset(("application/x-www-form-urlencoded", "application/json"
 # passed answer
 _HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
                   b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"date"))
+ABORT_EXTENSION = "pvegateway.http.abort"
+"""A server offering this scope extension takes a ``{"type": ABORT_EXTENSION}`` message: end the
+connection now, the answer being incomplete on purpose (the gateway's uvicorn protocol offers it)."""
 _date_cache: tuple[int, bytes] = (-1, b"")
 
 
@@ -225,7 +228,7 @@ class ApiApp:
             if isinstance(answer, Streamed):
                 if answer.upstream_seconds is not None:
                     scope[UPSTREAM_KEY] = answer.upstream_seconds
-                await self._stream(answer, receive, send)
+                await self._stream(answer, scope, receive, send)
                 return
             rendered = answer
         except ClientGone:
@@ -316,7 +319,7 @@ class ApiApp:
             return result
         return envelope.success(fmt, result.data, result.total, result.changes)
 
-    async def _stream(self, answer: Streamed, receive: Receive, send: Send) -> None:
+    async def _stream(self, answer: Streamed, scope: Scope, receive: Receive, send: Send) -> None:
         """Send a passed-through answer: its end-to-end headers, then its body as it arrives. A failure
         mid-body can only cut the connection: the status line has gone already. A client that leaves
         mid-body ends the download from the node at once (``answer.close``), instead of the gateway
@@ -348,9 +351,11 @@ class ApiApp:
                 raise
             if gone is not None and gone.done():
                 return  # the client left: the node's connection is closed already, nobody to tell
-            # returning with the response incomplete makes the server drop the connection, so the
-            # client sees a short body rather than a complete-looking wrong one
+            # the client must see a short body, never a complete-looking wrong one: the connection ends
+            # (a server without the extension ends it when the app returns with the answer incomplete)
             log.warning("answer cut off mid-body (%s): dropping the client connection", err.__class__.__name__)
+            if ABORT_EXTENSION in (scope.get("extensions") or ()):
+                await send({"type": ABORT_EXTENSION})
         finally:
             if gone is not None and not gone.cancel() and not gone.cancelled():
                 gone.exception()  # retrieved: its failure (a server's receive raising) is not news

@@ -30,7 +30,7 @@ from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .api import REASON_HEADER
+from .api import ABORT_EXTENSION, REASON_HEADER
 
 
 class _ReasonConnection(h11.Connection):
@@ -129,6 +129,21 @@ def _coalescing(cycle: Any, send: Any) -> Any:
         await send(message)
 
     return coalescing_send
+
+
+def _aborting(cycle: Any, send: Any) -> Any:
+    """``send`` taking ``ABORT_EXTENSION``: the connection closes on an answer cut short on purpose (a
+    node's answer failing mid-body), and uvicorn takes the app's return as that end instead of logging
+    "ASGI callable returned without completing response" beside the gateway's own warning."""
+
+    async def aborting_send(message: Any) -> None:
+        if message.get("type") != ABORT_EXTENSION:
+            await send(message)
+        elif not cycle.response_complete:
+            cycle.disconnected = True  # what uvicorn checks; the close below ends the connection itself
+            cycle.transport.close()  # what was written goes out first: the client sees a short body
+
+    return aborting_send
 
 
 MAX_HEADER_LINES = 62
@@ -242,7 +257,8 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        cycle.send = _with_reason(_coalescing(cycle, cycle.send))
+        cycle.scope.setdefault("extensions", {})[ABORT_EXTENSION] = {}
+        cycle.send = _aborting(cycle, _with_reason(_coalescing(cycle, cycle.send)))
         super()._start_asgi_task(cycle, app)
 
 

@@ -20,7 +20,7 @@ from pvegateway.apidoc.sources import SchemaError
 from pvegateway.backends.proxy.options import ProxyOptions
 from pvegateway.backends.proxy.schema_fetch import fetch_upstream_schema
 
-from .faulty import Node, Sent, sending
+from .faulty import Node, Sent, reset_mid_body, sending
 from .test_faults import AUTH, VERSION, gateway
 
 READ_TIMEOUT = 0.5
@@ -130,3 +130,23 @@ async def test_headers_the_node_names_in_connection_stay_on_its_hop(size: int) -
         names = {name.lower() for name in response.headers}
     assert "x-kept" in names
     assert not names & {"x-secret", "x-hop-too"}
+
+
+async def test_an_answer_cut_mid_body_is_logged_once_by_the_gateway(caplog: pytest.LogCaptureFixture) -> None:
+    """The client sees a short body and the connection's end; the log says so once, in the gateway's
+    words, not also as uvicorn's 'ASGI callable returned without completing response' error."""
+    cut = asyncio.Event()
+    node = Node(reset_mid_body(cut, b"x" * 100_000, 50_000))
+    await node.listen()
+    async with gateway([node]) as base:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+        writer.write(f"GET {VERSION} HTTP/1.1\r\nHost: gw\r\nAuthorization: {AUTH['Authorization']}\r\n\r\n"
+                     .encode())
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(50_000)
+        cut.set()
+        assert await reader.read() == b""  # the end of the connection, 50,000 bytes short
+        writer.close()
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("answer cut off mid-body" in message for message in messages) == 1, messages
+    assert not [message for message in messages if "ASGI callable" in message]
