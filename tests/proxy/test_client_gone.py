@@ -23,17 +23,22 @@ def download(size: int) -> list[bytes]:
     return [head, *[b"x" * CHUNK] * (size // CHUNK)]  # one chunk object, many times
 
 
+async def start_download(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client asking the gateway for the task log; returns once the answer's head is read."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {LOG} HTTP/1.1\r\nHost: gw\r\nAuthorization: PVEAPIToken=root@pam!t=x\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    return reader, writer
+
+
 @pytest.mark.parametrize("how", ["close", "reset"])
 async def test_a_client_leaving_mid_download_stops_the_node_and_frees_the_slot(how: str) -> None:
     sent = Sent()
     async with Node(sending(download(SIZE), sent)) as node:
         await node.listen()
         with gateway([node.url], read_timeout=5.0) as served:
-            reader, writer = await asyncio.open_connection("127.0.0.1", served.server.port)
-            writer.write(f"GET {LOG} HTTP/1.1\r\nHost: gw\r\nAuthorization: PVEAPIToken=root@pam!t=x\r\n\r\n"
-                         .encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 200 ")
+            reader, writer = await start_download(served.server.port)
             received = 0
             while received < READ:
                 received += len(await reader.read(CHUNK))
@@ -54,10 +59,7 @@ async def test_a_client_that_stays_gets_the_whole_download() -> None:
     async with Node(sending(download(size), sent)) as node:
         await node.listen()
         with gateway([node.url], read_timeout=5.0) as served:
-            reader, writer = await asyncio.open_connection("127.0.0.1", served.server.port)
-            writer.write(f"GET {LOG} HTTP/1.1\r\nHost: gw\r\nAuthorization: PVEAPIToken=root@pam!t=x\r\n\r\n"
-                         .encode())
-            await reader.readuntil(b"\r\n\r\n")
+            reader, writer = await start_download(served.server.port)
             assert len(await reader.readexactly(size)) == size
             writer.close()
             await asyncio.wait_for(sent.ended.wait(), 10)
