@@ -40,3 +40,9 @@ class PVEError(Exception):
 
     def __repr__(self) -> str:
         return f"PVEError({self.status}, {self.message!r}, {self.errors!r})"
+
+
+class ClientGone(Exception):
+    """The client went away before its request's body was whole, or while its answer was sent: nothing
+    may run for such a request (pveproxy dispatches only once the whole Content-Length is in) and
+    nobody is left to answer."""

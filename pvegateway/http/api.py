@@ -10,14 +10,14 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Protocol
 
 from ..apidoc.operation import Operation
 from ..backends.base import Backend, Call, Identity, Incoming, Streamed
-from ..errors import PVEError
+from ..errors import ClientGone, PVEError
 from . import envelope
 from .dispatch import Router
 from .multipart import read_fields
@@ -42,6 +42,9 @@ _BODY_TYPES = frozenset(("application/x-www-form-urlencoded", "application/json"
 # passed answer
 _HOP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
                   b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"date"))
+ABORT_EXTENSION = "pvegateway.http.abort"
+"""A server offering this scope extension takes a ``{"type": ABORT_EXTENSION}`` message: end the
+connection now, the answer being incomplete on purpose (the gateway's uvicorn protocol offers it)."""
 _date_cache: tuple[int, bytes] = (-1, b"")
 
 
@@ -96,6 +99,13 @@ class _Body:
             drained += len(message.get("body", b""))
 
 
+async def _when_gone(receive: Receive, stop: Callable[[], Awaitable[None]]) -> None:
+    """Run ``stop`` once the client disconnects (the request's body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    await stop()
+
+
 def reason_bytes(reason: str) -> bytes | None:
     """The reason phrase as the status line's bytes, or None (the standard phrase) when it holds a
     control character: nothing a request put into a message can end the status line early."""
@@ -112,6 +122,15 @@ async def _drain(rest: AsyncIterator[bytes], limit: int = DRAIN_LIMIT) -> None:
         drained += len(chunk)
         if drained > limit:
             return  # not worth more: the connection closes on the rest
+
+
+def end_to_end(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A passed answer's headers (names lowercased) without hop-by-hop ones: the fixed set, and those
+    its ``Connection`` header names, which concern only the hop they came over (RFC 9110 7.6.1)."""
+    headers = list(headers)
+    named = {token.strip().lower() for name, value in headers if name == b"connection" for token in value.split(b",")}
+    dropped = _HOP | named if named else _HOP
+    return [(name, value) for name, value in headers if name not in dropped]
 
 
 def relative_path(scope: Scope) -> str:
@@ -209,9 +228,11 @@ class ApiApp:
             if isinstance(answer, Streamed):
                 if answer.upstream_seconds is not None:
                     scope[UPSTREAM_KEY] = answer.upstream_seconds
-                await self._stream(answer, send)
+                await self._stream(answer, scope, receive, send)
                 return
             rendered = answer
+        except ClientGone:
+            return  # nothing ran for it (or its answer was under way), and nobody is left to answer
         except PVEError as err:
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
         except Exception:
@@ -244,13 +265,18 @@ class ApiApp:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                # a body cut short is an aborted request, never a shorter one: pveproxy dispatches only
+                # once all of Content-Length is in (pve-http-server AnyEvent.pm 1712-1719) and drops a
+                # connection that ends before (on_eof, 1979-1986)
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
                 raise PVEError(501, "for data too large", plain=True)
             chunks.append(chunk)
             more = message.get("more_body", False)
+        if size < length:  # the server frames bodies by Content-Length; this is only a second line
+            raise ClientGone
         return b"".join(chunks)
 
     async def _dispatch(
@@ -293,12 +319,15 @@ class ApiApp:
             return result
         return envelope.success(fmt, result.data, result.total, result.changes)
 
-    async def _stream(self, answer: Streamed, send: Send) -> None:
-        """Send a passed-through answer: its own headers (hop-by-hop ones dropped), then its body as it
-        arrives. A failure mid-body can only cut the connection: the status line has gone already."""
+    async def _stream(self, answer: Streamed, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send a passed-through answer: its end-to-end headers, then its body as it arrives. A failure
+        mid-body can only cut the connection: the status line has gone already. A client that leaves
+        mid-body ends the download from the node at once (``answer.close``), instead of the gateway
+        reading the rest for nobody while holding a connection to the node."""
         started = False
+        gone: asyncio.Task[None] | None = None
         try:
-            headers = [(k, v) for k, v in answer.headers if k not in _HOP]
+            headers = end_to_end(answer.headers)
             if answer.status >= 400:
                 headers.append((b"connection", b"close"))
             self._add_reason(headers, answer.status, answer.reason)
@@ -307,17 +336,29 @@ class ApiApp:
             if isinstance(answer.body, bytes):
                 await send({"type": "http.response.body", "body": answer.body})
                 return
+            if answer.close is not None:
+                gone = asyncio.create_task(_when_gone(receive, answer.close))
             async for chunk in answer.body:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if gone is not None:
+                if gone.done():
+                    return  # the client left as the last chunk came: nobody to finish the answer for
+                gone.cancel()  # first: a complete response makes receive() say http.disconnect too
             await send({"type": "http.response.body", "body": b""})
         except Exception as err:
             if not started:
                 raise
-            # returning with the response incomplete makes the server drop the connection, so the
-            # client sees a short body rather than a complete-looking wrong one
+            if gone is not None and gone.done():
+                return  # the client left: the node's connection is closed already, nobody to tell
+            # the client must see a short body, never a complete-looking wrong one: the connection ends
+            # (a server without the extension ends it when the app returns with the answer incomplete)
             log.warning("answer cut off mid-body (%s): dropping the client connection", err.__class__.__name__)
+            if ABORT_EXTENSION in (scope.get("extensions") or ()):
+                await send({"type": ABORT_EXTENSION})
         finally:
+            if gone is not None and not gone.cancel() and not gone.cancelled():
+                gone.exception()  # retrieved: its failure (a server's receive raising) is not news
             if answer.close is not None:
                 await answer.close()
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..backends.base import Upload
-from ..errors import PVEError
+from ..errors import ClientGone, PVEError
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -30,10 +30,12 @@ def boundary_of(content_type: str) -> bytes | None:
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body's pieces as they arrive; ``ClientGone`` when the client leaves before its end, so a cut
+    upload fails wherever it is read (a proxied one aborts its connection to the node)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise ClientGone
         chunk: bytes = message.get("body", b"")
         if chunk:
             yield chunk

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,11 +25,12 @@ from typing import Any
 import h11
 import uvicorn
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .api import REASON_HEADER
+from .api import ABORT_EXTENSION, REASON_HEADER
 
 
 class _ReasonConnection(h11.Connection):
@@ -129,6 +131,21 @@ def _coalescing(cycle: Any, send: Any) -> Any:
     return coalescing_send
 
 
+def _aborting(cycle: Any, send: Any) -> Any:
+    """``send`` taking ``ABORT_EXTENSION``: the connection closes on an answer cut short on purpose (a
+    node's answer failing mid-body), and uvicorn takes the app's return as that end instead of logging
+    "ASGI callable returned without completing response" beside the gateway's own warning."""
+
+    async def aborting_send(message: Any) -> None:
+        if message.get("type") != ABORT_EXTENSION:
+            await send(message)
+        elif not cycle.response_complete:
+            cycle.disconnected = True  # what uvicorn checks; the close below ends the connection itself
+            cycle.transport.close()  # what was written goes out first: the client sees a short body
+
+    return aborting_send
+
+
 MAX_HEADER_LINES = 62
 """pveproxy reads at most 63 lines after the request line, the blank one included (AnyEvent.pm)."""
 MAX_HEADER_BYTES = 8 * 1024
@@ -154,7 +171,8 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
     make the server buffer headers without end. Here such a request gets ``431`` at once and the
     connection closes, before the app sees it. A head that does not arrive within ``head_timeout``
     (a silent or trickling client) closes the connection, as pveproxy's timeout does; uvicorn itself
-    would wait for it forever.
+    would wait for it forever. That time runs from the connection's accept, so under TLS it covers the
+    handshake too (the server's handshake timeout is ``head_timeout`` as well, see GracefulServer).
     """
 
     head_timeout = HEAD_TIMEOUT
@@ -165,6 +183,13 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
     _head_lines = 0
     _head_size = 0  # the header lines' length, as pveproxy counts it
     _too_large = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # made when the connection is accepted, before any TLS handshake: the head's time starts here
+        # and the handshake counts against it, as under pveproxy (one 5 s timeout on the handle that
+        # also runs the TLS accept: pve-http-server AnyEvent.pm 1977, 2002, 2109)
+        self._accepted = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
         if self._too_large:
@@ -177,15 +202,16 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._arm_head_timer(self.head_timeout - (self.loop.time() - self._accepted))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
         super().connection_lost(exc)
 
-    def _arm_head_timer(self) -> None:
+    def _arm_head_timer(self, delay: float | None = None) -> None:
         self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+        self._head_timer = self.loop.call_later(
+            self.head_timeout if delay is None else max(delay, 0.0), self._head_expired)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -231,7 +257,8 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        cycle.send = _with_reason(_coalescing(cycle, cycle.send))
+        cycle.scope.setdefault("extensions", {})[ABORT_EXTENSION] = {}
+        cycle.send = _aborting(cycle, _with_reason(_coalescing(cycle, cycle.send)))
         super()._start_asgi_task(cycle, app)
 
 
@@ -325,6 +352,33 @@ class GracefulServer(uvicorn.Server):
         self.shutdown_timeout = shutdown_timeout
         self.orphan_of = orphan_of  # a worker stops by itself if its supervisor dies
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup on pre-bound sockets, with a TLS handshake timeout of the head timeout
+        instead of asyncio's 60 s: uvicorn has no setting for it, and until the handshake is done the
+        protocol (and its head timer) does not see the connection, so a silent client held a
+        descriptor for a minute (about 1,000 of them exhausted a 1,024-descriptor limit)."""
+        config = self.config
+        if sockets is None or config.ssl is None:
+            await super().startup(sockets)
+            return
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            protocol: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=_loop)
+            return protocol
+
+        loop = asyncio.get_running_loop()
+        timeout = getattr(config.http_protocol_class, "head_timeout", HEAD_TIMEOUT)
+        self.servers = [
+            await loop.create_server(create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog,
+                                     ssl_handshake_timeout=timeout)
+            for sock in sockets
+        ]
+        self.started = True
+
     @contextlib.contextmanager
     def capture_signals(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
@@ -399,6 +453,9 @@ def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | No
     config.loglevel = log_level.upper()
     config.include_server_header = False
     config.graceful_timeout = shutdown_timeout
+    # a silent TLS client is dropped after HEAD_TIMEOUT, not hypercorn's 60 s; once its handshake is
+    # done, hypercorn's own idle timeout (5 s) runs: up to twice HEAD_TIMEOUT in all (uvicorn: once)
+    config.ssl_handshake_timeout = HEAD_TIMEOUT
     asyncio.run(serve(app, config, shutdown_trigger=lambda: _stop_requested(orphan_of)))
 
 

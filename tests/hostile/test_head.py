@@ -5,7 +5,9 @@ gateway answers 431 at once and closes. Nothing a request carries can end up as 
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -14,10 +16,11 @@ import httpx
 import pytest
 
 from pvegateway.http.server import PVEHttpToolsProtocol
+from pvegateway.statedir import certificate
 from pvegateway.testing import PVEMock, mock_gateway
 from tests.live import live_server
 
-from .wire import Login, exchange, request
+from .wire import Login, client_hello_start, exchange, request
 
 pytestmark = pytest.mark.usefixtures("unchanged")
 
@@ -102,6 +105,48 @@ def test_a_head_that_never_completes_is_closed_not_held(quick: int, sent: bytes)
     with socket.create_connection(("127.0.0.1", quick), timeout=5) as sock:
         sock.sendall(sent)
         assert sock.recv(100) == b""  # closed (a hang would raise socket.timeout)
+
+
+class _TimedTLSHead(PVEHttpToolsProtocol):
+    head_timeout = 1.5
+
+
+@pytest.fixture(scope="module")
+def timed_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, ssl.SSLContext]]:
+    cert, key, _ = certificate(tmp_path_factory.mktemp("head-tls"))
+    with live_server(mock_gateway(), certfile=str(cert), keyfile=str(key), protocol=_TimedTLSHead) as url:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        yield urlsplit(url).port or 0, context
+
+
+def test_the_head_timeout_runs_from_accept_and_covers_the_tls_handshake(timed_tls: tuple[int, ssl.SSLContext]) -> None:
+    """A client that finishes its handshake late gets the rest of ``head_timeout`` for its head, not
+    ``head_timeout`` again: pveproxy's one 5 s timeout covers the handshake (AnyEvent.pm 1977, 2002).
+    The waits are the timeout under test."""
+    port, context = timed_tls
+    timeout = _TimedTLSHead.head_timeout
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        time.sleep(timeout * 0.6)  # silent before the handshake: within the server's handshake timeout
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            assert sock.recv(100) == b""  # closed, not answered
+    assert timeout * 0.9 < time.monotonic() - started < timeout * 1.4  # not 1.6 x: from accept
+
+
+@pytest.mark.parametrize("sent", ["nothing", "half a ClientHello"])
+def test_a_tls_handshake_that_never_completes_is_closed_after_the_head_timeout(
+    timed_tls: tuple[int, ssl.SSLContext], sent: str,
+) -> None:
+    """It was asyncio's 60 s handshake timeout, and the head timer only started after the handshake."""
+    port, _ = timed_tls
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        if sent != "nothing":
+            sock.sendall(client_hello_start())
+        with contextlib.suppress(ConnectionResetError):  # dropped mid-handshake: a reset is a close too
+            assert sock.recv(100) == b""
+    assert time.monotonic() - started < _TimedTLSHead.head_timeout * 1.4
 
 
 @pytest.mark.parametrize("path", [

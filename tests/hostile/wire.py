@@ -7,12 +7,20 @@ test with ``socket.timeout`` instead of blocking the suite.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import socket
+import ssl
+import struct
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from pvegateway.http.api import Exchange
 
 TIMEOUT = 5.0
 
@@ -99,3 +107,68 @@ def login(base: str, username: str, password: str) -> Login:
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     return Login(data["username"], data["ticket"], data["CSRFPreventionToken"])
+
+
+def _tcp_queues(local: tuple[str, int], remote: tuple[str, int]) -> tuple[int, int] | None:
+    """The send and receive queues of the TCP socket ``local`` -> ``remote`` (IPv4), from /proc/net/tcp."""
+
+    def address(host: str, port: int) -> str:
+        return f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"
+
+    wanted = (address(*local), address(*remote))
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1], fields[2]) == wanted:
+            tx, rx = fields[4].split(":")
+            return int(tx, 16), int(rx, 16)
+    return None
+
+
+def wait_read(sock: socket.socket, timeout: float = TIMEOUT) -> None:
+    """Until the server has taken off its socket every byte ``sock`` sent (both ends' queues are empty):
+    what the test does next, the server sees after those bytes. A bounded poll of the kernel's counters,
+    not a sleep standing in for the server's progress."""
+    client, server = sock.getsockname()[:2], sock.getpeername()[:2]
+    deadline = time.monotonic() + timeout
+    while (_tcp_queues(client, server) or (1, 0))[0] or (_tcp_queues(server, client) or (0, 1))[1]:
+        assert time.monotonic() < deadline, "the server did not read what was sent"
+        time.sleep(0.001)
+
+
+def cut(sock: socket.socket, how: str) -> None:
+    """End a connection abruptly: ``close`` (FIN; under TLS without close_notify, as ``SSLSocket.close``
+    never sends one) or ``reset`` (RST: SO_LINGER 0)."""
+    if how == "reset":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class Answers:
+    """An ``Observer`` for the gateway (``ApiApp.observer``): each request it finished, in order, so a
+    test can wait until the gateway is done with one it sent (status 0: it sent no answer)."""
+
+    def __init__(self) -> None:
+        self.finished: queue.Queue[Exchange] = queue.Queue()
+
+    def record(self, exchange: Exchange) -> None:
+        self.finished.put(exchange)
+
+    def next(self, timeout: float = TIMEOUT) -> Exchange:
+        return self.finished.get(timeout=timeout)
+
+    def clear(self) -> None:
+        while not self.finished.empty():
+            self.finished.get_nowait()
+
+
+def client_hello_start() -> bytes:
+    """The first half of a real TLS ClientHello: a handshake begun and never finished."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname="127.0.0.1")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    hello = outgoing.read()
+    return hello[:len(hello) // 2]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -24,6 +26,7 @@ import httpx
 import pytest
 
 from pvegateway.testing import running_mock
+from tests.hostile.wire import client_hello_start, cut, wait_read
 
 APIDOC = "9.1.11"
 
@@ -321,3 +324,90 @@ def test_no_log_carries_a_query_string_even_at_info(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=30)
     assert "hunter2" not in out + err
     assert '"path":"/access/ticket","status":200' in out
+
+
+# --- silent clients -----------------------------------------------------------------------------------
+
+
+def _seconds_until_closed(socks: list[socket.socket], limit: float) -> list[float]:
+    """How long after now each socket's peer ends the connection (EOF or reset); ``limit`` if it does not."""
+    started = time.monotonic()
+    ended: dict[socket.socket, float] = {}
+    while len(ended) < len(socks) and time.monotonic() - started < limit:
+        waiting = [sock for sock in socks if sock not in ended]
+        for sock in select.select(waiting, [], [], 0.1)[0]:
+            try:
+                data = sock.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            assert data == b"", data  # a silent client gets nothing, not even an alert or an answer
+            ended[sock] = time.monotonic() - started
+    return [ended.get(sock, limit) for sock in socks]
+
+
+def test_silent_tls_clients_are_dropped_after_the_head_timeout(tmp_path: Path) -> None:
+    """pveproxy's 5 s inactivity timeout covers the TLS handshake (AnyEvent.pm 1977, 2002, 2109). The
+    gateway's TLS listener waited 60 s (asyncio's handshake timeout) before its head timer even started,
+    so about 1,000 silent connections exhausted a 1,024-descriptor limit for a minute."""
+    with served(["--mode", "mock"], tmp_path / "uvicorn") as uvicorn_server, \
+            served(["--mode", "mock", "--server", "hypercorn"], tmp_path / "hypercorn") as hypercorn_server:
+        socks = []
+        try:
+            for server in (uvicorn_server, hypercorn_server):
+                silent = socket.create_connection(("127.0.0.1", server.port))
+                hello = socket.create_connection(("127.0.0.1", server.port))
+                hello.sendall(client_hello_start())
+                socks += [silent, hello]
+            closed = _seconds_until_closed(socks, 15.0)
+        finally:
+            for sock in socks:
+                sock.close()
+    assert all(4.5 < seconds < 6.5 for seconds in closed), closed
+
+
+# --- requests cut short -------------------------------------------------------------------------------
+
+
+def _acl_of(client: httpx.Client, url: str, headers: dict[str, str], userid: str) -> list[dict[str, object]]:
+    answer = client.get(f"{url}/api2/json/access/acl", headers=headers)
+    assert answer.status_code == 200
+    return [entry for entry in answer.json()["data"] if entry["ugid"] == userid]
+
+
+@pytest.mark.parametrize(("mode", "listener", "how"), [
+    ("mock", "http", "close"), ("mock", "tls", "reset"), ("proxy", "tls", "reset"),
+])
+def test_a_cut_revoke_runs_nothing_under_hypercorn(tmp_path: Path, mode: str, listener: str, how: str) -> None:
+    """The review's cut ACL revoke (HIGH-1) under ``--server hypercorn``: the body that arrived without
+    its ``&delete=1`` would grant Administrator; it must not run. The access log says when the gateway is
+    done with it (status 0: no answer)."""
+    revoke = b"path=/&users=victim@pve&roles=Administrator&delete=1"
+    with contextlib.ExitStack() as stack:
+        args = ["--mode", mode, "--server", "hypercorn"] + (["--http"] if listener == "http" else [])
+        password = "pvegateway"
+        if mode == "proxy":
+            node = stack.enter_context(running_mock(tls=True, state_dir=tmp_path / "node", apidoc=APIDOC))
+            args += ["--upstream", node.url, "--ca", str(node.verify)]
+            password = node.password
+        server = stack.enter_context(served(args, tmp_path))
+        client = stack.enter_context(httpx.Client(verify=server.trust))
+        answer = client.post(f"{server.url}/api2/json/access/ticket",
+                             data={"username": "root@pam", "password": password})
+        ticket = answer.json()["data"]
+        root = {"Cookie": f"PVEAuthCookie={ticket['ticket']}", "CSRFPreventionToken": ticket["CSRFPreventionToken"]}
+        created = client.post(f"{server.url}/api2/json/access/users", data={"userid": "victim@pve"}, headers=root)
+        assert created.status_code == 200
+
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        if listener == "tls":
+            sock = server.trust.wrap_socket(sock, server_hostname="127.0.0.1")
+        sock.sendall(f"PUT /api2/json/access/acl HTTP/1.1\r\nHost: gw\r\nCookie: {root['Cookie']}\r\n"
+                     f"CSRFPreventionToken: {root['CSRFPreventionToken']}\r\n"
+                     f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(revoke)}\r\n\r\n"
+                     .encode() + revoke[:revoke.index(b"&delete=1")])
+        wait_read(sock)
+        cut(sock, how)
+        while (logged := json.loads(server.line()))["method"] != "PUT":
+            pass
+        assert logged["status"] == 0
+        assert _acl_of(client, server.url, root, "victim@pve") == []

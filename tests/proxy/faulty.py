@@ -16,8 +16,8 @@ import json
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from types import TracebackType
 from typing import Any
@@ -242,6 +242,36 @@ def garbage(data: bytes = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n") -> Resp
     async def respond(request: Request, writer: asyncio.StreamWriter) -> bool:
         writer.write(data)
         await writer.drain()
+        return False
+
+    return respond
+
+
+@dataclass
+class Sent:
+    """What a node got out before the gateway hung up: bytes, whether that was everything, and when it
+    stopped (``ended``: it finished, or the gateway hung up)."""
+
+    bytes: int = 0
+    all: bool = False
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def sending(pieces: Iterable[bytes], sent: Sent, pause: float = 0.0) -> Responder:
+    """Writes ``pieces`` one after another (``pause`` between them: a dribble), counting what the
+    gateway took, until the gateway hangs up."""
+
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> bool:
+        try:
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()  # raises once the gateway is gone
+                sent.bytes += len(piece)
+                if pause:
+                    await asyncio.sleep(pause)  # the dribbling node under test
+            sent.all = True
+        finally:
+            sent.ended.set()
         return False
 
     return respond

@@ -27,6 +27,10 @@ import httptools
 
 _HIGH_WATER = 256 * 1024  # stop reading from the node while this much body waits for the client
 _LOW_WATER = 64 * 1024
+# An answer's status line and headers, bounded like a request's (the server's limits, http/server.py)
+# but looser: a node sends about ten lines, never near these, and one that sends more is not a PVE node
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEAD_LINES = 100
 
 
 class Usage(NamedTuple):
@@ -35,6 +39,10 @@ class Usage(NamedTuple):
     busy: int
     idle: int
     free: int
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop the parser: the exchange has failed already."""
 
 
 class UpstreamFailure(Exception):
@@ -98,6 +106,8 @@ class Connection(asyncio.Protocol):
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.received = False  # any byte of this exchange's answer
+        self._head_bytes = 0  # bytes received while the answer's head was not complete
+        self._head_lines = 0
         self.unfinished = False  # the request's body was not all sent: the connection cannot be reused
         self.complete = False
         self.keep_alive = False
@@ -127,16 +137,28 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
-        if not self._paused:  # a TLS transport may still hand over what it decrypted before the pause
-            self._arm()
+        if not self._head.done():
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as err:
-            first = (str(err).splitlines() or [err.__class__.__name__])[0].rstrip(":")
-            if first.startswith("Expected HTTP/"):  # llhttp's words for a first line that is not HTTP
-                first = "Bad status line"
-            self._fail(UpstreamFailure(f"invalid HTTP answer ({first})", sent=True))
+            if self._failure is None:
+                first = (str(err).splitlines() or [err.__class__.__name__])[0].rstrip(":")
+                if first.startswith("Expected HTTP/"):  # llhttp's words for a first line that is not HTTP
+                    first = "Bad status line"
+                self._fail(UpstreamFailure(f"invalid HTTP answer ({first})", sent=True))
             self.abort()
+            return
+        if self._failure is not None or self.complete:
+            return
+        if not self._head.done():
+            # the parser keeps a header it has not seen the end of: counting the raw bytes bounds that
+            # too (to the limit plus one read)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(f"answer head larger than {MAX_HEAD_BYTES // 1024} KiB")
+            # and the head is timed as a whole, from the request's end: its bytes do not re-arm the timer
+        elif not self._paused:  # a TLS transport may still hand over what it decrypted before the pause
+            self._arm()  # the body's timeout is one of inactivity
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -150,6 +172,10 @@ class Connection(asyncio.Protocol):
         self.reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_lines += 1
+        if self._head_lines > MAX_HEAD_LINES:
+            self._refuse(f"answer head of more than {MAX_HEAD_LINES} header lines")
+            raise _Refused  # stops the parser
         name = name.lower()
         if name in (b"content-length", b"transfer-encoding"):
             self._framed = True
@@ -219,7 +245,15 @@ class Connection(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        self._fail(UpstreamFailure("read timed out", sent=True))
+        if self.received and not self._head.done():  # a node dribbling its head: it answers, but wrongly
+            reason = f"answer head not complete within {self.read_timeout:g} s"
+        else:
+            reason = "read timed out"
+        self._refuse(reason)
+
+    def _refuse(self, reason: str) -> None:
+        """End the exchange on a node's misbehaviour: the connection is dropped, nothing more is read."""
+        self._fail(UpstreamFailure(reason, sent=True))
         self.abort()
 
     def abort(self) -> None:
