@@ -9,7 +9,7 @@ from typing import Any
 from ..schema.perl import truthy
 from ..schema.validate import ParamValidator
 from .fixups import fix_parameters, greedy_param
-from .operation import Operation
+from .operation import Operation, operation_ids
 
 _PARAM = re.compile(r"\{([^}]+)\}")
 
@@ -23,10 +23,11 @@ def walk(tree: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
         stack.extend(reversed(node.get("children") or []))
 
 
-def build_operation(path: str, method: str, info: Mapping[str, Any]) -> Operation:
+def build_operation(path: str, method: str, info: Mapping[str, Any], id: str) -> Operation:
     parameters = fix_parameters(method, path, info.get("parameters"))
     proxyto = info.get("proxyto")
     return Operation(
+        id=id,
         method=method,
         path=path,
         name=str(info.get("name", "")),
@@ -48,12 +49,13 @@ def build_operation(path: str, method: str, info: Mapping[str, Any]) -> Operatio
 def load_operations(tree: Sequence[Mapping[str, Any]]) -> tuple[int, list[Operation]]:
     """(number of tree nodes, operations in tree order)."""
     nodes = 0
-    operations: list[Operation] = []
+    found: list[tuple[str, str, Mapping[str, Any]]] = []
     for node in walk(tree):
         nodes += 1
         for method, info in (node.get("info") or {}).items():
-            operations.append(build_operation(str(node["path"]), method.upper(), info))
-    return nodes, operations
+            found.append((str(node["path"]), method.upper(), info))
+    ids = operation_ids((method, path) for path, method, _info in found)
+    return nodes, [build_operation(path, method, info, next(ids)) for path, method, info in found]
 
 
 def root_index() -> Operation:
@@ -65,4 +67,4 @@ def root_index() -> Operation:
         "returns": {"type": "array", "items": {"type": "object", "properties": {"subdir": {"type": "string"}}}},
         "permissions": {"user": "all"},
     }
-    return build_operation("/", "GET", info)
+    return build_operation("/", "GET", info, next(operation_ids([("GET", "/")])))

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..schema.validate import ParamValidator
 
+_ID_CHARS = re.compile(r"[^A-Za-z0-9]+")
+
+
+def operation_ids(keys: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """A unique id per (method, path template), in order: ``get_nodes_node_qemu_vmid_status_current``.
+
+    The OpenAPI document's ``operationId`` and the Starlette route's ``name``; a second operation that
+    would get the same id gets ``_2``, then ``_3``."""
+    used: set[str] = set()
+    for method, path in keys:
+        words = [_ID_CHARS.sub("_", segment.strip("{}")).strip("_") for segment in path.split("/")]
+        base = "_".join([method.lower(), *[w for w in words if w]]).lower()
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        used.add(candidate)
+        yield candidate
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
+    id: str
     method: str
     path: str
     name: str

@@ -125,11 +125,6 @@ RESPONSES: Mapping[str, JSONDict] = {
 
 
 
-def _operation_id(op: Operation) -> str:
-    words = [_ID_CHARS.sub("_", segment.strip("{}")).strip("_") for segment in op.path.split("/")]
-    return "_".join([op.method.lower(), *[w for w in words if w]]).lower()
-
-
 def _summary(description: str) -> str:
     first = description.strip().split("\n", 1)[0].strip()
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
@@ -161,7 +156,6 @@ class _Builder:
         self.schema = schema
         self.convert = Converter().convert
         self.body_schemas: JSONDict = {}
-        self.used_ids: set[str] = set()
         self.shared_schemas: JSONDict = {}
         self.refs_by_id: dict[int, JSONDict] = {}
         self.refs_by_content: dict[str, JSONDict] = {}
@@ -205,17 +199,8 @@ class _Builder:
             },
         }
 
-    def unique_id(self, op: Operation) -> str:
-        base = _operation_id(op)
-        candidate, n = base, 2
-        while candidate in self.used_ids:
-            candidate, n = f"{base}_{n}", n + 1
-        self.used_ids.add(candidate)
-        return candidate
-
     def operation(self, op: Operation, tag: str) -> JSONDict:
-        op_id = self.unique_id(op)
-        out: JSONDict = {"tags": [tag], "operationId": op_id}
+        out: JSONDict = {"tags": [tag], "operationId": op.id}
         if op.description:
             out["summary"] = _summary(op.description)
             if op.description.strip() != out["summary"]:
@@ -226,7 +211,7 @@ class _Builder:
         if op.method in ("GET", "DELETE"):
             parameters.extend(self.query_parameter(k, v) for k, v in rest.items())
         else:
-            body = self.request_body(op, op_id, rest)
+            body = self.request_body(op, op.id, rest)
             if body is not None:
                 out["requestBody"] = body
         if parameters:
