@@ -58,3 +58,51 @@ async def test_group_limited_user_admin_cannot_create_a_user_without_groups(pve:
     assert "loose@pve" not in pve.backend.mock.cluster.users
     await ua.data("POST", "/access/users", {"userid": "member@pve", "groups": "g1"})
     assert pve.backend.mock.cluster.users["member@pve"].groups == ["g1"]
+
+
+# --- PUT /access/password (pve-access-control src/PVE/API2/AccessControl.pm change_password) ------------
+
+
+async def user_admin(pve: PVE) -> PVE:
+    ua = await user_client(pve, "ua@pve", "uapassword1")
+    await grant(pve, "/access", "PVEUserAdmin", "ua@pve")
+    return ua
+
+
+async def test_user_admin_cannot_take_over_root(pve: PVE) -> None:
+    ua = await user_admin(pve)
+    response = await ua.put("/access/password", {"userid": "root@pam", "password": "pwned-root-1",
+                                                 "confirmation-password": "uapassword1"})
+    # RPCEnvironment.pm:665 reauth_user_for_user_modification: root@pam is modified by root@pam only
+    assert response.status_code == 403
+    assert response.json() == DENIED
+    refused = await pve.client.post("/api2/json/access/ticket", data={"username": "root@pam",
+                                                                      "password": "pwned-root-1"})
+    assert refused.status_code == 401
+    assert pve.backend.mock.cluster.users["root@pam"].password == "pvegateway"
+
+
+async def test_user_admin_must_confirm_with_their_own_password(pve: PVE) -> None:
+    ua = await user_admin(pve)
+    await pve.data("POST", "/access/users", {"userid": "eve@pve", "password": "eve-password"})
+    missing = await ua.put("/access/password", {"userid": "eve@pve", "password": "new-password-1"})
+    # RPCEnvironment.pm:669: every caller but root@pam gives their current password
+    assert missing.status_code == 400
+    assert missing.json()["errors"] == {"confirmation-password": "password is required to modify user"}
+    wrong = await ua.put("/access/password", {"userid": "eve@pve", "password": "new-password-1",
+                                              "confirmation-password": "not-mine-1"})
+    assert (wrong.status_code, wrong.json()["message"]) == (500, "invalid credentials\n")  # Auth/PVE.pm:83
+    assert pve.backend.mock.cluster.users["eve@pve"].password == "eve-password"
+    await ua.data("PUT", "/access/password", {"userid": "eve@pve", "password": "new-password-1",
+                                              "confirmation-password": "uapassword1"})
+    assert pve.backend.mock.cluster.users["eve@pve"].password == "new-password-1"
+
+
+async def test_user_admin_cannot_change_a_pam_users_password(pve: PVE) -> None:
+    ua = await user_admin(pve)
+    await pve.data("POST", "/access/users", {"userid": "bob@pam", "password": "bob-password"})
+    response = await ua.put("/access/password", {"userid": "bob@pam", "password": "new-password-1",
+                                                 "confirmation-password": "uapassword1"})
+    assert response.status_code == 403  # AccessControl.pm:463: system users only by root or themselves
+    assert response.json() == DENIED
+    assert pve.backend.mock.cluster.users["bob@pam"].password == "bob-password"

@@ -20,6 +20,7 @@ from typing import Any
 from ...apidoc.operation import Operation
 from ...errors import PVEError
 from ...schema.perl import split_list
+from ...secrets import same_secret
 from ..base import Identity
 from .roles import ALL_PRIVILEGES
 from .state import Cluster
@@ -193,6 +194,27 @@ class Permissions:
         if noerr:
             return False
         raise PVEError(500, f"no such user ('{userid}')\n")
+
+    def reauth(self, identity: Identity | None, userid: str, password: Any, param: str = "password") -> str:
+        """reauth_user_for_user_modification (RPCEnvironment.pm:657): only root@pam may modify root@pam,
+        and everyone else confirms the change with their own current password."""
+        self.user_exists(userid)
+        if identity is None or identity.authid == ROOT:
+            return userid
+        if userid == ROOT:
+            raise fail()
+        if password is None:
+            raise PVEError.params({param: "password is required to modify user"})
+        own = self.cluster.users.get(identity.userid)
+        # the realm plugins' authenticate_user: Auth/PVE.pm:76-85, Auth/PAM.pm (pam_strerror)
+        if not password:
+            raise PVEError(500, "no password\n")
+        if own is None or own.password is None:
+            raise PVEError(500, "no password set\n")
+        if not same_secret(own.password, str(password)):
+            pam = identity.userid.endswith("@pam")
+            raise PVEError(500, "Authentication failure\n" if pam else "invalid credentials\n")
+        return userid
 
     # --- the schema's ``permissions`` (check_api2_permissions, exec_api2_perm_check) --------------------
 

@@ -8,6 +8,8 @@ from ....errors import PVEError
 from ....secrets import same_secret
 from ...base import Call, Identity
 from ..auth import user_active
+from ..perms import ROOT
+from ..perms import fail as perm_fail
 from ..runtime import Handler, Mock
 from . import _acl, _users, pools
 from ._users import fail
@@ -102,18 +104,26 @@ def read_domain(mock: Mock, call: Call) -> dict[str, Any]:
 
 
 def change_password(mock: Mock, call: Call) -> None:
+    """pve-access-control API2/AccessControl.pm change_password (:440-471)."""
     params = call.params
-    userid = str(params["userid"])
-    user = mock.cluster.users.get(userid)
-    if user is None:
-        raise fail(f"change password failed: no such user ('{userid}')")
     identity = call.identity
-    confirmation = params.get("confirmation-password")
-    if identity is not None and identity.userid != "root@pam" and identity.userid == userid:
-        current = mock.cluster.users[identity.userid].password
-        if confirmation is None or current is None or not same_secret(current, str(confirmation)):
-            raise _auth_failure()
-    user.password = str(params["password"])
+    userid = mock.permissions.reauth(identity, str(params["userid"]), params.get("confirmation-password"),
+                                     "confirmation-password")
+    if identity is not None and identity.userid != ROOT:
+        if identity.userid == userid:
+            _check_enabled(mock, userid)
+        elif userid == ROOT or userid.endswith("@pam"):
+            raise perm_fail()  # only root changes root's and the system (pam) users' passwords
+    mock.cluster.users[userid].password = str(params["password"])
+
+
+def _check_enabled(mock: Mock, userid: str) -> None:
+    """AccessControl.pm check_user_enabled."""
+    user = mock.cluster.users[userid]
+    if not user.enable:
+        raise PVEError(500, f"user '{userid}' is disabled\n")
+    if user.expire and user.expire < mock.clock.now():
+        raise PVEError(500, f"user '{userid}' access expired\n")
 
 
 def _interesting_paths(mock: Mock) -> list[str]:
