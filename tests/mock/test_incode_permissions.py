@@ -106,3 +106,43 @@ async def test_user_admin_cannot_change_a_pam_users_password(pve: PVE) -> None:
     assert response.status_code == 403  # AccessControl.pm:463: system users only by root or themselves
     assert response.json() == DENIED
     assert pve.backend.mock.cluster.users["bob@pam"].password == "bob-password"
+
+
+# --- PUT /pools (pve-manager PVE/API2/Pool.pm update_pool) ---------------------------------------------
+
+
+async def pool_admin(pve: PVE) -> PVE:
+    await pve.data("POST", "/pools", {"poolid": "p1"})
+    pa = await user_client(pve, "pa@pve", "papassword1")
+    await grant(pve, "/pool/p1", "PVEAdmin", "pa@pve")
+    return pa
+
+
+async def test_pool_admin_cannot_pull_a_foreign_vm_into_the_pool(pve: PVE) -> None:
+    pa = await pool_admin(pve)
+    # Pool.pm:333 check_perm_modify on /vms/100 (RPCEnvironment.pm:442: Permissions.Modify or VM.Allocate),
+    # raised inside lock_user_config (AccessControl.pm:91), so PVE answers the lock's plain 500
+    expected = "update pools failed: 403 Permission check failed (/vms/100, Permissions.Modify|VM.Allocate)\n"
+    for path, data in (("/pools/p1", {"vms": "100"}), ("/pools", {"poolid": "p1", "vms": "100"})):
+        response = await pa.put(path, data)
+        assert (response.status_code, response.json()["message"]) == (500, expected)
+    assert pve.backend.mock.cluster.pools["p1"].vmids == []
+    stop = await pa.post("/nodes/pve1/qemu/100/status/stop", {})
+    assert stop.status_code == 403  # no rights were inherited through the pool
+    assert pve.backend.mock.cluster.guests[100].status == "running"
+
+
+async def test_pool_admin_cannot_pull_a_foreign_storage_into_the_pool(pve: PVE) -> None:
+    pa = await pool_admin(pve)
+    response = await pa.put("/pools/p1", {"storage": "local"})
+    expected = ("update pools failed: 403 Permission check failed "
+                "(/storage/local, Permissions.Modify|Datastore.Allocate)\n")
+    assert (response.status_code, response.json()["message"]) == (500, expected)  # Pool.pm:361
+    assert pve.backend.mock.cluster.pools["p1"].storages == []
+
+
+async def test_pool_admin_adds_a_vm_they_may_allocate(pve: PVE) -> None:
+    pa = await pool_admin(pve)
+    await grant(pve, "/vms/101", "PVEVMAdmin", "pa@pve")
+    await pa.data("PUT", "/pools/p1", {"vms": "101"})
+    assert pve.backend.mock.cluster.pools["p1"].vmids == [101]
