@@ -146,3 +146,78 @@ async def test_pool_admin_adds_a_vm_they_may_allocate(pve: PVE) -> None:
     await grant(pve, "/vms/101", "PVEVMAdmin", "pa@pve")
     await pa.data("PUT", "/pools/p1", {"vms": "101"})
     assert pve.backend.mock.cluster.pools["p1"].vmids == [101]
+
+
+# --- guests and volumes of a user without rights (operations whose schema says ``user: all``) ------------
+
+ISO = "local:iso/debian-12.9.0-amd64-netinst.iso"
+ISO_PATH = "/nodes/pve1/storage/local/content/" + ISO.replace("/", "%2F")
+TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+
+
+async def test_user_without_rights_creates_no_guest(pve: PVE) -> None:
+    z = await user_client(pve, "z@pve", "zpassword1")
+    tasks_before = sum(len(log) for log in pve.backend.mock.cluster.tasks.values())
+    vm = await z.post("/nodes/pve1/qemu", {"vmid": "555", "memory": "4096"})
+    assert vm.status_code == 403  # qemu-server Qemu.pm:1309-1321: VM.Allocate on /vms/555 or the pool
+    assert vm.json() == DENIED
+    ct = await z.post("/nodes/pve1/lxc", {"vmid": "556", "rootfs": "local-lvm:8", "ostemplate": TEMPLATE})
+    assert ct.status_code == 403  # pve-container LXC.pm:295-318
+    assert ct.json() == DENIED
+    assert not {555, 556} & set(pve.backend.mock.cluster.guests)
+    assert sum(len(log) for log in pve.backend.mock.cluster.tasks.values()) == tasks_before
+
+
+async def test_guest_lists_show_only_guests_with_vm_audit(pve: PVE) -> None:
+    z = await user_client(pve, "z@pve", "zpassword1")
+    assert await z.data("GET", "/nodes/pve1/qemu") == []  # Qemu.pm:1113
+    assert await z.data("GET", "/nodes/pve1/lxc") == []  # pve-container LXC.pm vmlist
+    await grant(pve, "/vms/200", "PVEAuditor", "z@pve")
+    assert [g["vmid"] for g in await z.data("GET", "/nodes/pve1/lxc")] == [200]
+    assert await z.data("GET", "/nodes/pve1/qemu") == []
+
+
+async def test_vm_allocate_alone_does_not_allocate_storage_or_bridges(pve: PVE) -> None:
+    vm = await user_client(pve, "vm@pve", "vmpassword1")
+    await grant(pve, "/vms/555", "PVEVMAdmin", "vm@pve")
+    disk = await vm.post("/nodes/pve1/qemu", {"vmid": "555", "scsi0": "local-lvm:4"})
+    assert disk.json() == denied("/storage/local-lvm, Datastore.AllocateSpace")  # Qemu.pm:189
+    nic = await vm.post("/nodes/pve1/qemu", {"vmid": "555", "net0": "virtio,bridge=vmbr0"})
+    # pve-guest-common GuestHelpers.pm:419 check_vnet_access: SDN.Use on the bridge
+    assert nic.json() == denied("/sdn/zones/localnetwork/vmbr0, SDN.Use")
+    assert 555 not in pve.backend.mock.cluster.guests
+    await grant(pve, "/storage/local-lvm", "PVEDatastoreUser", "vm@pve")
+    upid = await vm.data("POST", "/nodes/pve1/qemu", {"vmid": "555", "scsi0": "local-lvm:4", "memory": "1024"})
+    assert ":qmcreate:555:vm@pve:" in upid
+
+
+async def test_container_template_needs_read_access_to_its_storage(pve: PVE) -> None:
+    ct = await user_client(pve, "ct@pve", "ctpassword1")
+    await grant(pve, "/vms/556", "PVEVMAdmin", "ct@pve")
+    await grant(pve, "/storage/local-lvm", "PVEDatastoreUser", "ct@pve")
+    response = await ct.post("/nodes/pve1/lxc", {"vmid": "556", "rootfs": "local-lvm:8", "ostemplate": TEMPLATE})
+    # LXC.pm:340 check_volume_access, pve-storage Storage.pm:632-638: templates need AllocateSpace or Audit
+    assert response.json() == denied("/storage/local, Datastore.AllocateSpace|Datastore.Audit")
+    assert 556 not in pve.backend.mock.cluster.guests
+
+
+async def test_user_without_rights_cannot_read_change_or_delete_a_volume(pve: PVE) -> None:
+    z = await user_client(pve, "z@pve", "zpassword1")
+    read = denied("/storage/local, Datastore.AllocateSpace|Datastore.Audit")  # Storage.pm:634
+    assert (await z.get(ISO_PATH)).json() == read  # Content.pm:369
+    assert (await z.put(ISO_PATH, {"notes": "owned"})).json() == read  # Content.pm:440
+    deleted = await z.delete(ISO_PATH)
+    assert deleted.status_code == 403
+    assert deleted.json() == denied("/storage/local, Datastore.Allocate")  # Content.pm:506
+    volume = pve.backend.mock.cluster.storages["local"].bucket("pve1")[ISO]
+    assert volume.notes == ""
+    await grant(pve, "/storage/local", "PVEDatastoreUser", "z@pve")
+    assert (await z.data("GET", ISO_PATH))["size"] == volume.size
+    assert (await z.delete(ISO_PATH)).json() == denied("/storage/local, Datastore.Allocate")
+
+
+async def test_a_missing_pool_is_a_permission_error_even_for_root(pve: PVE) -> None:
+    response = await pve.post("/nodes/pve1/qemu", {"vmid": "555", "pool": "nope"})
+    assert response.status_code == 403  # RPCEnvironment.pm:385 check_pool_exist
+    assert response.json() == denied("pool 'nope' does not exist")
+    assert 555 not in pve.backend.mock.cluster.guests
