@@ -221,3 +221,23 @@ async def test_a_missing_pool_is_a_permission_error_even_for_root(pve: PVE) -> N
     assert response.status_code == 403  # RPCEnvironment.pm:385 check_pool_exist
     assert response.json() == denied("pool 'nope' does not exist")
     assert 555 not in pve.backend.mock.cluster.guests
+
+
+# --- node figures (pve-manager PVE/API2Tools.pm:38 extract_node_stats with $exclude_stats) --------------
+
+_FIGURES = {"cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk", "uptime"}
+
+
+async def test_node_figures_need_sys_audit_on_the_node(pve: PVE) -> None:
+    z = await user_client(pve, "z@pve", "zpassword1")
+    await grant(pve, "/nodes/pve1", "PVEAuditor", "z@pve")
+    # Nodes.pm:2986-2987: every node is listed, its figures only with Sys.Audit on /nodes/<node>
+    nodes = {n["node"]: n for n in await z.data("GET", "/nodes")}
+    assert set(nodes) == {"pve1", "pve2", "pve3"}
+    assert set(nodes["pve1"]) >= _FIGURES
+    assert not _FIGURES & set(nodes["pve2"]) and nodes["pve2"]["status"] == "online"
+    # Cluster.pm:620-638: the same for the nodes of /cluster/resources
+    resources = {r["id"]: r for r in await z.data("GET", "/cluster/resources", {"type": "node"})}
+    assert set(resources) == {"node/pve1", "node/pve2", "node/pve3"}
+    assert set(resources["node/pve1"]) >= _FIGURES and not _FIGURES & set(resources["node/pve3"])
+    assert all(set(n) >= _FIGURES for n in await pve.data("GET", "/nodes"))
