@@ -6,6 +6,10 @@ answer: the status and the exact text of its ``raise_perm_exc`` (pve-common src/
 
 from __future__ import annotations
 
+from pytest import MonkeyPatch
+
+from pvegateway.backends.mock.tickets import Signer
+from pvegateway.secrets import same_secret
 from tests.mock.conftest import PVE
 from tests.mock.test_permissions import user_client
 
@@ -241,3 +245,36 @@ async def test_node_figures_need_sys_audit_on_the_node(pve: PVE) -> None:
     assert set(resources) == {"node/pve1", "node/pve2", "node/pve3"}
     assert set(resources["node/pve1"]) >= _FIGURES and not _FIGURES & set(resources["node/pve3"])
     assert all(set(n) >= _FIGURES for n in await pve.data("GET", "/nodes"))
+
+
+# --- login (pve-access-control API2/AccessControl.pm create_ticket) ------------------------------------
+
+
+async def test_login_does_the_same_work_for_unknown_and_known_users(pve: PVE, monkeypatch: MonkeyPatch) -> None:
+    # An unknown user must not be told apart by a faster refusal (user enumeration). pveproxy pads every
+    # 401 to 3 s (pve-http-server AnyEvent.pm:1035-1039); without that delay the mock does the same work
+    # on every path: one ticket check and one constant-time password comparison.
+    await pve.data("POST", "/access/users", {"userid": "known@pve", "password": "known-password"})
+    await pve.data("POST", "/access/users", {"userid": "off@pve", "password": "off-password", "enable": "0"})
+    work: list[str] = []
+    verify = Signer.verify_ticket
+
+    def counted_compare(expected: str, given: str) -> bool:
+        work.append("compare")
+        return same_secret(expected, given)
+
+    def counted_verify(signer: Signer, ticket: str, now: int) -> str | None:
+        work.append("ticket")
+        return verify(signer, ticket, now)
+
+    monkeypatch.setattr("pvegateway.backends.mock.handlers.access.same_secret", counted_compare)
+    monkeypatch.setattr(Signer, "verify_ticket", counted_verify)
+    done: dict[str, list[str]] = {}
+    for username in ("known@pve", "nobody@pve", "off@pve", "nopass@nowhere"):
+        work.clear()
+        response = await pve.client.post("/api2/json/access/ticket",
+                                         data={"username": username, "password": "wrong-password"})
+        assert response.status_code == 401
+        done[username] = list(work)
+    assert done["known@pve"] == ["ticket", "compare"]
+    assert all(steps == done["known@pve"] for steps in done.values()), done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from ....errors import PVEError
@@ -26,8 +27,6 @@ _CAP_PATHS = {
 }
 
 
-
-
 def _capabilities(mock: Mock, identity: Identity) -> dict[str, dict[str, int]]:
     perms = mock.permissions
     caps: dict[str, dict[str, int]] = {}
@@ -35,6 +34,9 @@ def _capabilities(mock: Mock, identity: Identity) -> dict[str, dict[str, int]]:
         privs = perms.privileges(identity, path)
         caps[name] = {p: 1 for p in sorted(privs) if p.startswith(prefixes)}
     return caps
+
+
+_UNGUESSABLE = secrets.token_urlsafe(32)  # compared with when a user has no password: never matches
 
 
 def _auth_failure() -> PVEError:
@@ -49,13 +51,17 @@ def create_ticket(mock: Mock, call: Call) -> dict[str, Any]:
     password = str(params["password"])
     now = mock.clock.now()
     user = mock.cluster.users.get(userid)
+    # the same work whatever the outcome (no faster answer for an unknown or disabled user): one ticket
+    # check and one constant-time comparison, against a secret nobody knows when there is no password
+    renewed_by = mock.signer.verify_ticket(password, now)
+    stored = user.password if user is not None and user.password is not None else _UNGUESSABLE
+    password_ok = same_secret(stored, password)
     if not user_active(user, now) or user is None:
         raise _auth_failure()
-    renewed_by = mock.signer.verify_ticket(password, now)
     if renewed_by is not None:
         if renewed_by not in (userid, "root@pam"):  # root@pam may mint tickets for other users
             raise _auth_failure()
-    elif user.password is None or not same_secret(user.password, password):
+    elif user.password is None or not password_ok:
         raise _auth_failure()
     identity = Identity(userid)
     if params.get("path") is not None and params.get("privs") is not None:
