@@ -183,6 +183,18 @@ class Permissions:
             privs.append("Pool.Allocate")
         return self.check_any(identity, path, privs, noerr)
 
+    def check_sdn_bridge(self, identity: Identity | None, zone: str, bridge: str, privs: Sequence[str],
+                         noerr: bool = False) -> bool:
+        """Any access to a bridge: ``privs`` on it, or on one of its VLANs (RPCEnvironment.pm:338)."""
+        path = f"/sdn/zones/{zone}/{bridge}"
+        if self.check_any(identity, path, privs, noerr=True):
+            return True
+        vlans = {key[0] for key in self.cluster.acl
+                 if key[0].startswith(path + "/") and "/" not in key[0][len(path) + 1:]}
+        if any(self.check_any(identity, vlan, privs, noerr=True) for vlan in sorted(vlans)):
+            return True
+        return self.check_any(identity, path, privs, noerr)
+
     def groups_with(self, identity: Identity | None, privs: Sequence[str]) -> set[str]:
         """filter_groups (RPCEnvironment.pm:409): the groups ``identity`` holds any of ``privs`` on."""
         return {g for g in self.cluster.groups if self.check_any(identity, f"/access/groups/{g}", privs, True)}

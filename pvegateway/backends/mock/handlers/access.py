@@ -132,6 +132,34 @@ def _check_enabled(mock: Mock, userid: str) -> None:
         raise PVEError(500, f"user '{userid}' access expired\n")
 
 
+def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
+    """User.pm:620-648 read_user_tfa_type: the mock's realms require no TFA and no user has any."""
+    realm = str(call.params["userid"]).rpartition("@")[2]
+    if realm not in _DOMAINS:
+        raise PVEError(500, f"auth domain '{realm}' does not exist\n")
+    return {"user": []} if call.params.get("multiple") and str(call.params["multiple"]) != "0" else {}
+
+
+def vnc_ticket(mock: Mock, call: Call) -> None:
+    """AccessControl.pm:368-395: any failure is 401 'authentication failure' (no enumeration); the mock
+    hands out no VNC tickets, so none verifies."""
+    raise _auth_failure()
+
+
+def openid_auth_url(mock: Mock, call: Call) -> Any:
+    """OpenId.pm:24-33 $lookup_openid_auth: the mock has only the pam and pve realms."""
+    realm = str(call.params["realm"])
+    info = _DOMAINS.get(realm)
+    if info is None:
+        raise PVEError(500, f"authentication domain '{realm}' does not exist\n")
+    raise PVEError(500, f"wrong realm type ({info['type']} != openid)\n")
+
+
+def openid_login(mock: Mock, call: Call) -> Any:
+    """OpenId.pm:349-353: every failure (here: no OpenID realm, so no valid state) is a 401."""
+    raise _auth_failure()
+
+
 def _interesting_paths(mock: Mock) -> list[str]:
     paths = {"/", "/access", "/access/groups", "/nodes", "/pool", "/sdn", "/storage", "/vms", "/mapping"}
     paths |= {entry.path for entry in mock.cluster.acl.values()}
@@ -173,6 +201,10 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/access/domains"): list_domains,
     ("GET", "/access/domains/{realm}"): read_domain,
     ("PUT", "/access/password"): change_password,
+    ("GET", "/access/users/{userid}/tfa"): user_tfa_types,
+    ("POST", "/access/vncticket"): vnc_ticket,
+    ("POST", "/access/openid/auth-url"): openid_auth_url,
+    ("POST", "/access/openid/login"): openid_login,
     ("GET", "/access/permissions"): permissions,
     **_users.ROUTES,
     **_acl.ROUTES,

@@ -144,7 +144,10 @@ def status(mock: Mock, call: Call) -> list[dict[str, Any]]:
 
 
 def options(mock: Mock, call: Call) -> dict[str, Any]:
-    return dict(mock.cluster.options)
+    """Cluster.pm:811-819: all of datacenter.cfg with Sys.Audit on '/', else only its GUI settings."""
+    if mock.permissions.check(call.identity, "/", ["Sys.Audit"], noerr=True):
+        return dict(mock.cluster.options)
+    return {k: v for k, v in mock.cluster.options.items() if k in ("console", "tag-style")}
 
 
 def index(mock: Mock, call: Call) -> list[dict[str, str]]:

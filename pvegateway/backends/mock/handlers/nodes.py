@@ -109,7 +109,10 @@ def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     if wanted:
         kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
         entries = [e for e in entries if e["type"] in kinds]
-    return entries
+    # Network.pm:471-481: a bridge is listed to those with SDN.Audit or SDN.Use on it (or a VLAN of it)
+    perms = mock.permissions
+    return [e for e in entries if e["type"] not in ("bridge", "OVSBridge")
+            or perms.check_sdn_bridge(call.identity, "localnetwork", e["iface"], ["SDN.Audit", "SDN.Use"], True)]
 
 
 def network_iface(mock: Mock, call: Call) -> dict[str, Any]:
