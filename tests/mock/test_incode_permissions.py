@@ -278,3 +278,25 @@ async def test_login_does_the_same_work_for_unknown_and_known_users(pve: PVE, mo
         done[username] = list(work)
     assert done["known@pve"] == ["ticket", "compare"]
     assert all(steps == done["known@pve"] for steps in done.values()), done
+
+
+# --- config updates: the schema asks for any VM.Config.* privilege, the handler for the right one -------
+
+
+async def test_a_vm_user_changes_the_cdrom_but_not_the_memory_or_disks(pve: PVE) -> None:
+    user = await user_client(pve, "vmuser@pve", "vmuserpassword1")
+    await grant(pve, "/vms/100", "PVEVMUser", "vmuser@pve")  # VM.Config.CDROM, Cloudinit, PowerMgmt...
+    memory = await user.put("/nodes/pve1/qemu/100/config", {"memory": "8192"})
+    # Qemu.pm:2198 $check_vm_modify_config_perm, :1010-1011 memory needs VM.Config.Memory
+    assert memory.json() == denied("/vms/100, VM.Config.Memory")
+    disk = await user.put("/nodes/pve1/qemu/100/config", {"scsi1": "local-lvm:4"})
+    assert disk.json() == denied("/storage/local-lvm, Datastore.AllocateSpace")  # Qemu.pm:189 via :2200
+    guest = pve.backend.mock.cluster.guests[100]
+    assert guest.config["memory"] == "2048" and "scsi1" not in guest.config and not guest.pending
+    await user.data("PUT", "/nodes/pve1/qemu/100/config", {"ide2": "none,media=cdrom"})  # Qemu.pm:2283
+    # a container's schema wants one of Disk/CPU/Memory/Network/Options; the handler the right one
+    await pve.data("POST", "/access/roles", {"roleid": "NetOnly", "privs": "VM.Config.Network,VM.Audit"})
+    await grant(pve, "/vms/200", "NetOnly", "vmuser@pve")
+    ct = await user.put("/nodes/pve1/lxc/200/config", {"memory": "1024"})
+    assert ct.json() == denied("/vms/200, VM.Config.Memory")  # pve-container LXC.pm:1680-1681
+    assert pve.backend.mock.cluster.guests[200].config["memory"] == "512"

@@ -220,3 +220,75 @@ def _lxc_option(mock: Mock, identity: Identity | None, vmid: int, pool: Any, key
         raise fail("changing the hookscript is only allowed for root@pam")
     elif key != "tags":
         perms.check_vm_perm(identity, vmid, pool, ["VM.Config.Options"])
+
+
+# --- config updates (PUT/POST .../config: the schema asks for any VM.Config.* privilege only) ------------
+
+_CLOUDINIT_DRIVE = re.compile(r"(^|[:/])(vm-\d+-)?cloudinit([.,]|$)")
+
+
+def _drive_perm(perms: Permissions, identity: Identity | None, vmid: int, value: str) -> None:
+    """Qemu.pm:2273-2288 $check_drive_perms: a cloud-init drive, a CD-ROM or a disk."""
+    head, opts = split_prop(value)
+    volid = opts.get("file") or head or ""
+    if _CLOUDINIT_DRIVE.search(volid):
+        perms.check_vm_perm(identity, vmid, None, ["VM.Config.Cloudinit", "VM.Config.CDROM"])
+    elif opts.get("media") == "cdrom" or volid in ("cdrom", "none"):
+        perms.check_vm_perm(identity, vmid, None, ["VM.Config.CDROM"])
+    else:
+        perms.check_vm_perm(identity, vmid, None, ["VM.Config.Disk"])
+
+
+def qemu_update(mock: Mock, call: Call, config: Mapping[str, Any], changes: Mapping[str, str],
+                deletes: list[str]) -> None:
+    """Qemu.pm:2093-2204 and the drive checks of its update (:2273-2330), before the config is locked."""
+    identity = call.identity
+    if identity is None or identity.authid == ROOT:
+        return
+    perms = mock.permissions
+    vmid = int(call.params["vmid"])
+    if flag(call.params.get("skiplock")):
+        raise PVEError.params({"skiplock": "Only root may use this option."})
+    for key in sorted(deletes):
+        _qemu_option(perms, identity, vmid, None, key)
+    for key in sorted(changes):
+        _qemu_option(perms, identity, vmid, None, key)
+    for key, value in sorted(changes.items()):
+        if _QEMU_DRIVE.fullmatch(key):
+            _qemu_drive(mock, identity, vmid, key, value, None)
+        elif key.startswith("net"):
+            bridge_access(perms, identity, value)
+    for key in sorted(deletes):
+        if key.startswith("unused"):
+            perms.check_vm_perm(identity, vmid, None, ["VM.Config.Disk"])
+        elif _QEMU_DRIVE.fullmatch(key) and key in config:
+            _drive_perm(perms, identity, vmid, str(config[key]))
+    for key, value in sorted(changes.items()):
+        if _QEMU_DRIVE.fullmatch(key):
+            _drive_perm(perms, identity, vmid, value)
+
+
+def lxc_update(mock: Mock, call: Call, config: Mapping[str, Any], changes: Mapping[str, str],
+               deletes: list[str]) -> None:
+    """pve-container API2/LXC/Config.pm:178-185 and update_pct_config: check_ct_modify_config_perm for
+    what is deleted and what is set, with the container's own ``unprivileged``."""
+    identity = call.identity
+    if identity is None or identity.authid == ROOT:
+        return
+    perms = mock.permissions
+    vmid = int(call.params["vmid"])
+    unprivileged = str(config.get("unprivileged", "0")) == "1"
+    for key in sorted(deletes):
+        if key == "rootfs" or re.fullmatch(r"mp\d+|unused\d+", key):
+            perms.check_vm_perm(identity, vmid, None, ["VM.Config.Disk"])
+        elif key == "features":
+            _lxc_option(mock, identity, vmid, None, key, str(config.get(key, "")), unprivileged)
+        elif not re.fullmatch(r"net\d+", key):
+            _lxc_option(mock, identity, vmid, None, key, "", unprivileged)
+        else:
+            perms.check_vm_perm(identity, vmid, None, ["VM.Config.Network"])
+            bridge_access(perms, identity, str(config.get(key, "")))
+    for key, value in sorted(changes.items()):
+        _lxc_option(mock, identity, vmid, None, key, value, unprivileged)
+        if re.fullmatch(r"net\d+", key) and key in config:
+            bridge_access(perms, identity, str(config[key]))  # LXC.pm:1684: the old bridge too
