@@ -13,6 +13,7 @@ from ..perms import ROOT
 from ..perms import fail as perm_fail
 from ..runtime import Handler, Mock
 from . import _acl, _users, pools
+from ._params import flag
 from ._users import fail
 
 # compute_api_permission (pve-access-control RPCEnvironment.pm): which privileges a login reports
@@ -137,7 +138,7 @@ def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
     realm = str(call.params["userid"]).rpartition("@")[2]
     if realm not in _DOMAINS:
         raise PVEError(500, f"auth domain '{realm}' does not exist\n")
-    return {"user": []} if call.params.get("multiple") and str(call.params["multiple"]) != "0" else {}
+    return {"user": []} if flag(call.params.get("multiple")) else {}
 
 
 def vnc_ticket(mock: Mock, call: Call) -> None:
