@@ -18,7 +18,8 @@ FAILING: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", "/nodes/pve1/qemu", {"vmid": 400, **DISK_THEN_BAD, "net1": "bogus,bridge=vmbr0"}, 400),
     ("POST", "/nodes/pve1/qemu", {"vmid": 400, **DISK_THEN_BAD, "scsi1": "nosuch:1"}, 500),
     ("POST", "/nodes/pve1/qemu", {"vmid": 400, **DISK_THEN_BAD, "ide2": "local:iso/missing.iso,media=cdrom"}, 500),
-    ("POST", "/nodes/pve1/qemu", {"vmid": 400, **DISK_THEN_BAD, "pool": "nopool"}, 500),
+    # a missing pool is a permission error (pve-access-control RPCEnvironment.pm:385 check_pool_exist)
+    ("POST", "/nodes/pve1/qemu", {"vmid": 400, **DISK_THEN_BAD, "pool": "nopool"}, 403),
     ("POST", "/nodes/pve1/qemu", {"vmid": 100, **DISK_THEN_BAD}, 500),
     ("POST", "/nodes/nonode/qemu", {"vmid": 400, **DISK_THEN_BAD}, 500),
     ("POST", "/nodes/pve1/qemu", {"vmid": 400, "scsi0": "local-lvm:1", "memory": "lots"}, 400),

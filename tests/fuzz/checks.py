@@ -19,6 +19,9 @@ from pvegateway.backends.proxy.drift import check, returns_shape
 INTERNAL_ERROR = "internal error - see the gateway's log"
 # the statuses /openapi.json documents for every operation (401 is a failed login on open ones)
 DOCUMENTED = frozenset({200, 400, 401, 403, 500, 501})
+# operations that take a ticket of their own (a migration tunnel's, a VNC one) answer PVE::Ticket's 401 to
+# a wrong one, whoever calls (pve-common src/PVE/Ticket.pm:106, qemu-server API2/Qemu.pm:7290)
+_TICKETED = frozenset({"ticket", "vncticket"})
 
 
 def _envelope(body: bytes) -> dict[str, Any] | None:
@@ -33,7 +36,7 @@ def problems(operation: Operation, status: int, content_type: str, body: bytes) 
     """Why this answer is wrong for ``operation`` (empty when it is fine)."""
     if status not in DOCUMENTED:
         return [f"status {status} is not one the schema documents"]
-    if status == 401 and not operation.is_open:
+    if status == 401 and not (operation.is_open or _TICKETED & set(operation.parameters.get("properties") or {})):
         return ["401 with root@pam's valid ticket"]
     json_answer = content_type.split(";", 1)[0].strip().lower() == "application/json"
     if status >= 500:

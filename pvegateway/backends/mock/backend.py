@@ -20,6 +20,7 @@ from . import snapshot
 from .auth import Authenticator
 from .clock import Clock
 from .handlers import all_routes
+from .incode import GUARDS, Context, Guard
 from .runtime import Handler, Mock
 from .seed import DEFAULT_ROOT_PASSWORD, load_seed
 from .tasks import Progression, Tasks
@@ -118,11 +119,22 @@ class MockBackend:
     def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         self.mock.permissions.authorize(operation, identity, params)
 
+    async def _generic(self, call: Call, guard: Guard | None) -> Result:
+        """The generic fallback, behind PVE's in-code checks of the operation (``incode.GUARDS``)."""
+        context = Context(self.mock, self.generic.items, call)
+        if guard is not None and guard.check is not None:
+            guard.check(context)
+        result = await self.generic.handle(call)
+        if guard is not None and guard.shown is not None:
+            return Result(guard.shown(context, result.data), result.total, result.changes)
+        return result
+
     async def handle(self, call: Call) -> Result | Streamed:
-        handler = self.routes.get((call.operation.method, call.operation.path))
+        key = (call.operation.method, call.operation.path)
+        handler = self.routes.get(key)
         self.mock.tasks.settle()  # delayed tasks end on time, whether or not anyone reads their status
         if handler is None:
-            return await self.generic.handle(call)
+            return await self._generic(call, GUARDS.get(key))
         if self.login_throttle is not None and (call.operation.method, call.operation.path) == LOGIN:
             user = login_userid(call.params)
             answer = await self.login_throttle.guard(user, call.client, lambda: handler(self.mock, call))

@@ -4,24 +4,53 @@ ACL semantics: walking from ``/`` down to the checked path, entries on a deeper 
 inherited; at one path, user entries win over group entries; entries without ``propagate`` apply
 only to their exact path; ``NoAccess`` grants nothing. ``root@pam`` has every privilege. A token with
 ``privsep`` gets the intersection of its own ACLs and its user's.
+
+The checks (``check``, ``check_any``, ``check_vm_perm``, ``check_perm_modify``) and the schema's check
+expressions (``exec_check``) follow pve-access-control ``src/PVE/RPCEnvironment.pm``: with ``noerr``
+they answer False, otherwise they raise PVE's 403 with its text. A caller of None is the mock's own
+(an open route's handler): it passes every check.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...apidoc.operation import Operation
 from ...errors import PVEError
+from ...schema.perl import split_list
+from ...secrets import same_secret
 from ..base import Identity
 from .roles import ALL_PRIVILEGES
 from .state import Cluster
 
 ROOT = "root@pam"
+_TEMPLATE = re.compile(r"\{([^}]+)\}")
+_PATH_CHARS = re.compile(r"^[A-Za-z0-9.\-_/]+$")
 
 
 def fail(detail: str | None = None) -> PVEError:
+    """PVE's raise_perm_exc (pve-common src/PVE/Exception.pm:53)."""
     return PVEError(403, f"Permission check failed ({detail})\n" if detail else "Permission check failed\n")
+
+
+def normalize_path(path: str) -> str | None:
+    """pve-access-control AccessControl.pm normalize_path: one '/', no trailing one, plain characters."""
+    if not path:
+        return None
+    path = re.sub(r"/+", "/", path)
+    path = path.removesuffix("/") or "/"
+    path = path if path.startswith("/") else "/" + path
+    return path if _PATH_CHARS.match(path) else None
+
+
+def template_path(template: str, params: Mapping[str, Any]) -> str:
+    """PVE::Tools::template_replace: ``{name}`` becomes the parameter, or ``-`` when it is missing or false."""
+    def value(match: re.Match[str]) -> str:
+        found = params.get(match.group(1))
+        return str(found) if found not in (None, "", 0, "0") else "-"
+    return _TEMPLATE.sub(value, template)
 
 
 class Permissions:
@@ -106,10 +135,103 @@ class Permissions:
             return user_privs
         return user_privs & self._subject_privs([("token", identity.authid)], path)
 
-    # --- PVE's check expressions (``permissions.check`` of an operation) ---------------------------
+    # --- RPCEnvironment.pm's checks -------------------------------------------------------------------
+
+    def check(self, identity: Identity | None, path: str, privs: Sequence[str], noerr: bool = False) -> bool:
+        """Every one of ``privs`` on ``path`` (RPCEnvironment.pm:291), else "<path>, <first missing>"."""
+        if identity is None:
+            return True
+        have = self.privileges(identity, path)
+        for priv in privs:
+            if priv not in have:
+                if noerr:
+                    return False
+                raise fail(f"{path}, {priv}")
+        return True
+
+    def check_any(self, identity: Identity | None, path: str, privs: Sequence[str], noerr: bool = False) -> bool:
+        """One of ``privs`` on ``path`` (RPCEnvironment.pm:307), else "<path>, <a>|<b>"."""
+        if identity is None or set(privs) & self.privileges(identity, path):
+            return True
+        if noerr:
+            return False
+        raise fail(f"{path}, {'|'.join(privs)}")
+
+    def check_full(self, identity: Identity | None, path: str, privs: Sequence[str], any_: bool = False,
+                   noerr: bool = False) -> bool:
+        checker = self.check_any if any_ else self.check
+        return checker(identity, path, privs, noerr)
+
+    def check_vm_perm(self, identity: Identity | None, vmid: Any, pool: Any, privs: Sequence[str],
+                      any_: bool = False, noerr: bool = False) -> bool:
+        """``privs`` on the pool a guest is created in, or on the guest (RPCEnvironment.pm:388)."""
+        if pool and self.check_full(identity, f"/pool/{pool}", privs, any_, noerr=True):
+            return True
+        return self.check_full(identity, f"/vms/{vmid}", privs, any_, noerr)
+
+    def check_perm_modify(self, identity: Identity | None, path: str, noerr: bool = False) -> bool:
+        """The right to change permissions on ``path`` (RPCEnvironment.pm:442): Permissions.Modify, or
+        the allocate privilege of the object (VM.Allocate on /vms/X, Datastore.Allocate, Pool.Allocate)."""
+        if not path:
+            return self.check(identity, "/access", ["Permissions.Modify"], noerr)
+        privs = ["Permissions.Modify"]
+        if re.match(r"^/storage/.+$", path):
+            privs.append("Datastore.Allocate")
+        elif re.match(r"^/vms/.+$", path):
+            privs.append("VM.Allocate")
+        elif re.match(r"^/pool/.+$", path):
+            privs.append("Pool.Allocate")
+        return self.check_any(identity, path, privs, noerr)
+
+    def check_sdn_bridge(self, identity: Identity | None, zone: str, bridge: str, privs: Sequence[str],
+                         noerr: bool = False) -> bool:
+        """Any access to a bridge: ``privs`` on it, or on one of its VLANs (RPCEnvironment.pm:338)."""
+        path = f"/sdn/zones/{zone}/{bridge}"
+        if self.check_any(identity, path, privs, noerr=True):
+            return True
+        vlans = {key[0] for key in self.cluster.acl
+                 if key[0].startswith(path + "/") and "/" not in key[0][len(path) + 1:]}
+        if any(self.check_any(identity, vlan, privs, noerr=True) for vlan in sorted(vlans)):
+            return True
+        return self.check_any(identity, path, privs, noerr)
+
+    def groups_with(self, identity: Identity | None, privs: Sequence[str]) -> set[str]:
+        """filter_groups (RPCEnvironment.pm:409): the groups ``identity`` holds any of ``privs`` on."""
+        return {g for g in self.cluster.groups if self.check_any(identity, f"/access/groups/{g}", privs, True)}
+
+    def user_exists(self, userid: str, noerr: bool = False) -> bool:
+        """AccessControl.pm check_user_exist: "no such user ('<id>')" unless ``noerr``."""
+        if userid in self.cluster.users:
+            return True
+        if noerr:
+            return False
+        raise PVEError(500, f"no such user ('{userid}')\n")
+
+    def reauth(self, identity: Identity | None, userid: str, password: Any, param: str = "password") -> str:
+        """reauth_user_for_user_modification (RPCEnvironment.pm:657): only root@pam may modify root@pam,
+        and everyone else confirms the change with their own current password."""
+        self.user_exists(userid)
+        if identity is None or identity.authid == ROOT:
+            return userid
+        if userid == ROOT:
+            raise fail()
+        if password is None:
+            raise PVEError.params({param: "password is required to modify user"})
+        own = self.cluster.users.get(identity.userid)
+        # the realm plugins' authenticate_user: Auth/PVE.pm:76-85, Auth/PAM.pm (pam_strerror)
+        if not password:
+            raise PVEError(500, "no password\n")
+        if own is None or own.password is None:
+            raise PVEError(500, "no password set\n")
+        if not same_secret(own.password, str(password)):
+            pam = identity.userid.endswith("@pam")
+            raise PVEError(500, "Authentication failure\n" if pam else "invalid credentials\n")
+        return userid
+
+    # --- the schema's ``permissions`` (check_api2_permissions, exec_api2_perm_check) --------------------
 
     def authorize(self, op: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
-        permissions = op.permissions
+        """pve-manager HTTPServer.pm rest_handler, then RPCEnvironment.pm:549 check_api2_permissions."""
         if identity is None:
             return  # an open route
         if identity.tokenid and not op.allowtoken:
@@ -117,99 +239,91 @@ class Permissions:
             for name in op.path_params:
                 uri = uri.replace("{" + name + "}", str(params.get(name, "")))
             raise fail(f"URI '{uri}' not available with API token, need proper ticket.\n")
-        if not permissions:
-            if identity.userid != ROOT or identity.tokenid:
-                raise fail("user != root@pam")
-            return
         if identity.userid == ROOT and not identity.tokenid:
-            return  # check_api2_permissions: root@pam passes every check
-        if permissions.get("user") in ("all", "world") and not permissions.get("check"):
-            return
+            return  # root@pam passes every check
+        permissions = op.permissions
+        if not permissions:
+            raise fail("user != root@pam")
+        if permissions.get("user") in ("all", "world"):
+            return  # before any ``check``: what remains is the handler's own code ('world': no caller)
         check = permissions.get("check")
-        if check:
-            self.check(check, identity, params)
+        if not check:
+            raise fail()
+        self.exec_check(check, identity, params)
 
-    def check(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any]) -> None:
+    def exec_check(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any],
+                   noerr: bool = False) -> bool:
+        """RPCEnvironment.pm:459. An ``or`` asks its members with ``noerr``; an ``and`` never passes
+        ``noerr`` on, so a failing ``and`` inside an ``or`` raises its own message at once, as in PVE."""
         kind = expr[0]
         if kind == "and":
             for sub in expr[1:]:
-                self.check(sub, identity, params)
-        elif kind == "or":
-            for sub in expr[1:]:
-                try:
-                    self.check(sub, identity, params)
-                    return
-                except PVEError:
-                    continue
+                self.exec_check(sub, identity, params)
+            return True
+        if kind == "or":
+            if any(self.exec_check(sub, identity, params, noerr=True) for sub in expr[1:]):
+                return True
+            if noerr:
+                return False
             raise fail()
-        elif kind == "perm":
-            self._perm(expr, identity, params)
-        elif kind == "perm-modify":
-            path = self._path(str(expr[1]), params)
-            if "Permissions.Modify" not in self.privileges(identity, path):
-                raise fail(f"{path}, Permissions.Modify")
-        elif kind == "userid-group":
-            self._userid_group(expr, identity, params)
-        elif kind == "userid-param":
-            self._userid_param(expr, identity, params)
-        else:
-            raise fail()
+        if kind == "perm":
+            return self._perm(expr, identity, params, noerr)
+        if kind == "userid-group":
+            return self._userid_group(expr, identity, params, noerr)
+        if kind == "userid-param":
+            return self._userid_param(expr, identity, params, noerr)
+        if kind == "perm-modify":
+            path = normalize_path(template_path(str(expr[1]), params))
+            return path is not None and self.check_perm_modify(identity, path, noerr)
+        raise PVEError(500, "unknown permission test\n")
 
-    def _perm(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any]) -> None:
+    def _perm(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any], noerr: bool) -> bool:
         options = dict(zip(expr[3::2], expr[4::2], strict=False))
         required = options.get("require_param")
-        if required and params.get(required) is None:
-            return
-        path = self._path(str(expr[1]), params)
-        privs = [str(p) for p in expr[2]]
-        have = self.privileges(identity, path)
-        if options.get("any"):
-            if not have & set(privs):
-                raise fail(f"{path}, {'|'.join(privs)}")
-            return
-        for priv in privs:
-            if priv not in have:
-                raise fail(f"{path}, {priv}")
+        if required and params.get(str(required)) is None:  # a missing parameter fails the check
+            if noerr:
+                return False
+            raise fail()
+        path = template_path(str(expr[1]), params)
+        path = normalize_path(path) or path
+        return self.check_full(identity, path, [str(p) for p in expr[2]], bool(options.get("any")), noerr)
 
-    def _userid_param(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any]) -> None:
+    def _userid_param(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any],
+                      noerr: bool) -> bool:
         target = str(params.get("userid", ""))
         if expr[1] == "self":
-            if target not in self.cluster.users:
-                raise PVEError(500, f"no such user ('{target}')\n")
-            if target != identity.authid:
-                raise fail()
-            return
+            if not self.user_exists(target, noerr):
+                return False
+            if target == identity.authid:
+                return True
+            if noerr:
+                return False
+            raise fail()
         realm = target.rpartition("@")[2]
-        priv = str(expr[1])
-        if priv not in self.privileges(identity, f"/access/realm/{realm}"):
-            raise fail(f"/access/realm/{realm}, {priv}")
+        return self.check(identity, f"/access/realm/{realm}", ["Realm.AllocateUser"], noerr)
 
-    def _userid_group(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any]) -> None:
-        """PVE's ``userid-group``: the privileges on /access/groups, or on the groups concerned."""
-        privs = {str(p) for p in expr[1]}
+    def _userid_group(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any],
+                      noerr: bool) -> bool:
+        """The privileges on /access/groups, or on the groups concerned (RPCEnvironment.pm:493)."""
+        privs = [str(p) for p in expr[1]]
         options = dict(zip(expr[2::2], expr[3::2], strict=False))
         groups_param = options.get("groups_param")
         target = str(params.get("userid", ""))
         check_existing = groups_param != "create"
-        if check_existing and target not in self.cluster.users:
-            raise PVEError(500, f"no such user ('{target}')\n")
-        if privs & self.privileges(identity, "/access/groups"):
-            return
-        allowed = {g for g in self.cluster.groups if privs & self.privileges(identity, f"/access/groups/{g}")}
+        if check_existing and not self.user_exists(target, noerr):
+            return False
+        if self.check_any(identity, "/access/groups", privs, noerr=True):
+            return True
+        allowed = self.groups_with(identity, privs)
         if groups_param:
-            for group in [g for g in str(params.get("groups") or "").split(",") if g]:
+            wanted = [g for g in split_list(str(params.get("groups") or "")) if g]
+            if not wanted:  # raised whatever ``noerr`` says, like PVE
+                raise fail(f"/access/groups, {'|'.join(privs)}")
+            for group in wanted:
                 if group not in allowed:
-                    raise fail(f"/access/groups/{group}, {'|'.join(sorted(privs))}")
-        if check_existing:
-            user = self.cluster.users[target]
-            if not set(user.groups) & allowed:
-                raise fail()
-
-    @staticmethod
-    def _path(template: str, params: Mapping[str, Any]) -> str:
-        path = template
-        while "{" in path:
-            start = path.index("{")
-            end = path.index("}", start)
-            path = path[:start] + str(params.get(path[start + 1 : end], "")) + path[end + 1 :]
-        return path
+                    raise fail(f"/access/groups/{group}, {'|'.join(privs)}")
+        if check_existing and not set(self.cluster.users[target].groups) & allowed:
+            if noerr:
+                return False
+            raise fail()
+        return True

@@ -144,9 +144,11 @@ def normalize_path(path: str) -> str | None:
 
 def list_acl(mock: Mock, call: Call) -> list[dict[str, Any]]:
     identity = call.identity
+    perms = mock.permissions
+    audit = perms.check(identity, "/access", ["Sys.Audit"], noerr=True)  # ACL.pm:74-85
     answer = []
     for entry in sorted(mock.cluster.acl.values(), key=lambda e: (e.path, e.kind, e.ugid, e.roleid)):
-        if identity is not None and "Permissions.Modify" not in mock.permissions.privileges(identity, entry.path):
+        if not (audit or perms.check_perm_modify(identity, entry.path, noerr=True)):
             continue
         answer.append({"path": entry.path, "type": entry.kind, "ugid": entry.ugid, "roleid": entry.roleid,
                        "propagate": int(entry.propagate)})

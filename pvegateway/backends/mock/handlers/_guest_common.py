@@ -9,6 +9,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
+from ..perms import fail as perm_fail
 from ..runtime import Mock, user_of
 from ..state import Guest, GuestKind
 from ._params import flag
@@ -153,8 +154,9 @@ def check_vmid_unused(mock: Mock, vmid: int) -> None:
 
 
 def check_pool(mock: Mock, pool: Any) -> None:
+    """pve-access-control RPCEnvironment.pm:376 check_pool_exist: a permission error, even for root."""
     if pool is not None and str(pool) not in mock.cluster.pools:
-        raise PVEError(500, f"pool '{pool}' does not exist\n")
+        raise perm_fail(f"pool '{pool}' does not exist")
 
 
 def join_pool(mock: Mock, guest: Guest, pool: Any) -> None:

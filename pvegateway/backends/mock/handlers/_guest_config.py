@@ -11,6 +11,7 @@ from ..state import Guest
 from . import _volumes as vols
 from ._guest_common import CONTROL, Kind, check_digest, check_lock, guest_of, task, typed, volume_of
 from ._guest_devices import Plan, detach, plan_values
+from ._guest_perms import lxc_update, qemu_update
 from ._params import flag, id_list
 
 
@@ -89,8 +90,12 @@ def update(mock: Mock, call: Call, kind: Kind, guest: Guest) -> None:
             raise PVEError.params({"delete": f"you can't use '-delete {opt}' and '-revert {opt}' at the same time"})
         if kind.name == "lxc" and opt == "rootfs":
             raise PVEError.params({"delete": "unable to delete required option 'rootfs'"})
+    if kind.name == "qemu":
+        qemu_update(mock, call, effective(guest), changes, deletes)
     check_lock(guest, params)
     check_digest(guest, params)
+    if kind.name == "lxc":
+        lxc_update(mock, call, effective(guest), changes, deletes)
     plan = plan_values(Plan(mock, kind, guest.node, guest.vmid), changes)
     plan.commit()
     for opt in reverts:

@@ -66,8 +66,11 @@ def summary(mock: Mock, guest: Guest) -> dict[str, Any]:
 def list_guests(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
     def handler(mock: Mock, call: Call) -> list[dict[str, Any]]:
         node = mock.node(call.path_params["node"]).name
+        perms = mock.permissions
+        # qemu-server Qemu.pm:1113, pve-container LXC.pm: only guests the caller has VM.Audit on
         return [summary(mock, g) for g in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid)
-                if g.node == node and g.kind == kind.name]
+                if g.node == node and g.kind == kind.name
+                and perms.check(call.identity, f"/vms/{g.vmid}", ["VM.Audit"], noerr=True)]
     return handler
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from ..runtime import Handler
 from . import _guest_config as config
 from ._guest_common import Kind
+from ._guest_open import open_routes
 from ._guest_ops import ops_routes
 from ._guest_power import power_routes
 from ._snapshots import snapshot_routes
@@ -24,4 +25,5 @@ def guest_routes(kind: Kind, base: str, own: Mapping[tuple[str, str], Any]) -> d
     routes.update(power_routes(kind, base))
     routes.update(snapshot_routes(kind, base))
     routes.update(ops_routes(kind, base))
+    routes.update(open_routes(kind, base))
     return routes

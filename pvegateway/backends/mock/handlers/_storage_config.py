@@ -57,10 +57,9 @@ def index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     for storage in mock.cluster.storages.values():
         if wanted and storage.type != wanted:
             continue
-        if call.identity is not None:
-            have = mock.permissions.privileges(call.identity, f"/storage/{storage.storage}")
-            if not have & {"Datastore.Audit", "Datastore.AllocateSpace", "Datastore.Allocate"}:
-                continue
+        if not mock.permissions.check_any(call.identity, f"/storage/{storage.storage}",
+                                          ["Datastore.Audit", "Datastore.AllocateSpace"], noerr=True):
+            continue  # pve-storage API2/Storage/Config.pm:162-163
         out.append({**section(storage), "digest": sum_digest})
     return out
 

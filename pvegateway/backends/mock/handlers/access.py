@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from ....errors import PVEError
 from ....secrets import same_secret
 from ...base import Call, Identity
 from ..auth import user_active
+from ..perms import ROOT
+from ..perms import fail as perm_fail
 from ..runtime import Handler, Mock
 from . import _acl, _users, pools
+from ._params import flag
 from ._users import fail
 
 # compute_api_permission (pve-access-control RPCEnvironment.pm): which privileges a login reports
@@ -24,8 +28,6 @@ _CAP_PATHS = {
 }
 
 
-
-
 def _capabilities(mock: Mock, identity: Identity) -> dict[str, dict[str, int]]:
     perms = mock.permissions
     caps: dict[str, dict[str, int]] = {}
@@ -33,6 +35,9 @@ def _capabilities(mock: Mock, identity: Identity) -> dict[str, dict[str, int]]:
         privs = perms.privileges(identity, path)
         caps[name] = {p: 1 for p in sorted(privs) if p.startswith(prefixes)}
     return caps
+
+
+_UNGUESSABLE = secrets.token_urlsafe(32)  # compared with when a user has no password: never matches
 
 
 def _auth_failure() -> PVEError:
@@ -47,13 +52,17 @@ def create_ticket(mock: Mock, call: Call) -> dict[str, Any]:
     password = str(params["password"])
     now = mock.clock.now()
     user = mock.cluster.users.get(userid)
+    # the same work whatever the outcome (no faster answer for an unknown or disabled user): one ticket
+    # check and one constant-time comparison, against a secret nobody knows when there is no password
+    renewed_by = mock.signer.verify_ticket(password, now)
+    stored = user.password if user is not None and user.password is not None else _UNGUESSABLE
+    password_ok = same_secret(stored, password)
     if not user_active(user, now) or user is None:
         raise _auth_failure()
-    renewed_by = mock.signer.verify_ticket(password, now)
     if renewed_by is not None:
         if renewed_by not in (userid, "root@pam"):  # root@pam may mint tickets for other users
             raise _auth_failure()
-    elif user.password is None or not same_secret(user.password, password):
+    elif user.password is None or not password_ok:
         raise _auth_failure()
     identity = Identity(userid)
     if params.get("path") is not None and params.get("privs") is not None:
@@ -102,18 +111,54 @@ def read_domain(mock: Mock, call: Call) -> dict[str, Any]:
 
 
 def change_password(mock: Mock, call: Call) -> None:
+    """pve-access-control API2/AccessControl.pm change_password (:440-471)."""
     params = call.params
-    userid = str(params["userid"])
-    user = mock.cluster.users.get(userid)
-    if user is None:
-        raise fail(f"change password failed: no such user ('{userid}')")
     identity = call.identity
-    confirmation = params.get("confirmation-password")
-    if identity is not None and identity.userid != "root@pam" and identity.userid == userid:
-        current = mock.cluster.users[identity.userid].password
-        if confirmation is None or current is None or not same_secret(current, str(confirmation)):
-            raise _auth_failure()
-    user.password = str(params["password"])
+    userid = mock.permissions.reauth(identity, str(params["userid"]), params.get("confirmation-password"),
+                                     "confirmation-password")
+    if identity is not None and identity.userid != ROOT:
+        if identity.userid == userid:
+            _check_enabled(mock, userid)
+        elif userid == ROOT or userid.endswith("@pam"):
+            raise perm_fail()  # only root changes root's and the system (pam) users' passwords
+    mock.cluster.users[userid].password = str(params["password"])
+
+
+def _check_enabled(mock: Mock, userid: str) -> None:
+    """AccessControl.pm check_user_enabled."""
+    user = mock.cluster.users[userid]
+    if not user.enable:
+        raise PVEError(500, f"user '{userid}' is disabled\n")
+    if user.expire and user.expire < mock.clock.now():
+        raise PVEError(500, f"user '{userid}' access expired\n")
+
+
+def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
+    """User.pm:620-648 read_user_tfa_type: the mock's realms require no TFA and no user has any."""
+    realm = str(call.params["userid"]).rpartition("@")[2]
+    if realm not in _DOMAINS:
+        raise PVEError(500, f"auth domain '{realm}' does not exist\n")
+    return {"user": []} if flag(call.params.get("multiple")) else {}
+
+
+def vnc_ticket(mock: Mock, call: Call) -> None:
+    """AccessControl.pm:368-395: any failure is 401 'authentication failure' (no enumeration); the mock
+    hands out no VNC tickets, so none verifies."""
+    raise _auth_failure()
+
+
+def openid_auth_url(mock: Mock, call: Call) -> Any:
+    """OpenId.pm:24-33 $lookup_openid_auth: the mock has only the pam and pve realms."""
+    realm = str(call.params["realm"])
+    info = _DOMAINS.get(realm)
+    if info is None:
+        raise PVEError(500, f"authentication domain '{realm}' does not exist\n")
+    raise PVEError(500, f"wrong realm type ({info['type']} != openid)\n")
+
+
+def openid_login(mock: Mock, call: Call) -> Any:
+    """OpenId.pm:349-353: every failure (here: no OpenID realm, so no valid state) is a 401."""
+    raise _auth_failure()
 
 
 def _interesting_paths(mock: Mock) -> list[str]:
@@ -157,6 +202,10 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/access/domains"): list_domains,
     ("GET", "/access/domains/{realm}"): read_domain,
     ("PUT", "/access/password"): change_password,
+    ("GET", "/access/users/{userid}/tfa"): user_tfa_types,
+    ("POST", "/access/vncticket"): vnc_ticket,
+    ("POST", "/access/openid/auth-url"): openid_auth_url,
+    ("POST", "/access/openid/login"): openid_login,
     ("GET", "/access/permissions"): permissions,
     **_users.ROUTES,
     **_acl.ROUTES,

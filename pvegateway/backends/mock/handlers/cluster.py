@@ -11,7 +11,7 @@ from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _ha
 from . import _metrics as m
-from .nodes import node_entry
+from .nodes import audits_node, node_entry
 
 _VM_AUDIT = "VM.Audit"
 
@@ -61,7 +61,7 @@ def _storage_resources(mock: Mock, identity: Identity | None) -> list[dict[str, 
         for storage in mock.cluster.storages.values():
             if not storage.available_on(name) or not m.storage_enabled(storage):
                 continue
-            if not _can(mock, identity, f"/storage/{storage.storage}", "Datastore.Audit", "Datastore.AllocateSpace"):
+            if not _can(mock, identity, f"/storage/{storage.storage}", "Datastore.Audit"):  # Cluster.pm:647
                 continue
             figures = m.storage_figures(storage, name)
             entry: dict[str, Any] = {
@@ -86,23 +86,25 @@ def resources(mock: Mock, call: Call) -> list[dict[str, Any]]:
     if wanted in (None, "vm"):
         for guest in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid):
             if _can(mock, identity, f"/vms/{guest.vmid}", _VM_AUDIT):
-                out.append(guest_resource(mock, guest, now))
-    if wanted in (None, "node"):
-        for name in mock.cluster.nodes:
-            if _can(mock, identity, f"/nodes/{name}", "Sys.Audit"):
-                entry = node_entry(mock, name, now)
-                entry.pop("ssl_fingerprint", None)
-                entry["cgroup-mode"] = 2
+                entry = guest_resource(mock, guest, now)
+                if guest.pool and not _can(mock, identity, f"/pool/{guest.pool}", "Pool.Audit"):
+                    del entry["pool"]  # Cluster.pm:596-601
                 out.append(entry)
+    if wanted in (None, "node"):
+        for name in mock.cluster.nodes:  # Cluster.pm:620-638: every node, figures with Sys.Audit only
+            entry = node_entry(mock, name, now, audits_node(mock, call, name))
+            entry.pop("ssl_fingerprint", None)
+            entry["cgroup-mode"] = 2
+            out.append(entry)
     if wanted in (None, "storage"):
         out.extend(_storage_resources(mock, identity))
-    if wanted in (None, "sdn"):
+    if wanted in (None, "sdn") and _can(mock, identity, "/sdn/zones/localnetwork", "SDN.Audit"):  # Cluster.pm:673
         for name, node in mock.cluster.nodes.items():
             out.append({"id": f"sdn/{name}/localnetwork", "type": "sdn", "sdn": "localnetwork", "node": name,
                         "status": "ok" if node.online else "unknown"})
     if wanted in (None, "pool"):
         for pool in mock.cluster.pools.values():
-            if _can(mock, identity, f"/pool/{pool.poolid}", "Pool.Audit", "Pool.Allocate"):
+            if _can(mock, identity, f"/pool/{pool.poolid}", "Pool.Audit"):  # Cluster.pm:538
                 out.append({"id": f"pool/{pool.poolid}", "type": "pool", "pool": pool.poolid})
     return out
 
@@ -142,7 +144,10 @@ def status(mock: Mock, call: Call) -> list[dict[str, Any]]:
 
 
 def options(mock: Mock, call: Call) -> dict[str, Any]:
-    return dict(mock.cluster.options)
+    """Cluster.pm:811-819: all of datacenter.cfg with Sys.Audit on '/', else only its GUI settings."""
+    if mock.permissions.check(call.identity, "/", ["Sys.Audit"], noerr=True):
+        return dict(mock.cluster.options)
+    return {k: v for k, v in mock.cluster.options.items() if k in ("console", "tag-style")}
 
 
 def index(mock: Mock, call: Call) -> list[dict[str, str]]:

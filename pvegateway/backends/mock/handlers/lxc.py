@@ -11,6 +11,7 @@ from ..state import Guest
 from . import _volumes as vols
 from ._guest_common import LXC, creation_target
 from ._guest_devices import Plan, plan_values
+from ._guest_perms import lxc_create, lxc_create_early
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
 
@@ -31,7 +32,10 @@ def _ostype(template: str) -> str:
 
 def create(mock: Mock, call: Call) -> str:
     params = call.params
+    mock.node(call.path_params["node"])
+    lxc_create_early(mock, call)
     node, vmid = creation_target(mock, call)
+    lxc_create(mock, call, vmid)
     template = str(params["ostemplate"])
     storage = str(params.get("storage") or "local")
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}

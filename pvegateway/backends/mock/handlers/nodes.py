@@ -14,20 +14,27 @@ REPOID = "0000000000000000"
 KERNEL = "6.14.8-2-pve"
 
 
-def node_entry(mock: Mock, name: str, now: int) -> dict[str, Any]:
+def node_entry(mock: Mock, name: str, now: int, stats: bool = True) -> dict[str, Any]:
+    """A node as ``extract_node_stats`` (pve-manager PVE/API2Tools.pm:38) reports it; without ``stats``
+    (the caller has no Sys.Audit on the node) no uptime, CPU, memory or disk figures."""
     node = mock.cluster.nodes[name]
     entry: dict[str, Any] = {"node": node.name, "id": f"node/{node.name}", "type": "node",
                              "status": "online" if node.online else "offline",
                              "ssl_fingerprint": m.fingerprint(node), "level": ""}
-    if node.online:
+    if node.online and stats:
         entry.update(cpu=m.node_cpu(mock, node), maxcpu=node.cpus, mem=m.node_mem(mock, node),
                      maxmem=node.memory, uptime=m.node_uptime(node, now), disk=4 * m.GiB, maxdisk=32 * m.GiB)
     return entry
 
 
+def audits_node(mock: Mock, call: Call, name: str) -> bool:
+    return mock.permissions.check(call.identity, f"/nodes/{name}", ["Sys.Audit"], noerr=True)
+
+
 def nodes_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    """pve-manager PVE/API2/Nodes.pm:2985-2993: every node, its figures only with Sys.Audit on it."""
     now = mock.clock.now()
-    return [node_entry(mock, name, now) for name in mock.cluster.nodes]
+    return [node_entry(mock, name, now, audits_node(mock, call, name)) for name in mock.cluster.nodes]
 
 
 def node_index(mock: Mock, call: Call) -> list[dict[str, str]]:
@@ -102,7 +109,10 @@ def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     if wanted:
         kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
         entries = [e for e in entries if e["type"] in kinds]
-    return entries
+    # Network.pm:471-481: a bridge is listed to those with SDN.Audit or SDN.Use on it (or a VLAN of it)
+    perms = mock.permissions
+    return [e for e in entries if e["type"] not in ("bridge", "OVSBridge")
+            or perms.check_sdn_bridge(call.identity, "localnetwork", e["iface"], ["SDN.Audit", "SDN.Use"], True)]
 
 
 def network_iface(mock: Mock, call: Call) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Pool
@@ -78,8 +80,22 @@ def read_pool(mock: Mock, call: Call) -> dict[str, Any]:
     return answer
 
 
+def _locked_check(what: str, check: Callable[..., bool], *args: Any) -> None:
+    """A permission check inside PVE's ``lock_user_config``: its 403 comes back as the lock's plain
+    error, "<what>: 403 Permission check failed (...)" with status 500 (AccessControl.pm:90-91,
+    the exception stringified by pve-common Exception.pm:98)."""
+    try:
+        check(*args)
+    except PVEError as err:
+        raise fail(f"{what}: {err.status} {err.message.rstrip()}") from None
+
+
 def update_pool(mock: Mock, call: Call) -> None:
+    """pve-manager API2/Pool.pm update_pool: the caller also needs the right to change permissions on
+    every VM and storage added or removed (check_perm_modify, Pool.pm:333 and :361), and Pool.Allocate
+    on the pool a VM is moved out of (:346)."""
     params = call.params
+    perms = mock.permissions
     what = "update pools failed"
     pool = _pool(mock, str(params["poolid"]), what)
     delete = flag(params.get("delete"))
@@ -88,6 +104,7 @@ def update_pool(mock: Mock, call: Call) -> None:
     storages = list(dict.fromkeys(id_list(params.get("storage"))))
     moves: dict[int, Pool] = {}
     for vmid in vmids:
+        _locked_check(what, perms.check_perm_modify, call.identity, f"/vms/{vmid}")
         if delete:
             if vmid not in pool.vmids:
                 raise fail(f"{what}: VM {vmid} is not a pool member")
@@ -99,8 +116,10 @@ def update_pool(mock: Mock, call: Call) -> None:
             if not allow_move:
                 raise fail(f"{what}: VM {vmid} belongs already to pool '{current.poolid}' "
                            f"and allow-move is not set")
+            _locked_check(what, perms.check, call.identity, f"/pool/{current.poolid}", ["Pool.Allocate"])
             moves[vmid] = current
     for storeid in storages:
+        _locked_check(what, perms.check_perm_modify, call.identity, f"/storage/{storeid}")
         if delete:
             if storeid not in pool.storages:
                 raise fail(f"{what}: storage '{storeid}' is not a pool member")

@@ -11,6 +11,7 @@ from ..state import Guest
 from . import _guest_config as config
 from ._guest_common import QEMU, creation_target, is_cdrom
 from ._guest_devices import Plan, plan_values
+from ._guest_perms import qemu_create
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
 
@@ -41,6 +42,8 @@ def _boot_order(values: dict[str, str]) -> str:
 
 def create(mock: Mock, call: Call) -> str:
     params = call.params
+    mock.node(call.path_params["node"])
+    qemu_create(mock, call, int(params["vmid"]))  # before the VMID is known to be free, as in PVE
     node, vmid = creation_target(mock, call)
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
     plan = plan_values(Plan(mock, QEMU, node, vmid), values)

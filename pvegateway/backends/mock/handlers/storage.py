@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ....errors import PVEError
@@ -12,6 +13,7 @@ from ..state import Storage, Volume
 from . import _metrics as m
 from . import _storage_config as cfg
 from . import _upload
+from ._volume_access import check_volume_access, volume_kind
 
 _FORMATS = {"dir": ["raw", "qcow2", "vmdk"], "nfs": ["raw", "qcow2", "vmdk"], "cifs": ["raw", "qcow2", "vmdk"]}
 _PATHS = {"lvmthin": "/dev/{vg}/{name}", "lvm": "/dev/{vg}/{name}"}
@@ -115,16 +117,39 @@ def content_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     return out
 
 
-def _volume(mock: Mock, call: Call) -> tuple[str, Storage, Volume]:
+def _volume(mock: Mock, call: Call, may: Callable[[str, str], None]) -> tuple[str, Storage, Volume]:
+    """The volume of a content call; ``may`` checks the caller's access to it by its ID first, as
+    pve-storage API2/Storage/Content.pm does before it looks at the volume."""
     node, storage = _on_node(mock, call)
     text = str(call.params["volume"])
     volid = text if ":" in text else f"{storage.storage}:{text}"
     if volid.split(":", 1)[0] != storage.storage:
         raise PVEError(500, f"volume '{volid}' is not on storage '{storage.storage}'\n")
+    may(volid, node)
     volume = storage.bucket(node).get(volid)
     if volume is None:
         raise PVEError(500, f"no such volume '{volid}'\n")
     return node, storage, volume
+
+
+def _readable(mock: Mock, call: Call) -> Callable[[str, str], None]:
+    """Content.pm:369 and :440: read and update need check_volume_access."""
+    return lambda volid, node: check_volume_access(mock, call.identity, volid, node=node)
+
+
+def _deletable(mock: Mock, call: Call) -> Callable[[str, str], None]:
+    """Content.pm:501-507: a guest's backup needs Datastore.AllocateSpace and VM.Backup on the guest,
+    anything else Datastore.Allocate."""
+    def check(volid: str, node: str) -> None:
+        perms = mock.permissions
+        kind = volume_kind(mock, volid, node)
+        storeid = volid.partition(":")[0]
+        if kind is not None and kind[0] == "backup" and kind[1]:
+            perms.check(call.identity, f"/storage/{storeid}", ["Datastore.AllocateSpace"])
+            perms.check(call.identity, f"/vms/{kind[1]}", ["VM.Backup"])
+        else:
+            perms.check(call.identity, f"/storage/{storeid}", ["Datastore.Allocate"])
+    return check
 
 
 def _path(storage: Storage, volume: Volume) -> str:
@@ -140,13 +165,13 @@ def _path(storage: Storage, volume: Volume) -> str:
 
 
 def volume_info(mock: Mock, call: Call) -> dict[str, Any]:
-    _node, storage, volume = _volume(mock, call)
+    _node, storage, volume = _volume(mock, call, _readable(mock, call))
     return {"path": _path(storage, volume), "size": volume.size, "used": volume.size, "format": volume.format,
             "notes": volume.notes, "protected": int(volume.protected)}
 
 
 def volume_update(mock: Mock, call: Call) -> None:
-    _node, _storage, volume = _volume(mock, call)
+    _node, _storage, volume = _volume(mock, call, _readable(mock, call))
     if call.params.get("notes") is not None:
         volume.notes = str(call.params["notes"])
     if call.params.get("protected") is not None:
@@ -161,7 +186,7 @@ def _referenced(mock: Mock, volume: Volume) -> bool:
 
 
 def volume_delete(mock: Mock, call: Call) -> str:
-    node, storage, volume = _volume(mock, call)
+    node, storage, volume = _volume(mock, call, _deletable(mock, call))
     if volume.content in ("images", "rootdir") and _referenced(mock, volume):
         raise PVEError(500, f"Cannot remove image, a guest with VMID '{volume.vmid}' exists!\n")
     if volume.protected:
