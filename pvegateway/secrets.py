@@ -18,7 +18,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-_BEARER = "bearer "
+_BEARER = "bearer"
+_SEPARATORS = " \t"
 
 
 def read_secret_file(path: str, what: str) -> str:
@@ -60,12 +61,18 @@ class BearerKeys:
 
     @staticmethod
     def presented(headers: Mapping[str, str]) -> str | None:
-        """The key a request presents (scheme in any case, whitespace around the key dropped), or None
-        when its ``Authorization`` is not a bearer one (e.g. a ``PVEAPIToken`` meant for PVE)."""
-        value = headers.get("authorization", "")
+        """The key a request presents, or None when its ``Authorization`` is not a bearer one (e.g. a
+        ``PVEAPIToken`` meant for PVE).
+
+        Any value whose scheme reads ``bearer`` in any case is a key attempt, however malformed: one
+        not recognised here would be passed on (a proxy forwards ``Authorization`` to its node). Spaces
+        and tabs around the key are dropped; a value with no separator after the scheme
+        (``BearerKEY``) presents the empty key, which no key matches."""
+        value = headers.get("authorization", "").lstrip(_SEPARATORS)
         if value[:len(_BEARER)].lower() != _BEARER:
             return None
-        return value[len(_BEARER):].strip()
+        rest = value[len(_BEARER):]
+        return rest.strip(_SEPARATORS) if rest and rest[0] in _SEPARATORS else ""
 
     def valid(self, key: str) -> bool:
         probe = _digest(key)

@@ -87,6 +87,34 @@ async def test_a_gateway_key_acts_as_the_service_token(client: Client, node: Nod
         assert secret not in logs.text
 
 
+@pytest.mark.parametrize(("authorization", "admitted"), [
+    (f"Bearer\t{KEY}", True),  # a tab for the space: still the key, and never forwarded
+    (f"BEARER   {KEY}\t", True),
+    ("bearer\t\tgw-key-guess", False),
+    (f"Bearer{KEY}", False),  # no separator: a key attempt that presents no key
+    ("Bearer", False),
+    (f"  bearer:{KEY}", False),
+])
+async def test_every_bearer_form_is_a_key_attempt_and_never_reaches_the_node(
+    client: Client, node: Node, service_token: str, node_certificate: tuple[Path, Path, str],
+    authorization: str, admitted: bool,
+) -> None:
+    """Before, only 'Bearer KEY' with one space was a gateway key: 'Bearer<TAB>KEY' went to the node as
+    it was, the key with it (in clear text over an http:// upstream)."""
+    service = ServiceCredential(token=service_token)
+    with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
+                     service=service) as proxy:
+        answer = await client.call("GET", proxy + "/api2/json/version", headers={"Authorization": authorization})
+    if admitted:
+        assert answer.status == 200
+        assert node.recorder.api()[-1].headers["authorization"] == f"PVEAPIToken={service_token}"
+    else:
+        assert (answer.status, answer.reason, answer.body) == (401, "Authentication failed!", b"")
+        assert node.recorder.api() == []
+    for seen in node.recorder.seen:
+        assert KEY not in str(seen.headers) and "gw-key-guess" not in str(seen.headers)
+
+
 async def test_the_service_user_logs_in_once_and_renews_its_ticket(
     client: Client, node: Node, node_certificate: tuple[Path, Path, str], logs: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
