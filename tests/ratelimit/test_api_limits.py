@@ -77,21 +77,29 @@ async def test_each_client_address_has_its_own_budget(mock: Gateway) -> None:
             assert (await call(second, "GET", f"{api}/access/domains")).status == 200
 
 
-async def test_each_identity_has_its_own_budget_from_one_address(mock: Gateway) -> None:
+async def test_each_user_has_its_own_budget_from_one_address_and_its_tokens_share_it(mock: Gateway) -> None:
+    """Users may create API tokens for themselves: were budgets per token, each new token would be a
+    fresh budget (read=5/minute gave 5 more reads per token). They are per user@realm."""
     install(mock, "read=2/minute")
     with serving(mock) as api:
-        async with client() as root, client() as anonymous, client() as token:
+        async with client() as root, client() as alice, client() as anonymous:
             await login(root, api)
-            made = await call(root, "POST", f"{api}/access/users/root@pam/token/ci", {"privsep": "0"})
-            secret = made.body["data"]
-            token.headers["Authorization"] = f"PVEAPIToken={secret['full-tokenid']}={secret['value']}"
+            assert (await call(root, "POST", f"{api}/access/users", {"userid": "alice@pve",
+                                                                     "password": "alice-password"})).status == 200
             assert [(await call(root, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
-            assert [(await call(token, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
+            for name in ("ci1", "ci2"):
+                made = await call(root, "POST", f"{api}/access/users/root@pam/token/{name}", {"privsep": "0"})
+                secret = made.body["data"]
+                async with client() as token:
+                    token.headers["Authorization"] = f"PVEAPIToken={secret['full-tokenid']}={secret['value']}"
+                    assert (await call(token, "GET", f"{api}/version")).status == 429, name
+            await login(alice, api, "alice@pve", "alice-password")
+            assert [(await call(alice, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
             assert (await call(anonymous, "GET", f"{api}/access/domains")).status == 200
 
 
 async def test_a_refused_write_changes_nothing(mock: Gateway) -> None:
-    install(mock, "write=1/minute")  # per identity: the anonymous login does not spend root's write
+    install(mock, "write=1/minute")  # per user: the anonymous login does not spend root's write
     with serving(mock) as api:
         async with client() as session:
             await login(session, api)
