@@ -8,16 +8,25 @@ metrics token, the mock's control key) must read and compare its secret the same
 - comparing: keys are kept only as SHA-256 digests and a presented key is digested too, so
   ``hmac.compare_digest`` always compares equal lengths: the time taken says nothing about a key, not
   even its length; with several keys every one is compared (no early exit says which matched).
+- strength: a key must be able to hold 128 bits (:func:`require_strong_keys`), checked when the
+  options naming it are made, i.e. at startup.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
+import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+MIN_KEY_BITS = 128
+# bits a character can carry, by the smallest usual alphabet a key's characters all come from
+_ALPHABETS = ((frozenset(string.hexdigits), 4.0),
+              (frozenset(string.ascii_letters + string.digits + "+/=-_"), 6.0))
+_ANY_PRINTABLE = math.log2(95)
 _BEARER = "bearer"
 _SEPARATORS = " \t"
 
@@ -44,6 +53,28 @@ def key_lines(text: str) -> list[str]:
 def keys_from(path: str | None, variable: str, what: str) -> list[str]:
     """Several keys, one a line, from FILE if given, else from ``variable``."""
     return key_lines(read_secret_file(path, what) if path else os.environ.get(variable, ""))
+
+
+def key_bits(key: str) -> float:
+    """The most a key can hold: its length times the bits a character of its alphabet carries (hex
+    digits 4, base64 6, anything else as printable ASCII, 6.6). An upper bound, not its entropy: a
+    guessable key stays guessable, but a short one is refused whatever it is made of."""
+    chars = set(key)
+    per_char = next((bits for alphabet, bits in _ALPHABETS if chars <= alphabet), _ANY_PRINTABLE)
+    return len(key) * per_char
+
+
+def require_strong_keys(keys: Iterable[str | None], what: str) -> None:
+    """ValueError when a key of ``keys`` cannot hold MIN_KEY_BITS; the message says which one (by
+    position) and how to make one, never the key itself."""
+    given = [key for key in keys if key]
+    for number, key in enumerate(given, 1):
+        bits = key_bits(key)
+        if bits < MIN_KEY_BITS:
+            which = f"{what} {number} of {len(given)}" if len(given) > 1 else what
+            raise ValueError(
+                f"{which} is too short: {len(key)} characters hold at most {bits:.0f} bits, and at least "
+                f"{MIN_KEY_BITS} are needed (e.g. 32 hex digits: openssl rand -hex 16)")
 
 
 def _digest(key: str) -> bytes:

@@ -97,7 +97,7 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**__import__("os").environ, "PVEGATEWAY_CONTROL_KEY": "k3y"}
+    env = {**__import__("os").environ, "PVEGATEWAY_CONTROL_KEY": "k3y-6f0e2d9a4b7c1e85c3"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", str(port), "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE, text=True, env=env,
@@ -106,7 +106,7 @@ def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert "listening on" in proc.stdout.readline()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/_gateway/state", headers={"Authorization": "Bearer k3y"}
+            f"http://127.0.0.1:{port}/_gateway/state", headers={"Authorization": "Bearer k3y-6f0e2d9a4b7c1e85c3"}
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
             state = json.loads(resp.read())
@@ -161,7 +161,7 @@ def test_output_cut_short_by_its_reader_is_not_a_traceback() -> None:
 def test_the_mocks_secrets_can_come_from_files(tmp_path: Path) -> None:
     """--root-password-file and --control-key-file: nothing secret on the command line."""
     (tmp_path / "password").write_text("from-a-file-9c1\n")
-    (tmp_path / "control").write_text("ctl-key-77a\n")
+    (tmp_path / "control").write_text("ctl-key-77a0c4e9b2d61f8a5\n")
     command = [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", "0", "--state-dir", str(tmp_path),
                "--root-password-file", str(tmp_path / "password"), "--control-key-file", str(tmp_path / "control")]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
@@ -173,7 +173,8 @@ def test_the_mocks_secrets_can_come_from_files(tmp_path: Path) -> None:
             form = urllib.parse.urlencode({"username": "root@pam", "password": "from-a-file-9c1"}).encode()
             with urllib.request.urlopen(base + "/api2/json/access/ticket", form, timeout=10) as login:
                 assert json.loads(login.read())["data"]["username"] == "root@pam"
-            request = urllib.request.Request(base + "/_gateway/state", headers={"Authorization": "Bearer ctl-key-77a"})
+            request = urllib.request.Request(base + "/_gateway/state",
+                                             headers={"Authorization": "Bearer ctl-key-77a0c4e9b2d61f8a5"})
             with urllib.request.urlopen(request, timeout=10) as state:
                 assert state.status == 200
         finally:

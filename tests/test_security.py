@@ -16,14 +16,15 @@ from starlette.requests import Request
 from pvegateway import statedir
 from pvegateway.backends.mock.backend import MockOptions
 from pvegateway.backends.proxy.credentials import GatewayKeys
-from pvegateway.cli import parser
+from pvegateway.cli import main, parser
 from pvegateway.codegen.guard import AdminKeys
 from pvegateway.errors import PVEError
 from pvegateway.observe import install
+from pvegateway.secrets import key_bits, require_strong_keys
 from tests.live import live_server
 from tests.mock.conftest import mock_app
 
-KEY = "s3cret-key"
+KEY = "s3cret-key-9b1f4e7c2a6d"
 # what someone probing a bearer key tries: a prefix, an extension, another case, nothing, a long non-ASCII one
 NEAR_MISSES = [KEY[:-1], KEY + "x", KEY.upper(), "", "s3cret-k\u00e9y" * 10]
 
@@ -76,6 +77,40 @@ def test_admin_and_gateway_keys_match_only_exactly() -> None:
             admin.check(_bearer(wrong))
         assert refused.value.status == 401
         assert not gateway.valid(wrong), wrong
+
+
+SHORT = "0123456789abcdef0123456789abcde"  # 31 hex digits: 124 bits
+
+
+@pytest.mark.parametrize(("flags", "variable", "what"), [
+    (["--mode", "proxy", "--upstream", "https://pve1:8006", "--service-user", "gw@pve"], "PVEGATEWAY_API_KEYS",
+     "a gateway API key"),
+    (["--codegen"], "PVEGATEWAY_ADMIN_KEY", "a codegen admin key"),
+    (["--metrics"], "PVEGATEWAY_METRICS_TOKEN", "the metrics token"),
+    ([], "PVEGATEWAY_CONTROL_KEY", "the control key"),
+])
+def test_a_key_under_128_bits_is_refused_at_startup(
+    flags: list[str], variable: str, what: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Before, any key was taken, one character long too; a 128-bit key is 32 hex digits (or 22 base64
+    characters), and the message says how to make one without showing the key."""
+    monkeypatch.setenv("PVEGATEWAY_SERVICE_PASSWORD", "service-password")
+    monkeypatch.setenv(variable, SHORT)
+    assert main(["serve", "--http", "--port", "0", "--state-dir", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err
+    assert f"pvegateway: {what} is too short: 31 characters hold at most 124 bits, and at least 128 are " \
+           "needed (e.g. 32 hex digits: openssl rand -hex 16)" in err
+    assert SHORT not in err
+
+
+def test_key_strength_counts_the_bits_of_the_keys_alphabet() -> None:
+    assert key_bits("0f" * 16) == 128  # openssl rand -hex 16
+    assert key_bits("A" * 21 + "w") == 132  # secrets.token_urlsafe(16): 22 characters of base64url
+    assert key_bits("k3y") == 18
+    require_strong_keys([None, "0f" * 16, "x" * 22], "a key")  # no key, or strong ones: nothing to say
+    with pytest.raises(ValueError, match=r"^a key 2 of 2 is too short: 21 characters hold at most 126 bits"):
+        require_strong_keys(["0f" * 16, "x" * 21], "a key")
 
 
 def test_only_the_mocks_secrets_may_come_from_argv() -> None:

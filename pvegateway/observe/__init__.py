@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..http.api import Exchange, Observer
+from ..secrets import require_strong_keys
 from .access import LOGGER, AccessLog, log_to
 from .exposition import process_start_time, render
 from .health import Readiness
@@ -73,6 +74,7 @@ def install(gateway: Gateway, *, access_log: bool = True, metrics: bool = True, 
     given), and the health routes. Both off leaves the request path untouched (no observer)."""
     if _ATTR in vars(gateway):
         raise RuntimeError("observability is already installed on this gateway")
+    require_strong_keys([metrics_token], "the metrics token")
     name = backend_name(gateway.backend)
     counted = Metrics(proxy=name == "proxy") if metrics else None
     logged = AccessLog(name) if access_log else None

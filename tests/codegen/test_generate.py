@@ -220,17 +220,17 @@ def test_options_come_from_serve_flags_and_files(tmp_path: Path, monkeypatch: py
     with pytest.raises(SystemExit):
         codegen.from_args(parser.parse_args(["--codegen-source", "http://pve1:8006"]))
     key_file = tmp_path / "admin.key"
-    key_file.write_text("# the admin key\nsecret-one\n")
+    key_file.write_text("# the admin key\nsecret-one-5f1d9b3e7a2c\n")
     options = codegen.from_args(parser.parse_args(
         ["--codegen", "--admin-key-file", str(key_file), "--codegen-source", "https://pve1:8006"]), tmp_path)
     assert options is not None
-    assert list(options.admin_keys) == ["secret-one"]
+    assert list(options.admin_keys) == ["secret-one-5f1d9b3e7a2c"]
     assert list(options.sources) == ["https://pve1:8006"]
     assert options.schema_dir == tmp_path / "apidoc-fetched"
-    assert "secret-one" not in repr(options)
-    monkeypatch.setenv(codegen.ADMIN_KEY_ENV, "from-env")
+    assert "secret-one-5f1d9b3e7a2c" not in repr(options)
+    monkeypatch.setenv(codegen.ADMIN_KEY_ENV, "from-env-2d8b6f0a4e1c7")
     from_env = codegen.from_args(parser.parse_args(["--codegen"]))
-    assert from_env is not None and list(from_env.admin_keys) == ["from-env"]
+    assert from_env is not None and list(from_env.admin_keys) == ["from-env-2d8b6f0a4e1c7"]
     # several worker processes: a swap would reach only one of them
     parser.add_argument("--workers", type=int, default=1)
     with pytest.raises(SystemExit, match="--workers 1"):

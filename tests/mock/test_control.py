@@ -10,12 +10,13 @@ import pytest
 from pvegateway.backends.mock.backend import MockBackend, MockOptions
 from tests.mock.conftest import PVE, login, mock_app
 
-KEY = {"Authorization": "Bearer s3cret"}
+CONTROL_KEY = "s3cret-control-key-4c9e1b7a"
+KEY = {"Authorization": f"Bearer {CONTROL_KEY}"}
 
 
 @pytest.fixture
 async def ctl() -> AsyncIterator[PVE]:
-    app = mock_app(MockOptions(secret=b"test-secret", control_key="s3cret"))
+    app = mock_app(MockOptions(secret=b"test-secret", control_key=CONTROL_KEY))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://pve1:8006") as client:
         yield PVE(client, app, await login(client))
 
@@ -66,4 +67,4 @@ async def test_task_progression_finish_and_clock(ctl: PVE) -> None:
 
 
 def test_backend_type() -> None:
-    assert isinstance(mock_app(MockOptions(control_key="k")).backend, MockBackend)
+    assert isinstance(mock_app(MockOptions(control_key=CONTROL_KEY)).backend, MockBackend)

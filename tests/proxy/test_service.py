@@ -18,7 +18,7 @@ from pvegateway.backends.proxy.options import ProxyConfigError, ProxyOptions, Se
 from .conftest import Node, serve_node, serve_proxy
 from .test_passthrough import Client
 
-KEY = "gw-key-0f5c2d9e8a71"
+KEY = "gw-key-0f5c2d9e8a71c4b6e3d2"
 TOKEN_SECRET = "5b3f0e4a-9d1c-4c7e-b2a8-3e6f1d0c9a77"
 
 

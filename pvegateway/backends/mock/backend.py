@@ -14,6 +14,7 @@ from typing import Any
 from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
 from ...ratelimit.login import LoginThrottle, login_userid
+from ...secrets import require_strong_keys
 from ..base import Call, Identity, Incoming, Result, Streamed
 from ..generic import GenericBackend
 from . import snapshot
@@ -39,6 +40,9 @@ class MockOptions:
     state_file: str | Path | None = None
     control_key: str | None = field(default=None, repr=False)  # enables the /_gateway control API; never logged
     login_throttle: str | None = None  # e.g. "user=5/minute;client=20/minute": see pvegateway.ratelimit.login
+
+    def __post_init__(self) -> None:
+        require_strong_keys([self.control_key], "the control key")
 
 
 class MockBackend:
