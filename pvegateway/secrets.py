@@ -10,6 +10,9 @@ metrics token, the mock's control key) must read and compare its secret the same
   even its length; with several keys every one is compared (no early exit says which matched).
 - strength: a key must be able to hold 128 bits (:func:`require_strong_keys`), checked when the
   options naming it are made, i.e. at startup.
+- guessing: wrong keys are counted per client address, for each guard: after 10 in a minute every
+  key attempt from that address is a 429 with ``Retry-After`` (the right key too, or the refusal would
+  tell a right guess), see :mod:`pvegateway.ratelimit.failures`. Right keys spend nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import os
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from .ratelimit.failures import FailureThrottle, key_throttle
 
 MIN_KEY_BITS = 128
 # bits a character can carry, by the smallest usual alphabet a key's characters all come from
@@ -82,10 +87,13 @@ def _digest(key: str) -> bytes:
 
 
 class BearerKeys:
-    """Keys accepted in ``Authorization: Bearer <key>``, kept as digests (empty keys are ignored)."""
+    """Keys accepted in ``Authorization: Bearer <key>``, kept as digests (empty keys are ignored), and
+    the count of wrong ones per client (``throttle``; by default :data:`~.ratelimit.failures.KEY_FAILURES`,
+    in this process's memory)."""
 
-    def __init__(self, keys: Iterable[str | None]) -> None:
+    def __init__(self, keys: Iterable[str | None], throttle: FailureThrottle | None = None) -> None:
         self._digests = tuple(_digest(k) for k in keys if k)
+        self._throttle = throttle
 
     def __bool__(self) -> bool:
         return bool(self._digests)
@@ -112,10 +120,27 @@ class BearerKeys:
             found |= hmac.compare_digest(probe, digest)
         return found
 
-    def admits(self, headers: Mapping[str, str]) -> bool:
-        """Whether ``headers`` present one of the keys."""
-        key = self.presented(headers)
-        return key is not None and self.valid(key)
+    @property
+    def throttle(self) -> FailureThrottle:
+        if self._throttle is None:  # made on first use: a guard without keys never needs one
+            self._throttle = key_throttle()
+        return self._throttle
+
+    async def attempt(self, key: str, client: str | None) -> bool:
+        """Whether ``key`` is one of the keys; PVEError 429 when ``client`` has failed too often
+        lately (whatever ``key`` is); a wrong key counts one failure."""
+        await self.throttle.check(None, client)
+        if self.valid(key):
+            return True
+        await self.throttle.failed(None, client)
+        return False
+
+    async def admits(self, headers: Mapping[str, str], client: str | None) -> bool:
+        """Whether ``headers`` present one of the keys. Any ``Authorization`` is an attempt (a wrong
+        scheme counts as a wrong key); a request without one is not, and counts nothing."""
+        if "authorization" not in headers:
+            return False
+        return await self.attempt(self.presented(headers) or "", client)
 
 
 def same_secret(expected: str, given: str) -> bool:

@@ -10,10 +10,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.requests import Request
 
-from pvegateway import statedir
+from pvegateway import codegen, statedir
 from pvegateway.backends.mock.backend import MockOptions
 from pvegateway.backends.proxy.credentials import GatewayKeys
 from pvegateway.cli import main, parser
@@ -63,18 +64,54 @@ def test_control_key_and_metrics_token_match_only_exactly() -> None:
             assert _status(f"{base}/metrics", wrong) == 401, wrong
 
 
+@pytest.mark.parametrize(("path", "wrong_status", "admitted_status"), [
+    ("/_gateway/state", 403, 200),
+    ("/metrics", 401, 200),
+    ("/codegen/generate", 401, 400),  # admitted, then told that source=upstream needs proxy mode
+])
+def test_wrong_keys_are_throttled_per_client_address(path: str, wrong_status: int, admitted_status: int) -> None:
+    """Before, a wrong key cost nothing: 1,000 guesses were answered at full speed. Now the 11th wrong
+    key within a minute from one address is a 429 in PVE's envelope with Retry-After, and so is the
+    right key from that address (else the refusal would tell a right guess); other addresses, and
+    the same address without a key, are not held back."""
+    gateway = mock_app(MockOptions(secret=b"test-secret", control_key=KEY))
+    install(gateway, access_log=False, metrics_token=KEY)
+    codegen.install(gateway, codegen.CodegenOptions(admin_keys=[KEY]))
+    method = "POST" if path == "/codegen/generate" else "GET"
+    with live_server(gateway) as base, httpx.Client(timeout=10) as client:
+        def send(key: str | None, source: str = "127.0.0.1") -> httpx.Response:
+            headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+            transport = httpx.HTTPTransport(local_address=source)
+            with httpx.Client(transport=transport, timeout=10) as one:
+                return one.request(method, base + path, headers=headers, data={"source": "upstream"})
+
+        assert [send(f"{KEY}-{n}").status_code for n in range(10)] == [wrong_status] * 10
+        refused = send(f"{KEY}-10")
+        right_but_refused = send(KEY)
+        others = send(KEY, "127.0.0.2")
+        keyless = send(None)
+        assert client.get(base + "/healthz").status_code == 200
+    for answer in (refused, right_but_refused):
+        assert answer.status_code == 429
+        assert answer.json() == {"data": None, "message": "too many failed authentication attempts - retry in "
+                                                          f"{answer.headers['Retry-After']} s\n"}
+        assert 0 < int(answer.headers["Retry-After"]) <= 60
+    assert others.status_code == admitted_status  # the right key, from elsewhere
+    assert keyless.status_code == 401  # no key: not an attempt, nothing throttled
+
+
 def _bearer(key: str) -> Request:
     return Request({"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode("latin-1"))]})
 
 
-def test_admin_and_gateway_keys_match_only_exactly() -> None:
+async def test_admin_and_gateway_keys_match_only_exactly() -> None:
     admin = AdminKeys(["another-key", KEY])
-    admin.check(_bearer(KEY))
+    await admin.check(_bearer(KEY))
     gateway = GatewayKeys(["another-key", KEY])
     assert gateway.valid(KEY)
     for wrong in NEAR_MISSES:
         with pytest.raises(PVEError) as refused:
-            admin.check(_bearer(wrong))
+            await admin.check(_bearer(wrong))
         assert refused.value.status == 401
         assert not gateway.valid(wrong), wrong
 

@@ -26,9 +26,10 @@ from starlette.routing import BaseRoute, Route
 from ..apidoc.sources import SchemaError, manifest, sha256, write_atomic
 from ..backends.proxy.options import ProxyOptions
 from ..errors import PVEError
+from ..http.site import client_of, error_response, success_response
 from ..ratelimit import RateLimits, retry_error
 from .documents import Documents
-from .guard import AdminKeys, client_of, error_response, success_response
+from .guard import AdminKeys
 from .options import CodegenOptions
 from .sources import FetchFailed, Sources, Target
 
@@ -100,7 +101,7 @@ class Codegen:
 
     async def generate(self, request: Request) -> Response:
         try:
-            self.keys.check(request)
+            await self.keys.check(request)
             asked = self._asked(await _params(request))
             await self._spend(self.options.generate_rule, "generate")  # one budget for the gateway
             async with self._swapping:

@@ -4,6 +4,7 @@ user and password with a ticket the gateway renews); nobody else does, and no se
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -113,6 +114,35 @@ async def test_every_bearer_form_is_a_key_attempt_and_never_reaches_the_node(
         assert node.recorder.api() == []
     for seen in node.recorder.seen:
         assert KEY not in str(seen.headers) and "gw-key-guess" not in str(seen.headers)
+
+
+async def test_wrong_gateway_keys_are_throttled_per_client_address(
+    client: Client, node: Node, service_token: str, node_certificate: tuple[Path, Path, str],
+) -> None:
+    """Before, 1,000 wrong keys were answered 401 at full speed. Now the 11th within a minute from one
+    address is a 429 with Retry-After, the right key from that address too; another address with the
+    right key, and the same address with its own PVE credentials (not a key attempt), go on."""
+    service = ServiceCredential(token=service_token)
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(node_certificate[0]))
+    with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
+                     service=service) as proxy:
+        url = proxy + "/api2/json/version"
+        wrong = [(await client.call("GET", url, headers=_bearer(f"{KEY}-{n}"))).status for n in range(10)]
+        refused = await client.call("GET", url, headers=_bearer(f"{KEY}-10"))
+        right_but_refused = await client.call("GET", url, headers=_bearer())
+        anonymous = await client.call("GET", url)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                ssl=context, local_addr=("127.0.0.2", 0))) as elsewhere:
+            other = await Client(elsewhere).call("GET", url, headers=_bearer())
+    assert wrong == [401] * 10
+    for answer in (refused, right_but_refused):
+        body = answer.json()
+        assert (answer.status, body["data"]) == (429, None)
+        assert re.fullmatch(r"too many failed authentication attempts - retry in \d+ s\n", str(body["message"]))
+    assert (anonymous.status, anonymous.reason) == (401, "No ticket")  # the node's answer: passed through
+    assert other.status == 200
+    assert [s.headers.get("authorization") for s in node.recorder.api()] == [None, f"PVEAPIToken={service_token}"]
 
 
 async def test_the_service_user_logs_in_once_and_renews_its_ticket(

@@ -2,7 +2,7 @@
 
 Off unless a key is configured (``MockOptions.control_key``): then every call needs
 ``Authorization: Bearer <key>``. The key is kept as a SHA-256 digest (:class:`~pvegateway.secrets.BearerKeys`),
-compared in constant time and never logged.
+compared in constant time and never logged; too many wrong keys from one address are a 429.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ...errors import PVEError
+from ...http.site import client_of, error_response
 from ...secrets import BearerKeys
 from .backend import MockBackend
 from .tasks import Progression
@@ -45,8 +47,11 @@ class Control:
                 return Response(status_code=404)
             if not request.headers.get("authorization"):
                 return _error(401, "control API: missing 'Authorization: Bearer <key>' header")
-            if not self.key.admits(request.headers):
-                return _error(403, "control API: wrong key")
+            try:
+                if not await self.key.admits(request.headers, client_of(request)):
+                    return _error(403, "control API: wrong key")
+            except PVEError as err:  # too many wrong keys from this address
+                return error_response(err)
             try:
                 return await endpoint(request)
             except (ValueError, TypeError, KeyError) as err:

@@ -65,7 +65,7 @@ class ProxyBackend:
         key = self.keys.presented(request.headers)
         if key is None:
             return None
-        if not self.keys.valid(key):
+        if not await self.keys.attempt(key, request.client):  # 429 after too many wrong ones
             raise PVEError(401, "Authentication failed!", bare=True)
         return self._service_identity
 
