@@ -77,9 +77,12 @@ def _operate(app: Gateway, args: argparse.Namespace, state_dir: Path) -> None:
     """Rate limits, codegen endpoints and observability, as the flags ask."""
     from . import codegen
     from .observe.cli import install_from_args
-    from .ratelimit.cli import limiter_from_args
+    from .ratelimit.cli import limiter_from_args, workers_warning
 
     limiter = limiter_from_args(args)
+    warning = workers_warning(args)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     app.api.limiter = limiter
     codegen.install(app, codegen.from_args(args, state_dir), limits=limiter.limits if limiter else None)
     install_from_args(app, args)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pvegateway.cli import main
+from pvegateway.cli import main, parser
 
 
 def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,6 +84,34 @@ def test_serve_prints_where_it_listens_and_answers(tmp_path: Path) -> None:
 def test_mock_refuses_several_workers(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--workers", "2"]) == 2
     assert "several workers would each get their own cluster" in capsys.readouterr().err
+
+
+def test_several_workers_with_in_memory_rate_limits_are_warned_about(tmp_path: Path) -> None:
+    """--workers 2 with the default memory:// storage let read=5/minute allow 10 requests, silently."""
+    command = [sys.executable, "-m", "pvegateway", "serve", "--mode", "proxy", "--http", "--port", "0",
+               "--upstream", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--workers", "2",
+               "--rate-limit", "read=5/minute", "--no-access-log"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            assert "listening on" in proc.stdout.readline()
+        finally:
+            proc.terminate()
+            _out, err = proc.communicate(timeout=30)
+    assert ("pvegateway: warning: --workers 2 with in-memory rate limits: each worker counts its own budgets, "
+            "so a client may get up to 2 times each limit; --rate-limit-storage redis://HOST:PORT shares them "
+            "(wrong-key counts stay per worker)") in err
+
+
+@pytest.mark.parametrize("flags", [
+    ["--workers", "1", "--rate-limit", "read=5/minute"],
+    ["--workers", "2", "--rate-limit", "read=5/minute", "--rate-limit-storage", "redis://127.0.0.1:6379"],
+    ["--workers", "2"],
+])
+def test_no_workers_warning_when_nothing_is_multiplied(flags: list[str]) -> None:
+    from pvegateway.ratelimit.cli import workers_warning
+
+    assert workers_warning(parser().parse_args(["serve", "--mode", "proxy", *flags])) is None
 
 
 def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
