@@ -183,6 +183,63 @@ async def test_the_service_user_logs_in_once_and_renews_its_ticket(
     assert ticket.removeprefix("PVEAuthCookie=") not in logs.text
 
 
+SERVICE_PASSWORD = "svc-Pass-3d9e1b7c"
+SELF_SERVICE = [  # (method, path, form): each would give the caller a credential of the service account
+    ("POST", "/access/users/svc@pve/token/backdoor", {"privsep": "0"}),
+    ("PUT", "/access/users/svc@pve/token/gw", {"regenerate": "1"}),
+    ("DELETE", "/access/users/svc@pve/token/gw", None),
+    ("PUT", "/access/users/svc@pve", {"expire": "0"}),
+    ("POST", "/access/tfa/svc@pve", {"type": "recovery"}),
+    ("PUT", "/access/password", {"userid": "svc@pve", "password": "new-password-1"}),
+    ("PUT", "/access/password", {"userid": "SVC@pve", "password": "new-password-1"}),
+    ("POST", "/access/ticket", {"username": "svc@pve", "password": SERVICE_PASSWORD}),
+    ("POST", "/access/ticket", {"username": "svc", "realm": "pve", "password": SERVICE_PASSWORD}),
+]
+
+
+@pytest.fixture
+async def service_user(client: Client, node: Node) -> ServiceCredential:
+    """svc@pve on the node, with rights on the guests and a token 'gw' of its own."""
+    root = await client.login(node.url, "root@pam", node.password)
+    api = node.url + "/api2/json"
+    for method, path, form in [
+        ("POST", "/access/users", {"userid": "svc@pve", "password": SERVICE_PASSWORD}),
+        ("PUT", "/access/acl", {"path": "/", "users": "svc@pve", "roles": "PVEVMAdmin"}),
+        ("POST", "/access/users/svc@pve/token/gw", {"privsep": "1"}),
+    ]:
+        assert (await client.call(method, api + path, headers=root, data=form)).status == 200, path
+    return ServiceCredential(username="svc@pve", password=SERVICE_PASSWORD)
+
+
+async def test_a_key_holder_cannot_mint_credentials_of_the_service_account(
+    client: Client, node: Node, node_certificate: tuple[Path, Path, str], service_user: ServiceCredential,
+) -> None:
+    """Before, a key holder could POST /access/users/svc@pve/token/backdoor (PVE lets a user make its
+    own tokens: User.pm 'userid-param self') and got a secret that works on the nodes directly, past
+    the gateway and after the key is revoked. Each such call is now PVE's 403, and never sent."""
+    with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
+                     service=service_user) as proxy:
+        api = proxy + "/api2/json"
+        before = len(node.recorder.api())
+        answers = [await client.call(method, api + path, headers=_bearer(), data=form)
+                   for method, path, form in SELF_SERVICE]
+        tokens = await client.call("GET", api + "/access/users/svc@pve/token", headers=_bearer())
+        version = await client.call("GET", api + "/version", headers=_bearer())
+        sent = [(s.method, s.raw_path.decode()) for s in node.recorder.api()[before:]]
+        root = await client.login(proxy, "root@pam", node.password)  # the caller's own credentials:
+        by_root = await client.call("PUT", api + "/access/users/svc@pve/token/gw", headers=root,
+                                    data={"comment": "the node judges"})
+    message = ("Permission check failed (gateway API keys cannot change, or log in as, the gateway's "
+               "service account svc@pve)\n")
+    for (method, path, _form), answer in zip(SELF_SERVICE, answers, strict=True):
+        assert (answer.status, answer.json()) == (403, {"data": None, "message": message}), (method, path)
+        assert answer.reason == message.strip()
+    assert (tokens.status, version.status, by_root.status) == (200, 200, 200)  # reads, and others' calls, go on
+    # only the gateway's own login (on the first call it let through) and the two reads reached the node
+    assert sent == [("POST", "/api2/json/access/ticket"), ("GET", "/api2/json/access/users/svc@pve/token"),
+                    ("GET", "/api2/json/version")]
+
+
 async def test_a_service_account_that_cannot_log_in_is_a_clear_502(
     client: Client, node: Node, node_certificate: tuple[Path, Path, str], logs: pytest.LogCaptureFixture,
 ) -> None:
