@@ -98,16 +98,17 @@ class Sources:
 
     async def fetch(self, target: Target) -> bytes:
         """The JSON tree served at ``target`` (an ``apidoc.js`` is unwrapped)."""
-        proxy = self.proxy
+        origin = target.origin
         try:
-            if proxy is not None and target.origin in self.upstreams:
-                options = ProxyOptions(upstreams=[target.origin.url], ca_file=proxy.ca_file,
-                                       fingerprints=proxy.fingerprints, insecure=proxy.insecure)
+            if self.proxy is not None and origin in self.upstreams:  # trusted as the proxy trusts that node
+                options = self.proxy
+                endpoint = next(e for url, e in endpoints(options)
+                                if (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port))
             else:
-                options = ProxyOptions(upstreams=[target.origin.url])
+                options = ProxyOptions(upstreams=[origin.url])
+                endpoint = endpoints(options)[0][1]
         except ProxyConfigError as err:  # pragma: no cover - parse_url accepted the same shapes
             raise FetchFailed(str(err)) from None
-        _url, endpoint = endpoints(options)[0]
         client = Client(endpoint, connect_timeout=options.connect_timeout, read_timeout=options.read_timeout,
                         keepalive=0.0)
         head = request_head("GET", target.request_target, endpoint.host_header,
