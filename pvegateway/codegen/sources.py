@@ -12,7 +12,8 @@ only from places its configuration names:
 
 The fetch never follows redirects (the proxy's HTTP/1.1 client does not), reads at most 64 MiB, is
 bounded in time, and keeps only a body that parses as an apidoc tree (a JSON tree or an
-``apidoc.js``). URLs of a proxy upstream are trusted as the proxy trusts it; others by the system CAs.
+``apidoc.js``), parsed in a worker thread so the gateway keeps answering meanwhile. URLs of a proxy
+upstream are trusted as the proxy trusts that upstream; others by the system CAs.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class Sources:
             raise FetchFailed(f"{target.url}: no complete answer within {self.timeout:g} s") from None
         finally:
             client.close()
-        return tree_bytes(raw, target.url)
+        return await asyncio.to_thread(tree_bytes, raw, target.url)  # megabytes of JSON: off the event loop
 
     async def fetch_upstream(self, directory: Path) -> bytes:
         """The schema of the first proxy upstream that serves one (as ``--apidoc upstream`` reads it)."""
@@ -142,7 +143,7 @@ class Sources:
             raise FetchFailed(str(err)) from None
         except TimeoutError:
             raise FetchFailed(f"no upstream served a schema within {self.timeout:g} s") from None
-        return path.read_bytes()
+        return await asyncio.to_thread(path.read_bytes)
 
 
 def tree_bytes(raw: bytes, where: str) -> bytes:

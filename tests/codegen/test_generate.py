@@ -11,16 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from pvegateway.apidoc.loader import root_index
 from pvegateway.apidoc.served import APIDOC_JS_PATH
-from pvegateway.apidoc.sources import resolve
+from pvegateway.apidoc.sources import resolve, schema_bytes
 from pvegateway.app import Gateway, create_app
 from pvegateway.backends.base import Call, Result, Streamed
 from pvegateway.backends.mock.backend import MockBackend, MockOptions
-from pvegateway.codegen import CodegenOptions
+from pvegateway.codegen import CodegenOptions, sources
 from pvegateway.testing import PVEMock, _schema, running_mock
 from tests.codegen.helpers import ADMIN, ADMIN_KEY, login, operation_count, served
+from tests.live import live_server
 
 ONLY_IN_92 = "/cluster/qemu"
 CPU_MODELS = "/cluster/qemu/custom-cpu-models"  # POST: 9.2 only, cputype and reported-model required
@@ -181,6 +186,53 @@ def test_a_source_without_a_schema_is_a_502_and_nothing_changes(node91: PVEMock)
             assert response.json()["data"] is None
             assert reason in response.json()["message"]
         assert len(s.gateway.schema.operations) == 675
+
+
+async def _deep_tree(_request: Request) -> Response:
+    """A 'tree' nested 200,000 deep: more than any JSON decoder recurses."""
+    return Response(b"[" * 200_000, media_type="application/json")
+
+
+def test_failed_fetches_answer_pves_envelope_and_leave_the_hours_swap(node91: PVEMock) -> None:
+    """Before, a fetch that failed (a mistyped path, a body that is no schema) had spent the gateway's
+    one swap an hour, and a deeply nested body was an uncaught RecursionError: plain-text 500."""
+    with live_server(Starlette(routes=[Route("/apidoc.json", _deep_tree)])) as deep:
+        options = CodegenOptions(admin_keys=[ADMIN_KEY], sources=[node91.url, deep], generate_rule="1/hour")
+        with served(None, options) as s:
+            failures = [s.client.post("/codegen/generate", headers=ADMIN, data={"url": url})
+                        for url in (f"{node91.url}/pve-docs/api-viewer/apidoc.jss", f"{node91.url}/openapi.json",
+                                    f"{deep}/apidoc.json")]
+            swapped = s.client.post("/codegen/generate", headers=ADMIN, data={"url": f"{node91.url}{APIDOC_JS_PATH}"})
+            again = s.client.post("/codegen/generate", headers=ADMIN, data={"url": f"{node91.url}{APIDOC_JS_PATH}"})
+    for failure, reason in zip(failures, ["HTTP 404", "not an apidoc schema (neither a JSON tree",
+                                          "not an apidoc schema (nested too deeply)"], strict=True):
+        assert failure.status_code == 502
+        assert failure.headers["content-type"] == "application/json;charset=UTF-8"
+        body = failure.json()
+        assert body["data"] is None and body["message"].startswith("codegen: cannot use the schema - ")
+        assert reason in body["message"]
+    assert swapped.status_code == 200, swapped.text
+    assert again.status_code == 429  # the swap, and only it, spent the hour's budget
+
+
+def test_the_fetched_schema_is_parsed_off_the_event_loop(node91: PVEMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsing an 18 MB tree took 0.74 s on the event loop: every other request waited."""
+    parsed_on_loop: list[bool] = []
+
+    def watched(raw: bytes) -> bytes:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            parsed_on_loop.append(False)
+        else:
+            parsed_on_loop.append(True)
+        return schema_bytes(raw)
+
+    monkeypatch.setattr(sources, "schema_bytes", watched)
+    with served(None, CodegenOptions(admin_keys=[ADMIN_KEY], sources=[node91.url])) as s:
+        swapped = s.client.post("/codegen/generate", headers=ADMIN, data={"url": f"{node91.url}{APIDOC_JS_PATH}"})
+    assert swapped.status_code == 200, swapped.text
+    assert parsed_on_loop == [False]
 
 
 def test_a_proxy_swaps_to_its_upstreams_schema(node91: PVEMock, tmp_path: Path) -> None:
