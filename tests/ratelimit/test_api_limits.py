@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+
 import pytest
 
 from pvegateway.app import Gateway, create_app
@@ -23,6 +26,23 @@ async def test_over_budget_is_429_in_pves_envelope_with_retry_after_and_reason(m
     assert refused.reason == message.strip()
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["Content-Type"] == "application/json;charset=UTF-8"
+
+
+@pytest.mark.parametrize("fmt", ["extjs", "htmljs"])
+async def test_under_the_extjs_formats_a_429_is_a_200_that_keeps_retry_after(mock: Gateway, fmt: str) -> None:
+    """PVE's extjs formatters answer every failure with HTTP 200 and the status in the body
+    (pve-http-server src/PVE/APIServer/Formatter/Standard.pm:26-35, prepare_response_data); the wait a
+    client must honour still travels in Retry-After."""
+    install(mock, "read=1/minute")
+    with serving(mock) as api:
+        base = api.replace("/api2/json", f"/api2/{fmt}")
+        async with client() as session:
+            assert (await call(session, "GET", f"{base}/access/domains")).status == 200
+            refused = await call(session, "GET", f"{base}/access/domains")
+    assert refused.status == 200
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    body = json.loads(html.unescape(refused.body.decode())) if isinstance(refused.body, bytes) else refused.body
+    assert (body["success"], body["status"]) == (0, 429)
 
 
 async def test_groups_have_independent_budgets(mock: Gateway) -> None:
