@@ -215,8 +215,9 @@ async def test_a_key_holder_cannot_mint_credentials_of_the_service_account(
     client: Client, node: Node, node_certificate: tuple[Path, Path, str], service_user: ServiceCredential,
 ) -> None:
     """Before, a key holder could POST /access/users/svc@pve/token/backdoor (PVE lets a user make its
-    own tokens: User.pm 'userid-param self') and got a secret that works on the nodes directly, past
-    the gateway and after the key is revoked. Each such call is now PVE's 403, and never sent."""
+    own tokens: pve-access-control src/PVE/API2/User.pm:759-760, 'userid-param self') and got a secret
+    that works on the nodes directly, past the gateway and after the key is revoked. Each such call is
+    now PVE's 403, and never sent."""
     with serve_proxy(node_certificate, upstreams=[node.url], fingerprints=[node.fingerprint], api_keys=[KEY],
                      service=service_user) as proxy:
         api = proxy + "/api2/json"

@@ -2,16 +2,17 @@
 outlive the key.
 
 Key holders act as the service account, and PVE lets every user manage its own credentials: create,
-regenerate and update its API tokens (pve-access-control ``src/PVE/API2/User.pm``, ``userid-param
-self``), its second factors (``src/PVE/API2/TFA.pm``), its password (``change_password`` in
-``src/PVE/API2/AccessControl.pm``). A token or password minted that way works against the nodes
+regenerate and update its API tokens (pve-access-control ``src/PVE/API2/User.pm``: ``generate_token``
+752 and ``update_token_info`` 833 check ``userid-param self``), its second factors
+(``src/PVE/API2/TFA.pm`` ``add_tfa_entry`` 314), its password (``change_password`` in
+``src/PVE/API2/AccessControl.pm`` 404). A token or password minted that way works against the nodes
 directly: past the gateway's validation, keys and limits, and after the key is revoked. So the
 gateway refuses key holders every write to the service account itself (its user entry, tokens and
 TFA), a password change for it, and a login as it; reads stay allowed. Callers with their own PVE
 credentials are not concerned: the node judges them.
 
 User ids are compared without regard to case: PVE realms may be case-insensitive
-(``lookup_username`` in ``src/PVE/AccessControl.pm``).
+(``lookup_username``, ``src/PVE/AccessControl.pm`` 1240).
 """
 
 from __future__ import annotations
