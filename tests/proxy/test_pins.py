@@ -4,9 +4,8 @@ so the key of one node cannot stand in for another. Two mock nodes with differen
 from __future__ import annotations
 
 import contextlib
-import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from pvegateway.statedir import certificate
 
 from .conftest import serve_node, serve_proxy
 from .test_passthrough import Client
+from .test_schema_fetch import refusing_port
 
 Certificate = tuple[Path, Path, str]
 
@@ -36,14 +36,6 @@ async def client(gateway_certificate: Certificate) -> AsyncIterator[Client]:
     context.load_verify_locations(cafile=str(gateway_certificate[0]))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
         yield Client(session)
-
-
-@contextlib.contextmanager
-def refusing_port() -> Iterator[int]:
-    """A port that refuses connections: bound (so nothing else takes it) but not listening."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield int(sock.getsockname()[1])
 
 
 def serve_options(monkeypatch: pytest.MonkeyPatch, *flags: str) -> dict[str, Any]:
