@@ -8,6 +8,7 @@ app. Call it before the gateway's lifespan starts: readiness follows the backend
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..http.api import Exchange, Observer
-from ..secrets import require_strong_keys
+from ..secrets import BearerKeys, require_strong_keys
 from .access import LOGGER, AccessLog, log_to
 from .exposition import process_start_time, render
 from .health import Readiness
@@ -65,6 +66,12 @@ class Observability:
 
     def exposition(self) -> str:
         return render(self.metrics, self.info(), self.started)
+
+    @functools.cached_property
+    def metrics_keys(self) -> BearerKeys:
+        """The token, digested once, and its count of wrong ones: kept when the site's routes are built
+        again (a schema swap), so a swap does not reset the count."""
+        return BearerKeys([self.metrics_token])
 
 
 def install(gateway: Gateway, *, access_log: bool = True, metrics: bool = True, metrics_token: str | None = None,

@@ -11,7 +11,6 @@ from starlette.routing import Route
 
 from ..errors import PVEError
 from ..http.site import client_of, error_response
-from ..secrets import BearerKeys
 from .exposition import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def _readyz(observability: Observability) -> Callable[[Request], object]:
 
 
 def _metrics(observability: Observability) -> Callable[[Request], object]:
-    token = BearerKeys([observability.metrics_token])  # digested once, compared in constant time
+    token = observability.metrics_keys  # digested once, compared in constant time
 
     async def metrics(request: Request) -> Response:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
 from ...ratelimit.login import LoginThrottle, login_userid
-from ...secrets import require_strong_keys
+from ...secrets import BearerKeys, require_strong_keys
 from ..base import Call, Identity, Incoming, Result, Streamed
 from ..generic import GenericBackend
 from . import snapshot
@@ -58,6 +58,9 @@ class MockBackend:
         self.auth = Authenticator(lambda: self.mock.cluster, self.signer, lambda: self.mock.clock.now(),
                                   self.options.auth_delay)
         self.login_throttle = LoginThrottle(self.options.login_throttle) if self.options.login_throttle else None
+        # the control API's key (none: its routes answer 404), kept here so that its count of wrong
+        # keys outlives the site's routes, which a schema swap builds again
+        self.control_keys = BearerKeys([self.options.control_key])
 
     def rebind(self, operations: Iterable[Operation]) -> None:
         """Answer another schema's operations (a live schema swap): the cluster, tickets and the

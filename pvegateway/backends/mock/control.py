@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from ...errors import PVEError
 from ...http.site import client_of, error_response
-from ...secrets import BearerKeys
 from .backend import MockBackend
 from .tasks import Progression
 
@@ -39,7 +38,7 @@ async def _body(request: Request) -> Any:
 class Control:
     def __init__(self, backend: MockBackend) -> None:
         self.backend = backend
-        self.key = BearerKeys([backend.options.control_key])  # none: the routes answer 404
+        self.key = backend.control_keys  # none: the routes answer 404
 
     def _guarded(self, endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
