@@ -54,10 +54,37 @@ def _proxy_options(args: argparse.Namespace) -> dict[str, Any]:
     elif token:
         service = ServiceCredential(token=token)
     return {
-        "upstreams": args.upstream or [], "ca_file": args.ca, "fingerprints": args.fingerprint or [],
+        "upstreams": args.upstream or [], "ca_file": args.ca, "fingerprints": _bound_fingerprints(args),
         "insecure": args.insecure, "connect_timeout": args.connect_timeout, "read_timeout": args.read_timeout,
         "api_keys": keys, "service": service, "check_responses": args.check_responses,
     }
+
+
+class _InOrder(argparse.Action):
+    """``append``, and the order in which ``--upstream`` and ``--fingerprint`` came, in ``args.given``:
+    a fingerprint pins the upstream given before it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+        namespace.given = [*getattr(namespace, "given", []), (self.dest, values)]
+
+
+def _bound_fingerprints(args: argparse.Namespace) -> list[str]:
+    """``--fingerprint`` values as ProxyOptions reads them: one given after an ``--upstream`` becomes
+    ``URL=FINGERPRINT`` for that upstream; one already in that form, or before any upstream, stays."""
+    from .backends.proxy.tls import split_pin
+
+    bound: list[str] = []
+    upstream: str | None = None
+    for dest, value in getattr(args, "given", []):
+        if dest == "upstream":
+            upstream = value
+        elif upstream is not None and split_pin(value)[0] is None:
+            bound.append(f"{upstream}={value}")
+        else:
+            bound.append(value)
+    return bound
 
 
 def _schema_source(args: argparse.Namespace, options: dict[str, Any], state_dir: Path) -> str | None:
@@ -77,9 +104,12 @@ def _operate(app: Gateway, args: argparse.Namespace, state_dir: Path) -> None:
     """Rate limits, codegen endpoints and observability, as the flags ask."""
     from . import codegen
     from .observe.cli import install_from_args
-    from .ratelimit.cli import limiter_from_args
+    from .ratelimit.cli import limiter_from_args, workers_warning
 
     limiter = limiter_from_args(args)
+    warning = workers_warning(args)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     app.api.limiter = limiter
     codegen.install(app, codegen.from_args(args, state_dir), limits=limiter.limits if limiter else None)
     install_from_args(app, args)
@@ -185,13 +215,14 @@ def _apidoc(args: argparse.Namespace) -> int:
 
 def _proxy_arguments(serve: argparse.ArgumentParser) -> None:
     proxy = serve.add_argument_group("proxy mode", "secrets are read from files or the environment, never argv")
-    proxy.add_argument("--upstream", action="append", metavar="URL",
+    proxy.add_argument("--upstream", action=_InOrder, metavar="URL",
                        help="a PVE node, https://HOST:8006; repeat for the nodes of one cluster (failover)")
     proxy.add_argument("--apidoc-fallback", metavar="VERSION",
                        help="with --apidoc upstream: the local version used if no node serves its schema")
     proxy.add_argument("--ca", metavar="FILE", help="CA bundle for the upstreams (e.g. the cluster's pve-root-ca.pem)")
-    proxy.add_argument("--fingerprint", action="append", metavar="SHA256",
-                       help="pin the upstream certificate's SHA-256 fingerprint (repeat: one per node)")
+    proxy.add_argument("--fingerprint", action=_InOrder, metavar="SHA256",
+                       help="pin the SHA-256 fingerprint of the certificate of the --upstream given just before "
+                            "(or URL=SHA256 for the upstream at URL); each node accepts only its own pins")
     proxy.add_argument("--insecure", action="store_true", help="do not verify upstream certificates (testing only)")
     proxy.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS")
     proxy.add_argument("--read-timeout", type=float, default=30.0, metavar="SECONDS",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pvegateway.cli import main
+from pvegateway.cli import main, parser
 
 
 def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,6 +86,34 @@ def test_mock_refuses_several_workers(capsys: pytest.CaptureFixture[str]) -> Non
     assert "several workers would each get their own cluster" in capsys.readouterr().err
 
 
+def test_several_workers_with_in_memory_rate_limits_are_warned_about(tmp_path: Path) -> None:
+    """--workers 2 with the default memory:// storage let read=5/minute allow 10 requests, silently."""
+    command = [sys.executable, "-m", "pvegateway", "serve", "--mode", "proxy", "--http", "--port", "0",
+               "--upstream", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--workers", "2",
+               "--rate-limit", "read=5/minute", "--no-access-log"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            assert "listening on" in proc.stdout.readline()
+        finally:
+            proc.terminate()
+            _out, err = proc.communicate(timeout=30)
+    assert ("pvegateway: warning: --workers 2 with in-memory rate limits: each worker counts its own budgets, "
+            "so a client may get up to 2 times each limit; --rate-limit-storage redis://HOST:PORT shares them "
+            "(wrong-key counts stay per worker)") in err
+
+
+@pytest.mark.parametrize("flags", [
+    ["--workers", "1", "--rate-limit", "read=5/minute"],
+    ["--workers", "2", "--rate-limit", "read=5/minute", "--rate-limit-storage", "redis://127.0.0.1:6379"],
+    ["--workers", "2"],
+])
+def test_no_workers_warning_when_nothing_is_multiplied(flags: list[str]) -> None:
+    from pvegateway.ratelimit.cli import workers_warning
+
+    assert workers_warning(parser().parse_args(["serve", "--mode", "proxy", *flags])) is None
+
+
 def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["openapi", "--apidoc", "9.1.11"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -97,7 +125,7 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**__import__("os").environ, "PVEGATEWAY_CONTROL_KEY": "k3y"}
+    env = {**__import__("os").environ, "PVEGATEWAY_CONTROL_KEY": "k3y-6f0e2d9a4b7c1e85c3"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", str(port), "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE, text=True, env=env,
@@ -106,7 +134,7 @@ def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert "listening on" in proc.stdout.readline()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/_gateway/state", headers={"Authorization": "Bearer k3y"}
+            f"http://127.0.0.1:{port}/_gateway/state", headers={"Authorization": "Bearer k3y-6f0e2d9a4b7c1e85c3"}
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
             state = json.loads(resp.read())
@@ -161,7 +189,7 @@ def test_output_cut_short_by_its_reader_is_not_a_traceback() -> None:
 def test_the_mocks_secrets_can_come_from_files(tmp_path: Path) -> None:
     """--root-password-file and --control-key-file: nothing secret on the command line."""
     (tmp_path / "password").write_text("from-a-file-9c1\n")
-    (tmp_path / "control").write_text("ctl-key-77a\n")
+    (tmp_path / "control").write_text("ctl-key-77a0c4e9b2d61f8a5\n")
     command = [sys.executable, "-m", "pvegateway", "serve", "--http", "--port", "0", "--state-dir", str(tmp_path),
                "--root-password-file", str(tmp_path / "password"), "--control-key-file", str(tmp_path / "control")]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
@@ -173,7 +201,8 @@ def test_the_mocks_secrets_can_come_from_files(tmp_path: Path) -> None:
             form = urllib.parse.urlencode({"username": "root@pam", "password": "from-a-file-9c1"}).encode()
             with urllib.request.urlopen(base + "/api2/json/access/ticket", form, timeout=10) as login:
                 assert json.loads(login.read())["data"]["username"] == "root@pam"
-            request = urllib.request.Request(base + "/_gateway/state", headers={"Authorization": "Bearer ctl-key-77a"})
+            request = urllib.request.Request(base + "/_gateway/state",
+                                             headers={"Authorization": "Bearer ctl-key-77a0c4e9b2d61f8a5"})
             with urllib.request.urlopen(request, timeout=10) as state:
                 assert state.status == 200
         finally:

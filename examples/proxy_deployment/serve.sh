@@ -6,19 +6,22 @@
 #   PVE_NODE1=https://pve1:8006 PVE_NODE2=https://pve2:8006 \
 #   PVE_CA=/etc/pve/pve-root-ca.pem REDIS_URL=redis://127.0.0.1:6379 ./serve.sh
 #
-# Trust: PVE_CA (the cluster's CA) or PVE_FINGERPRINT1/PVE_FINGERPRINT2 (each node's certificate).
+# Trust: PVE_CA (the cluster's CA) or PVE_FINGERPRINT1/PVE_FINGERPRINT2 (each node's certificate: a
+# --fingerprint pins the --upstream given just before it, and that node accepts only its own pins).
 set -euo pipefail
 
 : "${PVE_NODE1:?set PVE_NODE1, e.g. https://pve1:8006}"
 : "${PVE_NODE2:?set PVE_NODE2, e.g. https://pve2:8006}"
 
+nodes=(--upstream "$PVE_NODE1")
+[ -n "${PVE_FINGERPRINT1:-}" ] && nodes+=(--fingerprint "$PVE_FINGERPRINT1")
+nodes+=(--upstream "$PVE_NODE2")
+[ -n "${PVE_FINGERPRINT2:-}" ] && nodes+=(--fingerprint "$PVE_FINGERPRINT2")
 trust=()
 [ -n "${PVE_CA:-}" ] && trust+=(--ca "$PVE_CA")
-[ -n "${PVE_FINGERPRINT1:-}" ] && trust+=(--fingerprint "$PVE_FINGERPRINT1")
-[ -n "${PVE_FINGERPRINT2:-}" ] && trust+=(--fingerprint "$PVE_FINGERPRINT2")
 
 exec ${PVEGATEWAY:-pvegateway} serve --mode proxy \
-    --upstream "$PVE_NODE1" --upstream "$PVE_NODE2" "${trust[@]}" \
+    "${nodes[@]}" "${trust[@]}" \
     --rate-limit "${RATE_LIMIT:-write=20/second;read=100/second;login=5/minute}" \
     --rate-limit-storage "${REDIS_URL:-redis://127.0.0.1:6379}" \
     --workers "${WORKERS:-2}" \

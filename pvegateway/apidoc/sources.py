@@ -88,6 +88,8 @@ def schema_bytes(raw: bytes) -> bytes:
         tree = tree_from_text(data.decode("utf-8"))
     except (SchemaError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise SchemaError(f"not an apidoc schema ({str(err).splitlines()[0]})") from None
+    except RecursionError:  # JSON nested deeper than the decoder goes: no PVE tree is
+        raise SchemaError("not an apidoc schema (nested too deeply)") from None
     if not tree or not all(isinstance(node, dict) and "path" in node for node in tree):
         raise SchemaError("not an apidoc schema (no tree of API paths)")
     return data

@@ -30,6 +30,7 @@ class Incoming:
     method: str
     path: str
     headers: Mapping[str, str]
+    client: str | None = None  # the caller's address (what wrong keys are counted against)
 
 
 @dataclass(frozen=True, slots=True)

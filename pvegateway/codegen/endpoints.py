@@ -26,9 +26,10 @@ from starlette.routing import BaseRoute, Route
 from ..apidoc.sources import SchemaError, manifest, sha256, write_atomic
 from ..backends.proxy.options import ProxyOptions
 from ..errors import PVEError
+from ..http.site import client_of, error_response, success_response
 from ..ratelimit import RateLimits, retry_error
 from .documents import Documents
-from .guard import AdminKeys, client_of, error_response, success_response
+from .guard import AdminKeys
 from .options import CodegenOptions
 from .sources import FetchFailed, Sources, Target
 
@@ -100,11 +101,16 @@ class Codegen:
 
     async def generate(self, request: Request) -> Response:
         try:
-            self.keys.check(request)
+            await self.keys.check(request)
             asked = self._asked(await _params(request))
-            await self._spend(self.options.generate_rule, "generate")  # one budget for the gateway
             async with self._swapping:
+                # one budget for the gateway, spent by a swap only: a fetch that fails (a typo in the
+                # URL, a node that is down, a body that is no schema) leaves the hour's swap there
+                wait = await self.limits.test(self.options.generate_rule, "codegen", "generate")
+                if wait is not None:
+                    raise retry_error(wait, f"codegen: rate limit of {self.options.generate_rule} exceeded")
                 answer = await self._generate(asked)
+                await self.limits.hit(self.options.generate_rule, "codegen", "generate")
         except FetchFailed as err:
             return error_response(PVEError(502, f"codegen: cannot use the schema - {err}\n"))
         except PVEError as err:
@@ -134,7 +140,7 @@ class Codegen:
             data = await self.sources.fetch(asked.target)
         else:
             data = await self.sources.fetch_upstream(directory / "upstream")
-        digest = sha256(data)
+        digest = await asyncio.to_thread(sha256, data)
         kind = "fetched" if asked.target is not None else "upstream"
         name = asked.name or _pinned_name(digest) or f"{kind}-{digest[:12]}"
         schema = await asyncio.to_thread(_store_and_load, directory / f"pve-{name}.json", data)
@@ -173,6 +179,9 @@ def _store_and_load(path: Path, data: bytes) -> Schema:
     except (SchemaError, ValueError, KeyError, TypeError, AttributeError) as err:
         path.unlink(missing_ok=True)
         raise FetchFailed(f"the tree does not load ({err.__class__.__name__}: {err})") from None
+    except RecursionError:
+        path.unlink(missing_ok=True)
+        raise FetchFailed("the tree does not load (nested too deeply)") from None
     if not schema.operations:
         path.unlink(missing_ok=True)
         raise FetchFailed("the tree has no operations")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..secrets import keys_from
+from ..secrets import keys_from, require_strong_keys
 from .sources import parse_url
 
 ADMIN_KEY_ENV = "PVEGATEWAY_ADMIN_KEY"
@@ -34,6 +34,7 @@ class CodegenOptions:
     fetch_timeout: float = 60.0
 
     def __post_init__(self) -> None:
+        require_strong_keys(self.admin_keys, "a codegen admin key")
         for url in self.sources:
             try:
                 parse_url(url)

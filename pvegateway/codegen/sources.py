@@ -12,7 +12,8 @@ only from places its configuration names:
 
 The fetch never follows redirects (the proxy's HTTP/1.1 client does not), reads at most 64 MiB, is
 bounded in time, and keeps only a body that parses as an apidoc tree (a JSON tree or an
-``apidoc.js``). URLs of a proxy upstream are trusted as the proxy trusts it; others by the system CAs.
+``apidoc.js``), parsed in a worker thread so the gateway keeps answering meanwhile. URLs of a proxy
+upstream are trusted as the proxy trusts that upstream; others by the system CAs.
 """
 
 from __future__ import annotations
@@ -98,16 +99,17 @@ class Sources:
 
     async def fetch(self, target: Target) -> bytes:
         """The JSON tree served at ``target`` (an ``apidoc.js`` is unwrapped)."""
-        proxy = self.proxy
+        origin = target.origin
         try:
-            if proxy is not None and target.origin in self.upstreams:
-                options = ProxyOptions(upstreams=[target.origin.url], ca_file=proxy.ca_file,
-                                       fingerprints=proxy.fingerprints, insecure=proxy.insecure)
+            if self.proxy is not None and origin in self.upstreams:  # trusted as the proxy trusts that node
+                options = self.proxy
+                endpoint = next(e for url, e in endpoints(options)
+                                if (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port))
             else:
-                options = ProxyOptions(upstreams=[target.origin.url])
+                options = ProxyOptions(upstreams=[origin.url])
+                endpoint = endpoints(options)[0][1]
         except ProxyConfigError as err:  # pragma: no cover - parse_url accepted the same shapes
             raise FetchFailed(str(err)) from None
-        _url, endpoint = endpoints(options)[0]
         client = Client(endpoint, connect_timeout=options.connect_timeout, read_timeout=options.read_timeout,
                         keepalive=0.0)
         head = request_head("GET", target.request_target, endpoint.host_header,
@@ -128,7 +130,7 @@ class Sources:
             raise FetchFailed(f"{target.url}: no complete answer within {self.timeout:g} s") from None
         finally:
             client.close()
-        return tree_bytes(raw, target.url)
+        return await asyncio.to_thread(tree_bytes, raw, target.url)  # megabytes of JSON: off the event loop
 
     async def fetch_upstream(self, directory: Path) -> bytes:
         """The schema of the first proxy upstream that serves one (as ``--apidoc upstream`` reads it)."""
@@ -141,7 +143,7 @@ class Sources:
             raise FetchFailed(str(err)) from None
         except TimeoutError:
             raise FetchFailed(f"no upstream served a schema within {self.timeout:g} s") from None
-        return path.read_bytes()
+        return await asyncio.to_thread(path.read_bytes)
 
 
 def tree_bytes(raw: bytes, where: str) -> bytes:

@@ -221,7 +221,8 @@ class ApiApp:
             if method not in _METHODS:
                 raise PVEError(501, f"method '{method}' not available", bare=True)
             body = await self._read_body(method, headers, receive)
-            identity = await self.backend.authenticate(Incoming(method, rel, headers))
+            peer = scope.get("client")
+            identity = await self.backend.authenticate(Incoming(method, rel, headers, peer[0] if peer else None))
             if fmt not in envelope.FORMATS:
                 raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
             answer = await self._dispatch(fmt, method, rel, scope, headers, body, receive, identity)

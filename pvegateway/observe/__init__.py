@@ -8,6 +8,7 @@ app. Call it before the gateway's lifespan starts: readiness follows the backend
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..http.api import Exchange, Observer
+from ..secrets import BearerKeys, require_strong_keys
 from .access import LOGGER, AccessLog, log_to
 from .exposition import process_start_time, render
 from .health import Readiness
@@ -65,6 +67,12 @@ class Observability:
     def exposition(self) -> str:
         return render(self.metrics, self.info(), self.started)
 
+    @functools.cached_property
+    def metrics_keys(self) -> BearerKeys:
+        """The token, digested once, and its count of wrong ones: kept when the site's routes are built
+        again (a schema swap), so a swap does not reset the count."""
+        return BearerKeys([self.metrics_token])
+
 
 def install(gateway: Gateway, *, access_log: bool = True, metrics: bool = True, metrics_token: str | None = None,
             readiness_ttl: float = 3.0, readiness_timeout: float = 2.0) -> Observability:
@@ -73,6 +81,7 @@ def install(gateway: Gateway, *, access_log: bool = True, metrics: bool = True, 
     given), and the health routes. Both off leaves the request path untouched (no observer)."""
     if _ATTR in vars(gateway):
         raise RuntimeError("observability is already installed on this gateway")
+    require_strong_keys([metrics_token], "the metrics token")
     name = backend_name(gateway.backend)
     counted = Metrics(proxy=name == "proxy") if metrics else None
     logged = AccessLog(name) if access_log else None

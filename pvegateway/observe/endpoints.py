@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..secrets import BearerKeys
+from ..errors import PVEError
+from ..http.site import client_of, error_response
 from .exposition import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -41,10 +42,14 @@ def _readyz(observability: Observability) -> Callable[[Request], object]:
 
 
 def _metrics(observability: Observability) -> Callable[[Request], object]:
-    token = BearerKeys([observability.metrics_token])  # digested once, compared in constant time
+    token = observability.metrics_keys  # digested once, compared in constant time
 
     async def metrics(request: Request) -> Response:
-        if token and not token.admits(request.headers):
+        try:
+            admitted = not token or await token.admits(request.headers, client_of(request))
+        except PVEError as err:  # too many wrong tokens from this address
+            return error_response(err)
+        if not admitted:
             return Response("metrics need 'Authorization: Bearer TOKEN'\n", status_code=401,
                             headers={"www-authenticate": 'Bearer realm="metrics"', **_NO_STORE})
         return Response(observability.exposition(), headers={"content-type": CONTENT_TYPE, **_NO_STORE})

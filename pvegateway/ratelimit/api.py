@@ -1,12 +1,13 @@
-"""The ApiApp ``Limiter``: one budget per route group, client address and (verified) identity.
+"""The ApiApp ``Limiter``: one budget per route group, client address and (verified) user.
 
-Keying: every budget is per client address, and within it per authenticated identity (user or API
-token) when the backend verified one. Why both: users behind one NAT or proxy must not exhaust each
-other's budget, and one identity used from many places (a proxy's service account admitted by
-gateway keys) must not be one budget for everyone. Identities are only those the backend verified
-(the mock checks tickets and tokens; the proxy only names its service account after a key check), so
-a caller cannot mint budgets with made-up credentials. Unauthenticated calls (logins) are keyed by
-address alone.
+Keying: every budget is per client address, and within it per authenticated user (``user@realm``)
+when the backend verified one. Why both: users behind one NAT or proxy must not exhaust each other's
+budget, and one account used from many places (a proxy's service account admitted by gateway keys)
+must not be one budget for everyone. A user's API tokens spend the user's budget: users may create
+tokens for themselves, and a budget per token would let anyone mint fresh budgets. Identities are only
+those the backend verified (the mock checks tickets and tokens; the proxy only names its service
+account after a key check), so a caller cannot mint budgets with made-up credentials. Unauthenticated
+calls (logins) are keyed by address alone.
 
 The check runs after authentication and route matching, before validation and the backend: a refused
 call changes nothing. When the storage is unreachable (Redis down), requests are let through and a
@@ -40,7 +41,7 @@ class ApiLimiter:
         if chosen is None:
             return
         group, items = chosen
-        key = ("api", group, client or "-", identity.authid if identity is not None else "-")
+        key = ("api", group, client or "-", identity.userid if identity is not None else "-")
         try:
             wait = await self._spend(items, key)
         except StorageError as err:

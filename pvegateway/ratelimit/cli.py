@@ -53,6 +53,18 @@ def limiter_from_args(args: argparse.Namespace) -> ApiLimiter | None:
         raise SystemExit(f"--rate-limit: {err}") from None
 
 
+def workers_warning(args: argparse.Namespace) -> str | None:
+    """What to tell an operator who runs several workers with budgets in each process's memory: each
+    worker counts its own, so a client gets up to N times each limit. None when nothing is multiplied."""
+    workers = getattr(args, "workers", 1)
+    storage = getattr(args, "rate_limit_storage", None) or "memory://"
+    if workers <= 1 or not getattr(args, "rate_limit", None) or not storage.startswith(("memory:", "async+memory:")):
+        return None
+    return (f"pvegateway: warning: --workers {workers} with in-memory rate limits: each worker counts its own "
+            f"budgets, so a client may get up to {workers} times each limit; --rate-limit-storage "
+            "redis://HOST:PORT shares them (wrong-key counts stay per worker)")
+
+
 def mock_options_from_args(args: argparse.Namespace) -> dict[str, str]:
     """MockOptions fields from the flags (``login_throttle``), checked now so a typo fails at startup."""
     spec = getattr(args, "login_throttle", None)

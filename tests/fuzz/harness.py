@@ -48,7 +48,7 @@ BASE = "http://testserver"
 API = BASE + "/api2/json"
 TIMEOUT = 10.0  # seconds one request may take before it counts as a hang
 USER = "root@pam"
-CONTROL_KEY = "fuzz-control-key"  # a test key for the /_gateway control API
+CONTROL_KEY = "fuzz-control-key-3e7a9c1d5b"  # a test key for the /_gateway control API
 
 
 def _pinned_values(path: str) -> dict[str, Any]:

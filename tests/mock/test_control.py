@@ -10,12 +10,13 @@ import pytest
 from pvegateway.backends.mock.backend import MockOptions
 from tests.mock.conftest import PVE, login, mock_app
 
-KEY = {"Authorization": "Bearer s3cret"}
+CONTROL_KEY = "s3cret-control-key-4c9e1b7a"
+KEY = {"Authorization": f"Bearer {CONTROL_KEY}"}
 
 
 @pytest.fixture
 async def ctl() -> AsyncIterator[PVE]:
-    app = mock_app(MockOptions(secret=b"test-secret", control_key="s3cret"))
+    app = mock_app(MockOptions(secret=b"test-secret", control_key=CONTROL_KEY))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://pve1:8006") as client:
         yield PVE(client, app, await login(client))
 

@@ -35,14 +35,14 @@ def test_defaults_log_every_request_and_keep_metrics_off(access_sink: Sink) -> N
 
 def test_metrics_token_from_a_file_or_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token_file = tmp_path / "metrics-token"
-    token_file.write_text("from-file\n")
-    monkeypatch.setenv(TOKEN_VARIABLE, "from-env")
+    token_file.write_text("from-file-0a7c3e9d5b1f4\n")
+    monkeypatch.setenv(TOKEN_VARIABLE, "from-env-6e2b8d4a0c9f1")
     from_file = mock_gateway()
     install_from_args(from_file, parsed("--metrics", "--no-access-log", "--metrics-token-file", str(token_file)))
     from_env = mock_gateway()
     install_from_args(from_env, parsed("--metrics", "--no-access-log"))
     with live_server(from_file) as file_base, live_server(from_env) as env_base:
         assert fetch(f"{file_base}/metrics").status == 401
-        assert fetch(f"{file_base}/metrics", headers={"Authorization": "Bearer from-file"}).status == 200
-        assert fetch(f"{env_base}/metrics", headers={"Authorization": "Bearer from-env"}).status == 200
+        assert fetch(f"{file_base}/metrics", headers={"Authorization": "Bearer from-file-0a7c3e9d5b1f4"}).status == 200
+        assert fetch(f"{env_base}/metrics", headers={"Authorization": "Bearer from-env-6e2b8d4a0c9f1"}).status == 200
     assert isinstance(from_file.api.observer, Metrics)  # counting only: no access log work per request

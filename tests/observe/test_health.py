@@ -51,8 +51,9 @@ def test_proxy_readyz_follows_the_upstream(tmp_path: Path, refusing_port: int) -
                                                                   "cannot connect (Connection refused)"}
 
     with running_mock(tls=True, state_dir=tmp_path) as pve:
-        pinned = proxy_gateway(upstreams=[f"https://127.0.0.1:{refusing_port}", pve.url],
-                               fingerprints=[pve.fingerprint])
+        down_url = f"https://127.0.0.1:{refusing_port}"
+        pinned = proxy_gateway(upstreams=[down_url, pve.url],  # each node is pinned to its own certificate
+                               fingerprints=[f"{down_url}={'AB:' * 31}AB", f"{pve.url}={pve.fingerprint}"])
         wrong_pin = proxy_gateway(upstreams=[pve.url], fingerprints=["AA:" * 31 + "AA"])
         install(pinned)
         install(wrong_pin)

@@ -91,11 +91,11 @@ def test_rate_limit_rejections_are_counted_per_operation() -> None:
 
 def test_metrics_token_is_required_when_configured() -> None:
     gateway = mock_gateway()
-    install(gateway, access_log=False, metrics_token="scrape-secret")
+    install(gateway, access_log=False, metrics_token="scrape-secret-8d2f6a1c9e4b")
     with live_server(gateway) as base:
         refused = fetch(f"{base}/metrics")
         wrong = fetch(f"{base}/metrics", headers={"Authorization": "Bearer nope"})
-        scraped = scrape(base, {"Authorization": "Bearer scrape-secret"})
+        scraped = scrape(base, {"Authorization": "Bearer scrape-secret-8d2f6a1c9e4b"})
     assert refused.status == wrong.status == 401
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert b"pvegateway_requests_total" not in refused.body + wrong.body

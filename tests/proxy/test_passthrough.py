@@ -93,6 +93,17 @@ async def test_answers_pass_through_byte_for_byte(client: Client, node: Node, pr
             (direct.status, direct.reason, direct.content_type), path
 
 
+@pytest.mark.parametrize("authorization", ["Bearer some-gateway-key", "bearer\tsome-gateway-key",
+                                           "BEARERsome-gateway-key"])
+async def test_a_bearer_key_never_reaches_the_node_even_without_gateway_keys(
+    client: Client, node: Node, proxy: str, authorization: str,
+) -> None:
+    """PVE has no bearer scheme: such a header holds a gateway key, meant for a gateway, never for a node."""
+    answer = await client.call("GET", proxy + "/api2/json/version", headers={"Authorization": authorization})
+    assert (answer.status, answer.reason) == (401, "No ticket")  # the node's answer to no credentials
+    assert "authorization" not in node.recorder.api()[-1].headers
+
+
 async def test_login_through_the_gateway_gives_a_ticket_the_node_accepts(client: Client, node: Node,
                                                                         proxy: str) -> None:
     auth = await client.login(proxy, "root@pam", node.password)

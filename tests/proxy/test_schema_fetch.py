@@ -113,7 +113,9 @@ def test_a_node_that_is_down_is_skipped_for_the_next(tmp_path: Path, node91: PVE
     warnings = Warnings()
     assert node91.fingerprint is not None
     with refusing_port() as down:
-        options = ProxyOptions(upstreams=[f"https://127.0.0.1:{down}", node91.url], fingerprints=[node91.fingerprint])
+        options = ProxyOptions(upstreams=[f"https://127.0.0.1:{down}", node91.url],
+                               fingerprints=[f"https://127.0.0.1:{down}={WRONG_PIN}",
+                                             f"{node91.url}={node91.fingerprint}"])
         got = upstream_schema(options, tmp_path, "9.2", warnings)
     assert warnings == []
     assert Path(got).name == f"apidoc-upstream-127.0.0.1-{node91.port}.json"
@@ -122,7 +124,8 @@ def test_a_node_that_is_down_is_skipped_for_the_next(tmp_path: Path, node91: PVE
 
 async def test_the_error_names_every_upstream_and_why(tmp_path: Path, node91: PVEMock) -> None:
     with refusing_port() as down:
-        options = ProxyOptions(upstreams=[f"https://127.0.0.1:{down}", node91.url], fingerprints=[WRONG_PIN])
+        options = ProxyOptions(upstreams=[f"https://127.0.0.1:{down}", node91.url],
+                               fingerprints=[f"https://127.0.0.1:{down}={WRONG_PIN}", f"{node91.url}={WRONG_PIN}"])
         with pytest.raises(SchemaError) as raised:
             await fetch_upstream_schema(options, tmp_path)
     message = str(raised.value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+
 import pytest
 
 from pvegateway.app import Gateway, create_app
@@ -23,6 +26,23 @@ async def test_over_budget_is_429_in_pves_envelope_with_retry_after_and_reason(m
     assert refused.reason == message.strip()
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["Content-Type"] == "application/json;charset=UTF-8"
+
+
+@pytest.mark.parametrize("fmt", ["extjs", "htmljs"])
+async def test_under_the_extjs_formats_a_429_is_a_200_that_keeps_retry_after(mock: Gateway, fmt: str) -> None:
+    """PVE's extjs formatters answer every failure with HTTP 200 and the status in the body
+    (pve-http-server src/PVE/APIServer/Formatter/Standard.pm:26-35, prepare_response_data); the wait a
+    client must honour still travels in Retry-After."""
+    install(mock, "read=1/minute")
+    with serving(mock) as api:
+        base = api.replace("/api2/json", f"/api2/{fmt}")
+        async with client() as session:
+            assert (await call(session, "GET", f"{base}/access/domains")).status == 200
+            refused = await call(session, "GET", f"{base}/access/domains")
+    assert refused.status == 200
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    body = json.loads(html.unescape(refused.body.decode())) if isinstance(refused.body, bytes) else refused.body
+    assert (body["success"], body["status"]) == (0, 429)
 
 
 async def test_groups_have_independent_budgets(mock: Gateway) -> None:
@@ -77,21 +97,29 @@ async def test_each_client_address_has_its_own_budget(mock: Gateway) -> None:
             assert (await call(second, "GET", f"{api}/access/domains")).status == 200
 
 
-async def test_each_identity_has_its_own_budget_from_one_address(mock: Gateway) -> None:
+async def test_each_user_has_its_own_budget_from_one_address_and_its_tokens_share_it(mock: Gateway) -> None:
+    """Users may create API tokens for themselves: were budgets per token, each new token would be a
+    fresh budget (read=5/minute gave 5 more reads per token). They are per user@realm."""
     install(mock, "read=2/minute")
     with serving(mock) as api:
-        async with client() as root, client() as anonymous, client() as token:
+        async with client() as root, client() as alice, client() as anonymous:
             await login(root, api)
-            made = await call(root, "POST", f"{api}/access/users/root@pam/token/ci", {"privsep": "0"})
-            secret = made.body["data"]
-            token.headers["Authorization"] = f"PVEAPIToken={secret['full-tokenid']}={secret['value']}"
+            assert (await call(root, "POST", f"{api}/access/users", {"userid": "alice@pve",
+                                                                     "password": "alice-password"})).status == 200
             assert [(await call(root, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
-            assert [(await call(token, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
+            for name in ("ci1", "ci2"):
+                made = await call(root, "POST", f"{api}/access/users/root@pam/token/{name}", {"privsep": "0"})
+                secret = made.body["data"]
+                async with client() as token:
+                    token.headers["Authorization"] = f"PVEAPIToken={secret['full-tokenid']}={secret['value']}"
+                    assert (await call(token, "GET", f"{api}/version")).status == 429, name
+            await login(alice, api, "alice@pve", "alice-password")
+            assert [(await call(alice, "GET", f"{api}/version")).status for _ in range(3)] == [200, 200, 429]
             assert (await call(anonymous, "GET", f"{api}/access/domains")).status == 200
 
 
 async def test_a_refused_write_changes_nothing(mock: Gateway) -> None:
-    install(mock, "write=1/minute")  # per identity: the anonymous login does not spend root's write
+    install(mock, "write=1/minute")  # per user: the anonymous login does not spend root's write
     with serving(mock) as api:
         async with client() as session:
             await login(session, api)

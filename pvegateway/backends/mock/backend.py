@@ -14,6 +14,7 @@ from typing import Any
 from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
 from ...ratelimit.login import LoginThrottle, login_userid
+from ...secrets import BearerKeys, require_strong_keys
 from ..base import Call, Identity, Incoming, Result, Streamed
 from ..generic import GenericBackend
 from . import snapshot
@@ -41,6 +42,9 @@ class MockOptions:
     control_key: str | None = field(default=None, repr=False)  # enables the /_gateway control API; never logged
     login_throttle: str | None = None  # e.g. "user=5/minute;client=20/minute": see pvegateway.ratelimit.login
 
+    def __post_init__(self) -> None:
+        require_strong_keys([self.control_key], "the control key")
+
 
 class MockBackend:
     def __init__(self, operations: Iterable[Operation], options: MockOptions | None = None) -> None:
@@ -55,6 +59,9 @@ class MockBackend:
         self.auth = Authenticator(lambda: self.mock.cluster, self.signer, lambda: self.mock.clock.now(),
                                   self.options.auth_delay)
         self.login_throttle = LoginThrottle(self.options.login_throttle) if self.options.login_throttle else None
+        # the control API's key (none: its routes answer 404), kept here so that its count of wrong
+        # keys outlives the site's routes, which a schema swap builds again
+        self.control_keys = BearerKeys([self.options.control_key])
 
     def rebind(self, operations: Iterable[Operation]) -> None:
         """Answer another schema's operations (a live schema swap): the cluster, tickets and the

@@ -2,7 +2,7 @@
 
 Off unless a key is configured (``MockOptions.control_key``): then every call needs
 ``Authorization: Bearer <key>``. The key is kept as a SHA-256 digest (:class:`~pvegateway.secrets.BearerKeys`),
-compared in constant time and never logged.
+compared in constant time and never logged; too many wrong keys from one address are a 429.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...secrets import BearerKeys
+from ...errors import PVEError
+from ...http.site import client_of, error_response
 from .backend import MockBackend
 from .tasks import Progression
 
@@ -37,7 +38,7 @@ async def _body(request: Request) -> Any:
 class Control:
     def __init__(self, backend: MockBackend) -> None:
         self.backend = backend
-        self.key = BearerKeys([backend.options.control_key])  # none: the routes answer 404
+        self.key = backend.control_keys  # none: the routes answer 404
 
     def _guarded(self, endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
@@ -45,8 +46,11 @@ class Control:
                 return Response(status_code=404)
             if not request.headers.get("authorization"):
                 return _error(401, "control API: missing 'Authorization: Bearer <key>' header")
-            if not self.key.admits(request.headers):
-                return _error(403, "control API: wrong key")
+            try:
+                if not await self.key.admits(request.headers, client_of(request)):
+                    return _error(403, "control API: wrong key")
+            except PVEError as err:  # too many wrong keys from this address
+                return error_response(err)
             try:
                 return await endpoint(request)
             except (ValueError, TypeError, KeyError) as err:

@@ -17,6 +17,7 @@ from .drift import checked
 from .http1 import Connection
 from .options import ProxyConfigError, ProxyOptions
 from .pool import Pool, Upstream, UpstreamError
+from .selfservice import refuse_service_credentials
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ProxyBackend:
         key = self.keys.presented(request.headers)
         if key is None:
             return None
-        if not self.keys.valid(key):
+        if not await self.keys.attempt(key, request.client):  # 429 after too many wrong ones
             raise PVEError(401, "Authentication failed!", bare=True)
         return self._service_identity
 
@@ -78,6 +79,7 @@ class ProxyBackend:
         if as_service:
             if self.service is None:  # authenticate admits key holders only with a service account
                 raise PVEError(500, "gateway API key accepted without a service account\n")
+            refuse_service_credentials(call.operation, call.params, self.service.credential.userid)
             headers.update(await self.service.headers())
         target = upstream_target(call.fmt, call.path, call.query)
         method = call.operation.method

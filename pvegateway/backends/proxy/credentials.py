@@ -85,7 +85,12 @@ class ServiceSession:
 
 
 def caller_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: headers[name] for name in FORWARDED if name in headers}
+    """The caller's headers that go to the node; a bearer ``Authorization`` never does: it holds a
+    gateway key (PVE has no bearer scheme), even when this gateway has no keys to check it against."""
+    forwarded = {name: headers[name] for name in FORWARDED if name in headers}
+    if GatewayKeys.presented(forwarded) is not None:
+        del forwarded["authorization"]
+    return forwarded
 
 
 def without_credentials(headers: Mapping[str, str]) -> dict[str, str]:

@@ -10,6 +10,11 @@ missing on some items. The check therefore applies PVE's *type* rules (``check_t
 ``"5"`` is an integer, ``1`` is a boolean) and reports only what a client would trip over: a value of the
 wrong type, a missing non-optional property, a value outside an ``enum``. Formats, patterns, bounds and
 unknown properties are not reported; ``null`` and ``any`` returns are not checked.
+
+A report says where (the path of schema-named properties and array positions) and what kind of
+mismatch (``expected integer, got a string``), never a value the node sent: answers carry passwords,
+keys and tokens, and a header or log line is no place for them. Keys of a map the schema does not name
+(``additionalProperties``) are data too, so they are shown as ``*``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ HEADER = b"x-pvegateway-response-drift"
 LIMIT = 4 * 1024 * 1024  # answers larger than this (on the wire or inflated) are passed on unchecked
 MAX_DESCRIBED = 10  # differences described per answer; all are counted
 _HEADER_MAX = 200
-_SHOWN_MAX = 40  # characters of an offending value quoted in a description
 _OFFLOAD = 256 * 1024  # JSON this large is parsed and checked off the event loop
 _CHECKED_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object"})
 
@@ -117,19 +121,19 @@ def clean(text: str) -> str:
     return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in escaped)
 
 
-def _shown(value: Any) -> str:
+def _kind(value: Any) -> str:
+    """What sort of JSON value ``value`` is, never what it holds."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "a boolean"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, str):
-        cut = value if len(value) <= _SHOWN_MAX else value[:_SHOWN_MAX] + "..."
-        return f"'{cut}'"
-    return perl_str(value)
+        return "a string"
+    return "a number"
 
 
 @dataclass(slots=True)
@@ -164,7 +168,7 @@ def _check(shape: Shape, value: Any, path: str, drift: Drift, instance_type: Any
             drift.add(f"{path}: expected {'|'.join(shape.types)}, got null")
         return
     if shape.types is not None and not any(_type_ok(t, value) for t in shape.types):
-        drift.add(f"{path}: expected {'|'.join(shape.types)}, got {_shown(value)}")
+        drift.add(f"{path}: expected {'|'.join(shape.types)}, got {_kind(value)}")
         return
     if isinstance(value, list):
         if shape.items is not None:
@@ -174,7 +178,7 @@ def _check(shape: Shape, value: Any, path: str, drift: Drift, instance_type: Any
         _check_object(shape, value, path, drift)
     elif shape.enum is not None and not isinstance(value, bool) and perl_str(value) not in shape.enum:
         allowed = ", ".join(sorted(shape.enum))
-        drift.add(f"{path}: {_shown(value)} is not one of {allowed}")
+        drift.add(f"{path}: {_kind(value)} that is not one of {allowed}")
 
 
 def _check_object(shape: Shape, value: dict[str, Any], path: str, drift: Drift) -> None:
@@ -185,8 +189,8 @@ def _check_object(shape: Shape, value: dict[str, Any], path: str, drift: Drift) 
     for key, item in value.items():
         sub = properties.get(key)
         if sub is None:
-            if shape.additional is not None:
-                _check(shape.additional, item, f"{path}.{key}", drift, None)
+            if shape.additional is not None:  # a key the schema does not name is the node's data
+                _check(shape.additional, item, f"{path}.*", drift, None)
             continue
         if item is None and key in shape.required:
             continue  # reported as missing above

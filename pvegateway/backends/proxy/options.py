@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ...secrets import require_strong_keys
+
 
 class ProxyConfigError(ValueError):
     """A configuration the proxy refuses to start with; the message says what to change."""
@@ -56,6 +58,10 @@ class ProxyOptions:
             raise ProxyConfigError("proxy mode needs at least one --upstream https://HOST:8006")
         for upstream in self.upstreams:
             parse_upstream(upstream)
+        try:
+            require_strong_keys(self.api_keys, "a gateway API key")
+        except ValueError as err:
+            raise ProxyConfigError(str(err)) from None
         if self.service is not None and not self.api_keys:
             raise ProxyConfigError(
                 "a service credential needs gateway API keys (--api-keys FILE): without them every caller "

@@ -62,11 +62,13 @@ class UpstreamError(Exception):
 
 
 def endpoints(options: ProxyOptions) -> list[tuple[UpstreamURL, Endpoint]]:
-    context, pins = upstream_trust(options.ca_file, options.fingerprints, options.insecure)
+    """Each upstream, with the trust that applies to it (its own pins, if it has any)."""
+    urls = upstream_urls(options)
+    trust = upstream_trust(urls, options.ca_file, options.fingerprints, options.insecure)
     found = []
-    for url in upstream_urls(options):
-        tls = url.scheme == "https"
-        found.append((url, Endpoint(url.host, url.port, context if tls else None, pins if tls else None)))
+    for url in urls:
+        context, pins = trust.get(url, (None, None))
+        found.append((url, Endpoint(url.host, url.port, context, pins)))
     return found
 
 

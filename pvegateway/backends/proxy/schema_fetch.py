@@ -68,7 +68,7 @@ async def _schema_bytes(client: Client) -> bytes:
     finally:
         client.release(connection)
     try:
-        return schema_bytes(raw)
+        return await asyncio.to_thread(schema_bytes, raw)  # megabytes of JSON: off the event loop
     except SchemaError as err:
         raise _Unusable(str(err)) from None
 
