@@ -32,7 +32,7 @@ from tests.mock.conftest import PVE, login, mock_app
 
 WALKER, PASSWORD = "nobody@pve", "nobody-password"
 ROOT = "root@pam"
-CONTROL = "zero-privilege-walk"
+CONTROL = "zero-privilege-walk-control-key"
 BACKUP = "local:backup/vzdump-qemu-100-2025_01_01-00_00_00.vma.zst"
 ISO = "local:iso/debian-12.9.0-amd64-netinst.iso"
 TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
