@@ -1,164 +1,150 @@
-"""``create_app``: the whole gateway as one ASGI application."""
+"""``create_app``: the whole gateway as one Starlette application, built from one description."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import gc
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal, Protocol
 
 from starlette.applications import Starlette
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .apidoc.loader import load_operations, root_index
-from .apidoc.operation import Operation
-from .apidoc.sources import load_tree, resolve
-from .backends.base import Backend
+from .apidoc.schema import Schema, load_schema
+from .backends.base import Backend, Rebindable, SiteRoutes
 from .backends.generic import GenericBackend
-from .http.api import ApiApp, relative_path
+from .http.api import ApiApp, Limiter, Observer
 from .http.dispatch import Router
+from .http.routes import relative_path
 
 BackendName = Literal["generic", "mock", "proxy"]
 
 
-@dataclass(frozen=True, slots=True)
-class Schema:
-    """A loaded apidoc tree: its name, node count, operations and the file it was read from."""
+class Extension(Protocol):
+    """Routes served next to ``/openapi.json`` that need the gateway (health, metrics, codegen): asked
+    for them whenever the site is built, so they follow a :meth:`Gateway.swap`."""
 
-    version: str
-    nodes: int
-    operations: Sequence[Operation]
-    source: Path | None = None
-
-
-def load_schema(apidoc: str | os.PathLike[str] | None = None) -> Schema:
-    resolved = resolve(apidoc)
-    nodes, operations = load_operations(load_tree(resolved))
-    return Schema(resolved.name, nodes, operations, resolved.path)
+    def routes(self, gateway: Gateway) -> Sequence[BaseRoute]: ...
 
 
 def make_backend(name: str, schema: Schema, **options: Any) -> Backend:
-    operations = [*schema.operations, root_index()]
     if name == "generic":
-        return GenericBackend(operations)
+        return GenericBackend(schema.operations)
     if name == "mock":
         from .backends.mock.backend import MockBackend, MockOptions
 
-        return MockBackend(operations, MockOptions(**options))
+        return MockBackend(schema.operations, MockOptions(**options))
     if name == "proxy":
         from .backends.proxy import ProxyBackend, ProxyOptions
 
-        return ProxyBackend(operations, ProxyOptions(**options))
+        return ProxyBackend(schema.operations, ProxyOptions(**options))
     raise ValueError(f"unknown backend {name!r}: expected one of generic, mock, proxy")
 
 
-class Gateway:
-    """``/api2/...`` goes straight to the API path; everything else to a small Starlette app."""
+class Gateway(Starlette):
+    """Every operation is a route (``routes``, ``url_path_for``), next to ``/openapi.json``, the docs
+    pages and the extensions' routes. ``/api2/...`` requests go straight to the API path: it finds
+    their operation in the segment tree and puts the route on the scope as Starlette's router does,
+    without scanning the route list."""
 
-    def __init__(self, schema: Schema, backend: Backend, *, send_reason: bool = False) -> None:
-        self.schema = schema
+    def __init__(self, schema: Schema, backend: Backend, *, send_reason: bool = False,
+                 limiter: Limiter | None = None, observer: Observer | None = None,
+                 extensions: Sequence[Extension] = ()) -> None:
+        super().__init__(lifespan=self.lifespan)
         self.backend = backend
-        self.router = Router([*schema.operations, root_index()])
-        self.api = ApiApp(self.router, backend, send_reason=send_reason)
+        self.send_reason = send_reason
+        self.limiter = limiter
+        self.observer = observer
+        self.extensions = tuple(extensions)
         self.serving = False  # between the backend's startup and its shutdown (what /readyz reports)
-        self._lifespan_app = Starlette(lifespan=self.lifespan)
-        self._site_extensions: list[Callable[[], Sequence[BaseRoute]]] = []
+        self._serve(schema)
 
-    @functools.cached_property
-    def site(self) -> Starlette:
-        """``/openapi.json``, the docs pages and backend extras: built on the first request for them,
-        so that starting the gateway (and the API's first answer) does not wait for them."""
-        return Starlette(routes=self._routes())
+    def _serve(self, schema: Schema) -> None:
+        """Build the API path and the route list for ``schema``. Each request reads ``self.api`` once,
+        when it starts, so one in flight finishes with the schema it started with."""
+        api = ApiApp(Router(schema.operations), self.backend, send_reason=self.send_reason,
+                     limiter=self.limiter, observer=self.observer)
+        self.schema, self.api = schema, api
+        self.router.routes = [*self._site_routes(), *api.routes]
 
-    def _routes(self) -> list[BaseRoute]:
+    def _site_routes(self) -> list[BaseRoute]:
         from . import openapi
         from .apidoc.served import apidoc_route
 
         routes: list[BaseRoute] = [*openapi.routes(self.schema), apidoc_route(self.schema.source)]
-        # a backend with its own management endpoints (the mock's /_gateway control API) offers them here
-        extra = getattr(self.backend, "site_routes", None)
-        if callable(extra):
-            routes.extend(extra())
-        for extension in self._site_extensions:
-            routes.extend(extension())
+        if isinstance(self.backend, SiteRoutes):  # the mock's /_gateway control API
+            routes.extend(self.backend.site_routes())
+        for extension in self.extensions:
+            routes.extend(extension.routes(self))
         return routes
-
-    def add_site_routes(self, factory: Callable[[], Sequence[BaseRoute]]) -> None:
-        """Serve ``factory()``'s routes next to ``/openapi.json`` (e.g. the codegen endpoints); asked
-        again whenever the site is rebuilt, so they survive a :meth:`swap`."""
-        self._site_extensions.append(factory)
-        self.__dict__.pop("site", None)  # built again, with them, on the next request for it
 
     def swap(self, schema: Schema) -> Schema:
         """Serve ``schema`` from the next request on, without a restart; answers the previous one.
 
-        Each request reads ``self.api`` (router, validators) and ``self.site`` once, when it starts, so
-        requests in flight finish with the schema they started with; new ones get the new router and
-        validators. The backend stays (its state with it): one with a ``rebind(operations)`` is told
-        the new operations. Everything here is synchronous: no request runs between its steps.
+        The backend stays (its state with it): one that can is told the new operations. Everything
+        here is synchronous: no request runs between its steps.
         """
-        operations = [*schema.operations, root_index()]
-        router = Router(operations)
-        rebind = getattr(self.backend, "rebind", None)
-        if callable(rebind):
-            rebind(operations)
-        old = self.api
-        api = ApiApp(router, self.backend, send_reason=old.send_reason, limiter=old.limiter,
-                     observer=old.observer)
+        if isinstance(self.backend, Rebindable):
+            self.backend.rebind(schema.operations)
         previous = self.schema
-        self.schema, self.router, self.api = schema, router, api
-        self.__dict__.pop("site", None)  # /openapi.json, apidoc.js and the docs of the new schema
+        self._serve(schema)
         return previous
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Starlette's error and exception middleware serve the site routes; the API path answers its
+        # own errors as PVE does. User middleware (instrumentation) wraps both.
+        site = ServerErrorMiddleware(ExceptionMiddleware(self.router, debug=self.debug), debug=self.debug)
+
+        async def entry(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                path = relative_path(scope)
+                if path.startswith("/api2"):
+                    scope.setdefault("router", self.router)
+                    await self.api.handle(scope, path, receive, send)
+                    return
+            await site(scope, receive, send)
+
+        app: ASGIApp = entry
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:
-        """Start and stop the backend; pass it as the parent app's lifespan when mounting the gateway."""
+        """Start and stop the backend; pass it as the host app's lifespan when mounting the gateway."""
         await self.backend.startup()
         self.serving = True
-        # The schema, validators and router are ~40 MB of long-lived objects: keep the cyclic GC from
-        # walking them again and again while it collects each request's garbage.
-        gc.freeze()
-        # A request allocates hundreds of short-lived objects; collecting every 700 allocations (the
-        # default) runs the collector several times per request for garbage reference counting frees.
-        gc.set_threshold(max(gc.get_threshold()[0], 20_000), *gc.get_threshold()[1:])
         try:
             yield
         finally:
             self.serving = False
             await self.backend.shutdown()
-            close = getattr(self.api.limiter, "aclose", None)  # a Redis-backed limiter's connections
-            if close is not None:
-                await close()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = relative_path(scope)
-            if path.startswith("/api2"):
-                await self.api.handle(scope, path, receive, send)
-                return
-        elif scope["type"] == "lifespan":
-            await self._lifespan_app(scope, receive, send)
-            return
-        await self.site(scope, receive, send)
+            if self.limiter is not None:
+                await self.limiter.aclose()  # a Redis-backed limiter's connections
 
 
 def create_app(
-    apidoc: str | os.PathLike[str] | None = None,
+    apidoc: Schema | str | os.PathLike[str] | None = None,
     backend: BackendName | Backend = "mock",
     *,
+    limiter: Limiter | None = None,
+    observer: Observer | None = None,
+    extensions: Sequence[Extension] = (),
     send_reason: bool = False,
     **backend_options: Any,
 ) -> Gateway:
-    """An ASGI app serving the PVE API of ``apidoc`` (a version name or a path) through ``backend``.
+    """An ASGI app serving the PVE API of ``apidoc`` (a loaded :class:`Schema`, a version name or a path)
+    through ``backend`` (a name, built with ``backend_options``, or an instance).
 
     ``send_reason`` is for servers that understand the gateway's reason-phrase header (``serve`` sets
     it for its own uvicorn protocol); embedded elsewhere, standard phrases are used.
     """
-    schema = load_schema(apidoc)
-    chosen = make_backend(backend, schema, **backend_options) if isinstance(backend, str) else backend
-    return Gateway(schema, chosen, send_reason=send_reason)
+    loaded = apidoc if isinstance(apidoc, Schema) else load_schema(apidoc)
+    if not isinstance(backend, str) and backend_options:
+        raise TypeError(f"backend options {sorted(backend_options)} need a backend name, not an instance")
+    chosen = make_backend(backend, loaded, **backend_options) if isinstance(backend, str) else backend
+    return Gateway(loaded, chosen, send_reason=send_reason, limiter=limiter, observer=observer,
+                   extensions=extensions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from .secrets import key_lines, secret_from
 from .secrets import read_secret_file as _read_secret_file
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .app import Extension, Gateway
 
 
 def _mock_secret(flag: str | None, path: str | None, variable: str, what: str) -> str | None:
@@ -100,24 +101,39 @@ def _schema_source(args: argparse.Namespace, options: dict[str, Any], state_dir:
                            lambda text: print(text, file=sys.stderr, flush=True))
 
 
-def _operate(app: Gateway, args: argparse.Namespace, state_dir: Path) -> None:
-    """Rate limits, codegen endpoints and observability, as the flags ask."""
+def _gateway(args: argparse.Namespace, apidoc: str | None, options: dict[str, Any], state_dir: Path) -> Gateway:
+    """The gateway the flags describe: schema, backend, rate limits, observability, codegen endpoints."""
     from . import codegen
-    from .observe.cli import install_from_args
+    from .apidoc.schema import load_schema
+    from .app import Gateway, make_backend
+    from .observe.cli import from_args as observability_from_args
     from .ratelimit.cli import limiter_from_args, workers_warning
 
+    schema = load_schema(apidoc)
+    backend = make_backend(args.mode, schema, **options)
     limiter = limiter_from_args(args)
     warning = workers_warning(args)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    app.api.limiter = limiter
-    codegen.install(app, codegen.from_args(args, state_dir), limits=limiter.limits if limiter else None)
-    install_from_args(app, args)
+    observability = observability_from_args(backend.name, args)
+    generator = codegen.extension(codegen.from_args(args, state_dir), limits=limiter.limits if limiter else None)
+    extensions: list[Extension] = [observability, *([generator] if generator else [])]
+    return Gateway(schema, backend, send_reason=args.server == "uvicorn", limiter=limiter,
+                   observer=observability.observer, extensions=extensions)
+
+
+def _tune_gc() -> None:
+    """``serve`` owns its process (an embedding host keeps its own GC settings). The schema, validators
+    and router are ~40 MB of long-lived objects: frozen, the cyclic GC no longer walks them again and
+    again while it collects each request's garbage (and forked workers share their pages). A request
+    allocates hundreds of short-lived objects that reference counting frees; collecting every 700
+    allocations (the default) would run the collector several times per request."""
+    gc.freeze()
+    gc.set_threshold(max(gc.get_threshold()[0], 20_000), *gc.get_threshold()[1:])
 
 
 def _serve(args: argparse.Namespace) -> int:
     from . import statedir
-    from .app import create_app
     from .backends.proxy.options import ProxyConfigError
     from .http import server
 
@@ -141,8 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         options = _proxy_options(args) if args.mode == "proxy" else _mock_options(args, state_dir)
         apidoc = _schema_source(args, options, state_dir)
-        app = create_app(apidoc, args.mode, send_reason=args.server == "uvicorn", **options)
-        _operate(app, args, state_dir)
+        app = _gateway(args, apidoc, options, state_dir)
     except (ValueError, ProxyConfigError) as err:
         print(f"pvegateway: {err}", file=sys.stderr)
         return 2
@@ -154,6 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
           f"{args.mode} mode{target}, listening on {scheme}://{args.host}:{port}/api2/json", flush=True)
     if fingerprint:
         print(f"pvegateway: TLS certificate {cert}, SHA-256 fingerprint {fingerprint}", flush=True)
+    _tune_gc()
     runner = server.run_uvicorn if args.server == "uvicorn" else server.run_hypercorn
     cert, key = (None, None) if args.http else (cert, key)
     if args.workers > 1:
@@ -167,7 +183,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _routes(args: argparse.Namespace) -> int:
-    from .app import load_schema
+    from .apidoc.schema import load_schema
 
     schema = load_schema(args.apidoc)
     for op in schema.operations:
@@ -176,7 +192,7 @@ def _routes(args: argparse.Namespace) -> int:
 
 
 def _openapi(args: argparse.Namespace) -> int:
-    from .app import load_schema
+    from .apidoc.schema import load_schema
     from .openapi import build_document
 
     json.dump(build_document(load_schema(args.apidoc)), sys.stdout, indent=2)
@@ -203,7 +219,7 @@ def _apidoc(args: argparse.Namespace) -> int:
             sys.stdout.write(installed.render_text(directory, default, entries))
     elif args.action == "diff":
         from .apidoc import diff
-        from .app import load_schema
+        from .apidoc.schema import load_schema
 
         result = diff.diff_schemas(load_schema(args.old), load_schema(args.new), descriptions=args.descriptions)
         if args.json:

@@ -42,7 +42,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -55,9 +55,11 @@ from .http.server import ThreadedServer
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
-    from .app import Gateway, Schema
+    from .apidoc.schema import Schema
+    from .app import Extension, Gateway
     from .backends.mock.backend import MockBackend
     from .backends.mock.state import Cluster
+    from .http.api import Limiter, Observer
 
 T = TypeVar("T")
 
@@ -68,26 +70,28 @@ _OPTIONS = frozenset({"tls", "apidoc", "seed", "root_password", "tasks", "auth_d
 
 @cache
 def _schema(apidoc: str | None) -> Schema:
-    from .app import load_schema
+    from .apidoc.schema import load_schema
 
     return load_schema(apidoc)
 
 
 def mock_gateway(apidoc: str | os.PathLike[str] | None = None, *, send_reason: bool = True,
-                 **options: Any) -> Gateway:
+                 limiter: Limiter | None = None, observer: Observer | None = None,
+                 extensions: Sequence[Extension] = (), **options: Any) -> Gateway:
     """A mock gateway with its own cluster; the schema is loaded once per process and version.
 
     ``options`` are :class:`~pvegateway.backends.mock.backend.MockOptions` fields. ``send_reason``:
-    PVE's reason phrases, for the gateway's own uvicorn protocol (off for in-process use).
+    PVE's reason phrases, for the gateway's own uvicorn protocol (off for in-process use). ``limiter``,
+    ``observer`` and ``extensions`` as for ``create_app``.
     """
-    from .apidoc.loader import root_index
     from .app import Gateway
     from .backends.mock.backend import MockBackend, MockOptions
 
     schema = _schema(None if apidoc is None else os.fspath(apidoc))
     options.setdefault("secret", os.urandom(32))
-    backend = MockBackend([*schema.operations, root_index()], MockOptions(**options))
-    return Gateway(schema, backend, send_reason=send_reason)
+    backend = MockBackend(schema.operations, MockOptions(**options))
+    return Gateway(schema, backend, send_reason=send_reason, limiter=limiter, observer=observer,
+                   extensions=extensions)
 
 
 class Control:

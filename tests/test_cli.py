@@ -20,13 +20,13 @@ from pvegateway.cli import main, parser
 def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["routes"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 675
+    assert len(lines) == 676
     assert any(line.split()[:2] == ["POST", "/nodes/{node}/qemu"] and line.endswith("create_vm") for line in lines)
 
 
 def test_routes_of_another_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["routes", "--apidoc", "9.1.11"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 649
+    assert len(capsys.readouterr().out.splitlines()) == 650
 
 
 def test_unknown_schema_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +58,7 @@ def test_serve_prints_where_it_listens_and_answers(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert f"listening on http://127.0.0.1:{port}/api2/json" in line
-        assert "PVE 9.1.11 API (649 operations)" in line
+        assert "PVE 9.1.11 API (650 operations)" in line
         # the socket is bound before the line is printed, so it connects at once
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api2/json/version", timeout=10)
@@ -120,7 +120,7 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
     assert document["openapi"].startswith("3.1")
     operations = sum(1 for item in document["paths"].values() for method in item if method in
                      ("get", "post", "put", "delete"))
-    assert operations == 649
+    assert operations == 650
 
 
 def test_serve_enables_the_control_api_with_a_key(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from pvegateway import create_app
-from pvegateway.app import load_schema
+from pvegateway.apidoc.schema import load_schema
 from pvegateway.backends.base import Call, Result
 from pvegateway.backends.generic import GenericBackend
 from tests.asgi import lifespan
@@ -47,7 +47,7 @@ async def test_gateway_mounted_under_a_prefix_with_its_lifespan() -> None:
         missing = await client.get("/pve/api2/json/nowhere")
         assert missing.json()["message"] == "Method 'GET /nowhere' not implemented"
     assert backend.events == ["startup", "GET /version", "shutdown"]
-    assert gateway.schema.version == "9.1.11" and len(gateway.schema.operations) == 649
+    assert gateway.schema.version == "9.1.11" and len(gateway.schema.operations) == 650
 
 
 async def test_validators_are_compiled_once_on_first_use() -> None:

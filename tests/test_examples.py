@@ -81,7 +81,7 @@ def test_embedding_example_serves_the_api_under_its_prefix() -> None:
     spec.loader.exec_module(module)
     with live_server(module.build_app("9.1.11")) as base:
         status = json.loads(urllib.request.urlopen(base + "/status", timeout=10).read())
-        assert status == {"service": "my-automation", "pve_api": "9.1.11", "operations": 649}
+        assert status == {"service": "my-automation", "pve_api": "9.1.11", "operations": 650}
         form = urllib.parse.urlencode({"username": "root@pam", "password": "pvegateway"}).encode()
         login = json.loads(urllib.request.urlopen(base + "/pve/api2/json/access/ticket", form, timeout=10).read())
         ticket = urllib.parse.quote(login["data"]["ticket"], safe="")

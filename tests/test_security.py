@@ -20,8 +20,9 @@ from pvegateway.backends.proxy.credentials import GatewayKeys
 from pvegateway.cli import main, parser
 from pvegateway.codegen.guard import AdminKeys
 from pvegateway.errors import PVEError
-from pvegateway.observe import install
+from pvegateway.observe import Observability
 from pvegateway.secrets import key_bits, require_strong_keys
+from tests.compose import composed, observed
 from tests.live import live_server
 from tests.mock.conftest import mock_app
 
@@ -55,7 +56,7 @@ def test_state_dir_secrets_are_private_from_the_start_and_kept(tmp_path: Path) -
 
 def test_control_key_and_metrics_token_match_only_exactly() -> None:
     gateway = mock_app(MockOptions(secret=b"test-secret", control_key=KEY))
-    install(gateway, access_log=False, metrics_token=KEY)
+    gateway = observed(gateway, access_log=False, metrics_token=KEY)
     with live_server(gateway) as base:
         assert _status(f"{base}/_gateway/state", KEY) == 200
         assert _status(f"{base}/metrics", KEY) == 200
@@ -74,9 +75,9 @@ def test_wrong_keys_are_throttled_per_client_address(path: str, wrong_status: in
     key within a minute from one address is a 429 in PVE's envelope with Retry-After, and so is the
     right key from that address (else the refusal would tell a right guess); other addresses, and
     the same address without a key, are not held back."""
-    gateway = mock_app(MockOptions(secret=b"test-secret", control_key=KEY))
-    install(gateway, access_log=False, metrics_token=KEY)
-    codegen.install(gateway, codegen.CodegenOptions(admin_keys=[KEY]))
+    mock = mock_app(MockOptions(secret=b"test-secret", control_key=KEY))
+    gateway = composed(mock, observability=Observability("mock", access_log=False, metrics_token=KEY),
+                       extensions=[codegen.Codegen(codegen.CodegenOptions(admin_keys=[KEY]))])
     method = "POST" if path == "/codegen/generate" else "GET"
     with live_server(gateway) as base, httpx.Client(timeout=10) as client:
         def send(key: str | None, source: str = "127.0.0.1") -> httpx.Response:

@@ -14,7 +14,7 @@ of its range as the ``indexes`` field.
 JSON (``--json``), format 1; field paths are dotted (``format.model``, ``items.properties.vmid.type``)::
 
     {"format": 1, "descriptions": false,
-     "from": {"version": "9.1.11", "operations": 649}, "to": {"version": "9.2", "operations": 675},
+     "from": {"version": "9.1.11", "operations": 650}, "to": {"version": "9.2", "operations": 676},
      "summary": {"added": 26, "removed": 0, "changed": 109,
                  "parameters_added": 36, "parameters_removed": 3, "parameters_changed": 89},
      "added":   [{"method": "GET", "path": "/cluster/qemu", "name": "index"}, ...],
@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from ..schema.perl import truthy
 
 if TYPE_CHECKING:
-    from ..app import Schema
+    from ..apidoc.schema import Schema
     from .operation import Operation
 
 DESCRIPTIVE = frozenset({"description", "verbose_description", "format_description", "typetext", "title"})

@@ -47,9 +47,9 @@ def build_operation(path: str, method: str, info: Mapping[str, Any], id: str) ->
 
 
 def load_operations(tree: Sequence[Mapping[str, Any]]) -> tuple[int, list[Operation]]:
-    """(number of tree nodes, operations in tree order)."""
+    """(number of tree nodes, operations): ``GET /`` first, then the tree's in its order."""
     nodes = 0
-    found: list[tuple[str, str, Mapping[str, Any]]] = []
+    found: list[tuple[str, str, Mapping[str, Any]]] = [("/", "GET", _ROOT_INDEX)]
     for node in walk(tree):
         nodes += 1
         for method, info in (node.get("info") or {}).items():
@@ -58,13 +58,11 @@ def load_operations(tree: Sequence[Mapping[str, Any]]) -> tuple[int, list[Operat
     return nodes, [build_operation(path, method, info, next(ids)) for path, method, info in found]
 
 
-def root_index() -> Operation:
-    """``GET /``: PVE serves it from API2.pm, outside the dumped tree; it lists the top-level paths."""
-    info = {
-        "name": "index",
-        "description": "Directory index.",
-        "parameters": {"additionalProperties": 0, "properties": {}},
-        "returns": {"type": "array", "items": {"type": "object", "properties": {"subdir": {"type": "string"}}}},
-        "permissions": {"user": "all"},
-    }
-    return build_operation("/", "GET", info, next(operation_ids([("GET", "/")])))
+# ``GET /``: PVE serves it from API2.pm, outside the dumped tree; it lists the top-level paths.
+_ROOT_INDEX: Mapping[str, Any] = {
+    "name": "index",
+    "description": "Directory index.",
+    "parameters": {"additionalProperties": 0, "properties": {}},
+    "returns": {"type": "array", "items": {"type": "object", "properties": {"subdir": {"type": "string"}}}},
+    "permissions": {"user": "all"},
+}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..apidoc.operation import Operation
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,8 @@ class Streamed:
 
 
 class Backend(Protocol):
+    name: str  # what ``create_app`` knows it by (mock, proxy, generic), for logs and metrics
+
     async def startup(self) -> None: ...
 
     async def shutdown(self) -> None: ...
@@ -101,4 +106,38 @@ class Backend(Protocol):
 
     async def handle(self, call: Call) -> Result | Streamed:
         """Answer ``call``, or raise PVEError with PVE's status and message."""
+        ...
+
+
+# Optional capabilities: a backend has them or not, and the gateway asks with isinstance.
+
+
+@runtime_checkable
+class SiteRoutes(Protocol):
+    def site_routes(self) -> Sequence[BaseRoute]:
+        """Routes of the backend's own served next to ``/openapi.json`` (the mock's control API)."""
+        ...
+
+
+@runtime_checkable
+class Rebindable(Protocol):
+    def rebind(self, operations: Sequence[Operation]) -> None:
+        """Answer another schema's operations from now on (a live schema swap), keeping its state."""
+        ...
+
+
+class NodeConnection(Protocol):
+    def abort(self) -> None: ...
+
+
+class NodeClient(Protocol):
+    async def connect(self) -> NodeConnection:
+        """A connection to the node: TCP, TLS and certificate pins as requests have them."""
+        ...
+
+
+@runtime_checkable
+class Upstreams(Protocol):
+    def upstream_clients(self) -> Sequence[tuple[str, NodeClient]]:
+        """The PVE nodes in front of which the backend stands: name and client (what /readyz tries)."""
         ...

@@ -33,6 +33,8 @@ def _lists_subdirs(op: Operation) -> bool:
 
 
 class GenericBackend:
+    name = "generic"
+
     def __init__(self, operations: Iterable[Operation]) -> None:
         ops = list(operations)
         templates = {op.path for op in ops}

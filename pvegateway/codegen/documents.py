@@ -21,7 +21,7 @@ from ..openapi.document import build_document, encode_document
 from .opschemas import build_operation_schemas
 
 if TYPE_CHECKING:
-    from ..app import Schema
+    from ..apidoc.schema import Schema
 
 Builder = Callable[["Schema"], dict[str, Any]]
 BUILDERS: dict[str, Builder] = {"openapi": build_document, "jsonschema": build_operation_schemas}
@@ -94,7 +94,7 @@ class Documents:
 
 
 def _build(builder: Builder, schema: Schema | None, version: str) -> Built:
-    from ..app import load_schema
+    from ..apidoc.schema import load_schema
 
     loaded = schema if schema is not None else load_schema(version)
     document = builder(loaded)

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..apidoc.sources import SchemaError, manifest, sha256, write_atomic
-from ..backends.proxy.options import ProxyOptions
+from ..backends.proxy import ProxyBackend
 from ..errors import PVEError
 from ..http.site import client_of, error_response, success_response
 from ..ratelimit import RateLimits, retry_error
@@ -34,7 +34,8 @@ from .options import CodegenOptions
 from .sources import FetchFailed, Sources, Target
 
 if TYPE_CHECKING:
-    from ..app import Gateway, Schema
+    from ..apidoc.schema import Schema
+    from ..app import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +53,31 @@ class Asked:
 
 
 class Codegen:
-    def __init__(self, gateway: Gateway, options: CodegenOptions, limits: RateLimits | None = None) -> None:
-        self.gateway = gateway
+    """The codegen endpoints, an extension of the gateway that serves them (``create_app(...,
+    extensions=[Codegen(options)])``): built before it, bound to it when it asks for their routes."""
+
+    def __init__(self, options: CodegenOptions, limits: RateLimits | None = None) -> None:
         self.options = options
         self.limits = limits if limits is not None else RateLimits("memory://")
         self.keys = AdminKeys(options.admin_keys)
-        proxy = getattr(gateway.backend, "options", None)
-        self.sources = Sources(options.sources, proxy if isinstance(proxy, ProxyOptions) else None,
-                               timeout=options.fetch_timeout)
+        self._gateway: Gateway | None = None
+        self.sources = Sources(options.sources, None, timeout=options.fetch_timeout)
         self.documents = Documents(lambda: self.gateway.schema)
         self._schema_dir = options.schema_dir
         self._swapping = asyncio.Lock()  # one swap at a time (a Lock binds to the loop on first use)
 
-    def routes(self) -> list[BaseRoute]:
+    @property
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            raise RuntimeError("the codegen endpoints are not part of a gateway yet")
+        return self._gateway
+
+    def routes(self, gateway: Gateway) -> list[BaseRoute]:
+        if self._gateway is not gateway:
+            # a proxy's upstreams are a source ("upstream"), fetched with their own trust
+            proxy = gateway.backend.options if isinstance(gateway.backend, ProxyBackend) else None
+            self._gateway = gateway
+            self.sources = Sources(self.options.sources, proxy, timeout=self.options.fetch_timeout)
         return [
             Route(f"{PREFIX}/openapi", self.openapi, methods=["GET"], name="codegen-openapi"),
             Route(f"{PREFIX}/jsonschema", self.jsonschema, methods=["GET"], name="codegen-jsonschema"),
@@ -171,7 +184,7 @@ def _pinned_name(digest: str) -> str | None:
 
 def _store_and_load(path: Path, data: bytes) -> Schema:
     """Save the tree (``/pve-docs/api-viewer/apidoc.js`` serves it from there) and load it."""
-    from ..app import load_schema
+    from ..apidoc.schema import load_schema
 
     write_atomic(path, data)
     try:

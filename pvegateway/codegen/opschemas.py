@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..openapi.convert import Converter
 
 if TYPE_CHECKING:
-    from ..app import Schema
+    from ..apidoc.schema import Schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 JSONDict = dict[str, Any]

@@ -22,6 +22,7 @@ from . import envelope
 from .dispatch import Router
 from .multipart import read_fields
 from .params import gather, media_type, merge_path
+from .routes import OperationRoute, relative_path
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -133,20 +134,16 @@ def end_to_end(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, byte
     return [(name, value) for name, value in headers if name not in dropped]
 
 
-def relative_path(scope: Scope) -> str:
-    """The request path below the app's mount point (``root_path``)."""
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
-
-
-OPERATION_KEY = "pvegateway.operation"  # scope keys an observer reads: the matched operation...
-UPSTREAM_KEY = "pvegateway.upstream_seconds"  # ...and how long a proxied node took to answer
+UPSTREAM_KEY = "pvegateway.upstream_seconds"  # what an observer reads: how long a proxied node took to answer
 
 
 class Limiter(Protocol):
     async def check(self, operation: Operation, identity: Identity | None, client: str | None) -> None:
         """Raise PVEError (429, with Retry-After) when this call is over its budget."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the storage's connections (a Redis pool), on the loop that served the requests."""
         ...
 
 
@@ -176,6 +173,9 @@ class ApiApp:
         self.send_reason = send_reason
         self.limiter = limiter
         self.observer = observer
+        # one Starlette route per operation, handled by this app; ``_routes`` finds a matched one by id
+        self.routes = [OperationRoute(op, self, router) for op in router.operations]
+        self._routes = {route.name: route for route in self.routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, relative_path(scope), receive, send)
@@ -198,10 +198,10 @@ class ApiApp:
         try:
             await self._handle(scope, path, receive, watched)
         finally:
-            operation = scope.get(OPERATION_KEY)
+            route = scope.get("route")
             client = scope.get("client")
             observer.record(Exchange(
-                scope.get("method", ""), operation.path if operation is not None else None, status,
+                scope.get("method", ""), route.operation.path if isinstance(route, OperationRoute) else None, status,
                 time.perf_counter() - started, scope.get(UPSTREAM_KEY), client[0] if client else None,
             ))
 
@@ -288,7 +288,10 @@ class ApiApp:
         op = match.operation
         if op is None:
             raise PVEError(501, f"Method '{method} {rel}' not implemented")
-        scope[OPERATION_KEY] = op
+        # what Starlette's router would have put there: instrumentation names the request by its route
+        scope["route"] = self._routes[op.id]
+        scope["endpoint"] = self
+        scope["path_params"] = match.params
         peer = scope.get("client")
         client = peer[0] if peer else None
         if self.limiter is not None:

@@ -7,7 +7,7 @@ of the path, slashes included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..apidoc.operation import Operation
@@ -31,7 +31,8 @@ class Match:
 class Router:
     def __init__(self, operations: Iterable[Operation]) -> None:
         self._root = _Node()
-        for op in operations:
+        self.operations = list(operations)
+        for op in self.operations:
             self._add(op)
 
     def _add(self, op: Operation) -> None:
@@ -49,7 +50,16 @@ class Router:
         node.methods[op.method] = op
 
     def match(self, method: str, rel_path: str) -> Match:
-        """Segments are split on ``/`` with empty ones dropped, like PVE."""
+        found = self.lookup(rel_path)
+        if found is None:
+            return Match(False, None, {})
+        methods, params = found
+        return Match(True, methods.get(method), params)
+
+    def lookup(self, rel_path: str) -> tuple[Mapping[str, Operation], dict[str, str]] | None:
+        """The operations of a path, by method, and its parameters; None when no operation has that path.
+
+        Segments are split on ``/`` with empty ones dropped, like PVE."""
         segments = [s for s in rel_path.split("/") if s]
         params: dict[str, str] = {}
         node = self._root
@@ -68,8 +78,8 @@ class Router:
                 params[name] = segment
                 node = child
             else:
-                return Match(False, None, {})
+                return None
             index += 1
         if not node.methods:
-            return Match(False, None, {})
-        return Match(True, node.methods.get(method), params)
+            return None
+        return node.methods, params

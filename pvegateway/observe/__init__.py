@@ -1,15 +1,18 @@
 """Observability for a Gateway: a JSON access log, Prometheus metrics, liveness and readiness.
 
-``install(gateway)`` sets ``gateway.api.observer`` (the ApiApp hook called once per ``/api2`` request
-with an ``Exchange``: method, path template, status, timings, client address, never parameters or
-credentials) and adds ``/healthz``, ``/readyz`` and, with metrics, ``/metrics`` to the gateway's site
-app. Call it before the gateway's lifespan starts: readiness follows the backend's startup.
+An :class:`Observability` is made for a backend before the gateway, and given to it whole::
+
+    seen = Observability("mock", metrics=True)
+    gateway = create_app(schema, backend, observer=seen.observer, extensions=[seen])
+
+``observer`` is the ApiApp hook called once per ``/api2`` request with an ``Exchange`` (method, path
+template, status, timings, client address; never parameters or credentials); as an extension it serves
+``/healthz``, ``/readyz`` and, with metrics, ``/metrics`` next to ``/openapi.json``. Readiness follows
+the backend's startup.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
@@ -25,8 +28,7 @@ from .metrics import Metrics
 if TYPE_CHECKING:
     from ..app import Gateway
 
-__all__ = ["LOGGER", "Observability", "install", "log_to", "routes"]
-_ATTR = "_pvegateway_observability"
+__all__ = ["LOGGER", "Observability", "log_to"]
 
 
 class Both:
@@ -43,68 +45,44 @@ class Both:
         self.access.record(exchange)
 
 
-def backend_name(backend: object) -> str:
-    """``mock``, ``proxy``, ``generic``: the name ``create_app`` knows the backend by."""
-    name = getattr(backend, "name", None)
-    if isinstance(name, str):
-        return name
-    return type(backend).__name__.removesuffix("Backend").lower() or "custom"
-
-
-@dataclass
 class Observability:
-    gateway: Gateway
-    readiness: Readiness
-    metrics: Metrics | None = None
-    metrics_token: str | None = field(default=None, repr=False)
-    started: float = field(default_factory=process_start_time)
+    """Access log lines on the ``pvegateway.access`` logger (INFO; see ``log_to``), counters for
+    ``/metrics`` (which then asks for ``Authorization: Bearer metrics_token`` if one is given), and the
+    health routes. Both off leaves the request path untouched (``observer`` is None)."""
+
+    def __init__(self, backend: str, *, access_log: bool = True, metrics: bool = True,
+                 metrics_token: str | None = None, readiness_ttl: float = 3.0,
+                 readiness_timeout: float = 2.0) -> None:
+        require_strong_keys([metrics_token], "the metrics token")
+        self.metrics = Metrics(proxy=backend == "proxy") if metrics else None
+        logged = AccessLog(backend) if access_log else None
+        self.observer: Observer | None = (
+            Both(self.metrics, logged) if self.metrics and logged else self.metrics or logged)
+        # the token, digested once, with its count of wrong ones: kept when the site's routes are built
+        # again (a schema swap), so a swap does not reset the count
+        self.metrics_keys = BearerKeys([metrics_token])
+        self.started = process_start_time()
+        self._readiness = (readiness_ttl, readiness_timeout)
+        self.readiness: Readiness | None = None
+        self.gateway: Gateway | None = None
+
+    def routes(self, gateway: Gateway) -> list[Route]:
+        """The health routes (and ``/metrics``) of ``gateway``: the gateway asks for them when it builds
+        its site, at construction and after a schema swap."""
+        from .endpoints import routes
+
+        if self.gateway is not gateway:
+            ttl, timeout = self._readiness
+            self.gateway, self.readiness = gateway, Readiness(gateway, ttl=ttl, timeout=timeout)
+        return routes(self)
 
     def info(self) -> dict[str, str]:
         """Read at each scrape: the schema may be swapped while serving."""
-        return {"version": __version__, "schema": str(self.gateway.schema.version),
-                "backend": backend_name(self.gateway.backend)}
+        gateway = self.gateway
+        if gateway is None:
+            return {"version": __version__}
+        return {"version": __version__, "schema": str(gateway.schema.version),
+                "backend": gateway.backend.name}
 
     def exposition(self) -> str:
         return render(self.metrics, self.info(), self.started)
-
-    @functools.cached_property
-    def metrics_keys(self) -> BearerKeys:
-        """The token, digested once, and its count of wrong ones: kept when the site's routes are built
-        again (a schema swap), so a swap does not reset the count."""
-        return BearerKeys([self.metrics_token])
-
-
-def install(gateway: Gateway, *, access_log: bool = True, metrics: bool = True, metrics_token: str | None = None,
-            readiness_ttl: float = 3.0, readiness_timeout: float = 2.0) -> Observability:
-    """Observe ``gateway``: access log lines on the ``pvegateway.access`` logger (INFO; see ``log_to``),
-    counters for ``/metrics`` (which then asks for ``Authorization: Bearer metrics_token`` if one is
-    given), and the health routes. Both off leaves the request path untouched (no observer)."""
-    if _ATTR in vars(gateway):
-        raise RuntimeError("observability is already installed on this gateway")
-    require_strong_keys([metrics_token], "the metrics token")
-    name = backend_name(gateway.backend)
-    counted = Metrics(proxy=name == "proxy") if metrics else None
-    logged = AccessLog(name) if access_log else None
-    observer: Observer | None = Both(counted, logged) if counted and logged else counted or logged
-    gateway.api.observer = observer
-    readiness = Readiness(gateway, ttl=readiness_ttl, timeout=readiness_timeout)
-    observability = Observability(gateway, readiness, counted, metrics_token)
-    setattr(gateway, _ATTR, observability)
-    gateway.add_site_routes(lambda: routes(gateway))
-    return observability
-
-
-def installed(gateway: Gateway) -> Observability | None:
-    found: Observability | None = vars(gateway).get(_ATTR)
-    return found
-
-
-def routes(gateway: Gateway) -> list[Route]:
-    """The routes ``install`` prepared for ``gateway`` (none if it was not called); ``install`` already
-    adds them to the gateway's own site, this is for serving them elsewhere too."""
-    from .endpoints import routes as made
-
-    observability = installed(gateway)
-    return made(observability) if observability is not None else []
-
-

@@ -1,15 +1,11 @@
-"""``pvegateway serve`` flags for observability, and applying them to a gateway."""
+"""``pvegateway serve`` flags for observability, and the :class:`Observability` they ask for."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ..secrets import secret_from
-from . import Observability, install, log_to
-
-if TYPE_CHECKING:
-    from ..app import Gateway
+from . import Observability, log_to
 
 TOKEN_VARIABLE = "PVEGATEWAY_METRICS_TOKEN"  # noqa: S105  # nosec B105 # a variable name, not a secret
 
@@ -31,7 +27,9 @@ def metrics_token(args: argparse.Namespace) -> str | None:
     return secret_from(args.metrics_token_file, TOKEN_VARIABLE, "the metrics token")
 
 
-def install_from_args(gateway: Gateway, args: argparse.Namespace) -> Observability:
+def from_args(backend: str, args: argparse.Namespace) -> Observability:
+    """What the flags ask for, for a gateway in front of ``backend`` (its name)."""
     if args.access_log:
         log_to()  # stdout, apart from the server's own log
-    return install(gateway, access_log=args.access_log, metrics=args.metrics, metrics_token=metrics_token(args))
+    return Observability(backend, access_log=args.access_log, metrics=args.metrics,
+                         metrics_token=metrics_token(args))

@@ -33,7 +33,9 @@ async def _healthz(_request: Request) -> Response:
 
 def _readyz(observability: Observability) -> Callable[[Request], object]:
     async def readyz(_request: Request) -> Response:
-        verdict = await observability.readiness.check()
+        readiness = observability.readiness
+        assert readiness is not None  # set when the gateway asked for these routes
+        verdict = await readiness.check()
         if verdict.ready:
             return JSONResponse({"status": "ready"}, headers=_NO_STORE)
         return JSONResponse({"status": "unavailable", "reason": verdict.reason}, status_code=503, headers=_NO_STORE)

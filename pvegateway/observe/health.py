@@ -13,20 +13,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
-from ..backends.base import Backend
+from ..backends.base import Backend, NodeClient, Upstreams
 
 if TYPE_CHECKING:
     from ..app import Gateway
-
-
-class _Connection(Protocol):
-    def abort(self) -> None: ...
-
-
-class _Client(Protocol):
-    async def connect(self) -> _Connection: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +27,9 @@ class Verdict:
     reason: str = ""
 
 
-def upstream_clients(backend: Backend) -> Sequence[tuple[str, _Client]]:
+def upstream_clients(backend: Backend) -> Sequence[tuple[str, NodeClient]]:
     """The proxy's nodes (name and client); none for backends without upstreams."""
-    pool: Any = getattr(backend, "pool", None)
-    return [(u.name, u.client) for u in getattr(pool, "upstreams", ())]
+    return backend.upstream_clients() if isinstance(backend, Upstreams) else ()
 
 
 def _why(error: BaseException | None) -> str:
@@ -47,7 +38,7 @@ def _why(error: BaseException | None) -> str:
     return reason if isinstance(reason, str) else repr(error)
 
 
-async def _reach(client: _Client) -> None:
+async def _reach(client: NodeClient) -> None:
     connection = await client.connect()  # connect timeout, TLS and pins as requests have them
     connection.abort()
 
@@ -75,7 +66,7 @@ class Readiness:
             self._running = asyncio.ensure_future(self._probe(clients))
         return await asyncio.shield(self._running)  # a probe whose caller left still ends and is cached
 
-    async def _probe(self, clients: Sequence[tuple[str, _Client]]) -> Verdict:
+    async def _probe(self, clients: Sequence[tuple[str, NodeClient]]) -> Verdict:
         try:
             verdict = await self._any_reachable(clients)
             self._cached = (time.monotonic(), verdict)
@@ -83,7 +74,7 @@ class Readiness:
         finally:
             self._running = None
 
-    async def _any_reachable(self, clients: Sequence[tuple[str, _Client]]) -> Verdict:
+    async def _any_reachable(self, clients: Sequence[tuple[str, NodeClient]]) -> Verdict:
         tasks = {asyncio.ensure_future(_reach(client)): name for name, client in clients}
         failures: list[str] = []
         pending = set(tasks)

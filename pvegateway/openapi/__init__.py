@@ -18,7 +18,7 @@ from .endpoint import OpenAPIEndpoint
 from .pages import DocsPages
 
 if TYPE_CHECKING:
-    from ..app import Schema
+    from ..apidoc.schema import Schema
 
 __all__ = ["SERVER_URL", "DocsPages", "OpenAPIEndpoint", "build_document", "encode_document", "routes"]
 

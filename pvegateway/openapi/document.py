@@ -13,7 +13,7 @@ from .convert import Converter, is_required, plain
 
 if TYPE_CHECKING:
     from ..apidoc.operation import Operation
-    from ..app import Schema
+    from ..apidoc.schema import Schema
 
 JSONDict = dict[str, Any]
 

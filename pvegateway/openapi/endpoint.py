@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 from .document import SERVER_URL, build_document, encode_document, encode_document_part
 
 if TYPE_CHECKING:
-    from ..app import Schema
+    from ..apidoc.schema import Schema
 
 JSONDict = dict[str, Any]
 

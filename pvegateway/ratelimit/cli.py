@@ -1,4 +1,5 @@
-"""Turning rate limits on: ``serve`` flags, and :func:`install` for code that builds its own gateway.
+"""Turning rate limits on: ``serve`` flags, and :func:`make_limiter` for code that builds its own gateway
+(``create_app(..., limiter=make_limiter("read=100/second"))``).
 
 The PVE API is not limited unless rules are given (a PVE node has no rate limit, and the mock's users
 are mostly test suites): no rules, no limiter installed, nothing on the request path.
@@ -8,15 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING
 
 from . import RateLimits
 from .api import ApiLimiter
 from .login import parse_throttle
 from .rules import Rules, parse_rules
-
-if TYPE_CHECKING:
-    from ..app import Gateway
 
 ENV_RULES = "PVEGATEWAY_RATE_LIMIT"
 ENV_STORAGE = "PVEGATEWAY_RATE_LIMIT_STORAGE"
@@ -77,9 +74,7 @@ def mock_options_from_args(args: argparse.Namespace) -> dict[str, str]:
     return {"login_throttle": spec}
 
 
-def install(gateway: Gateway, rules: str | Rules | None, storage_uri: str = "memory://") -> ApiLimiter | None:
-    """Limit ``gateway``'s API by ``rules`` (None: remove any limiter). Returns the limiter, whose
-    ``aclose()`` releases a Redis connection pool (call it on the loop that served the requests)."""
-    limiter = ApiLimiter(_rules(rules), RateLimits(storage_uri)) if rules else None
-    gateway.api.limiter = limiter
-    return limiter
+def make_limiter(rules: str | Rules | None, storage_uri: str = "memory://") -> ApiLimiter | None:
+    """The limiter of ``rules`` (None: no limiter, nothing on the request path). Its ``aclose()``, which
+    the gateway's lifespan calls, releases a Redis connection pool."""
+    return ApiLimiter(_rules(rules), RateLimits(storage_uri)) if rules else None

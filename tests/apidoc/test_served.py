@@ -9,16 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pvegateway.apidoc.loader import root_index
+from pvegateway.apidoc.schema import load_schema
 from pvegateway.apidoc.sources import json_from_apidoc_js, resolve, tree_from_text
-from pvegateway.app import Gateway, create_app, load_schema
+from pvegateway.app import Gateway, create_app
 from pvegateway.backends.generic import GenericBackend
 from tests.live import live_server
 
 PATH = "/pve-docs/api-viewer/apidoc.js"
 
 
-@pytest.mark.parametrize(("version", "operations"), [(None, 675), ("9.1.11", 649)])
+@pytest.mark.parametrize(("version", "operations"), [(None, 676), ("9.1.11", 650)])
 def test_the_mock_serves_its_schema_as_a_node_does(tmp_path: Path, version: str | None, operations: int) -> None:
     installed = resolve(version).path.read_bytes()
     with live_server(create_app(version, "mock")) as url:
@@ -49,7 +49,7 @@ def test_a_gateway_started_from_a_nodes_apidoc_js_serves_the_same_file(tmp_path:
 
 def test_a_schema_without_a_source_file_is_not_found() -> None:
     schema = dataclasses.replace(load_schema("9.1.11"), source=None)
-    gateway = Gateway(schema, GenericBackend([*schema.operations, root_index()]))
+    gateway = Gateway(schema, GenericBackend(schema.operations))
     with live_server(gateway) as url:
         answer = httpx.get(url + PATH)
         other_pages = httpx.get(url + "/openapi.json")

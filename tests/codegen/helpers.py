@@ -13,6 +13,7 @@ from pvegateway import codegen
 from pvegateway.app import Gateway
 from pvegateway.ratelimit import RateLimits
 from pvegateway.testing import mock_gateway
+from tests.compose import composed
 from tests.live import live_server
 
 ADMIN_KEY = "codegen-admin-key-for-tests"
@@ -31,9 +32,11 @@ def served(gateway: Gateway | None = None, options: codegen.CodegenOptions | Non
            limits: RateLimits | None = None) -> Iterator[Served]:
     """``gateway`` (default: a 9.2 mock) with ``options`` installed, served on 127.0.0.1."""
     gateway = gateway if gateway is not None else mock_gateway("9.2")
-    installed = codegen.install(gateway, options, limits=limits)
+    extension = codegen.extension(options, limits=limits)
+    if extension is not None:
+        gateway = composed(gateway, extensions=[extension])
     with live_server(gateway) as base, httpx.Client(base_url=base, timeout=30) as client:
-        yield Served(gateway, client, installed)
+        yield Served(gateway, client, extension)
 
 
 def operation_count(document: dict[str, Any]) -> int:

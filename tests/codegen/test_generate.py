@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pvegateway.apidoc.loader import root_index
 from pvegateway.apidoc.served import APIDOC_JS_PATH
 from pvegateway.apidoc.sources import resolve, schema_bytes
 from pvegateway.app import Gateway, create_app
@@ -44,7 +43,7 @@ class HoldingMock(MockBackend):
 
     def __init__(self) -> None:
         schema = _schema("9.2")
-        super().__init__([*schema.operations, root_index()], MockOptions(secret=b"codegen-tests"))
+        super().__init__(schema.operations, MockOptions(secret=b"codegen-tests"))
         self.entered = threading.Event()
         self.release = threading.Event()
 
@@ -66,7 +65,7 @@ def test_swap_to_another_version_keeps_state_and_requests_in_flight(node91: PVEM
         created = s.client.post("/api2/json/nodes/pve1/qemu", headers=auth,
                                 data={"vmid": 150, "name": "survivor", "memory": 1024})
         assert created.status_code == 200, created.text
-        assert operation_count(s.client.get("/openapi.json").json()) == 675
+        assert operation_count(s.client.get("/openapi.json").json()) == 676
 
         # a request for an operation only 9.2 has, routed and validated, then held across the swap
         in_flight = pool.submit(s.client.get, f"/api2/json{ONLY_IN_92}", headers=auth)
@@ -77,16 +76,16 @@ def test_swap_to_another_version_keeps_state_and_requests_in_flight(node91: PVEM
         assert swapped.status_code == 200, swapped.text
         data = swapped.json()["data"]
         assert data["version"] == "9.1.11"  # the bytes are the pinned 9.1.11 tree
-        assert data["operations"] == 649
-        assert data["previous"] == {"version": "9.2", "operations": 675}
+        assert data["operations"] == 650
+        assert data["previous"] == {"version": "9.2", "operations": 676}
         assert data["sha256"] == "9d861ef159e8a01f6152c92e78fcdabfb309eaa604327728f5089fbbb154e286"
 
         # new requests: the 9.1.11 router (GET /cluster/qemu is not in it) and documents
         missing = s.client.get(f"/api2/json{ONLY_IN_92}", headers=auth)
         assert missing.status_code == 501
         assert missing.json()["message"] == f"Method 'GET {ONLY_IN_92}' not implemented"
-        assert operation_count(s.client.get("/openapi.json").json()) == 649
-        assert len(gateway.schema.operations) == 649
+        assert operation_count(s.client.get("/openapi.json").json()) == 650
+        assert len(s.gateway.schema.operations) == 650
         served_js = s.client.get(APIDOC_JS_PATH)
         assert resolve("9.1.11").path.read_bytes() in served_js.content
         assert s.client.get("/codegen/openapi").json()["info"]["version"] == "9.1.11"
@@ -128,7 +127,7 @@ def test_generate_needs_the_admin_key(node91: PVEMock, headers: dict[str, str], 
         assert response.status_code == 401
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert response.json() == {"data": None, "message": message}
-        assert len(s.gateway.schema.operations) == 675
+        assert len(s.gateway.schema.operations) == 676
 
 
 def test_generate_is_forbidden_without_a_configured_admin_key(node91: PVEMock) -> None:
@@ -185,7 +184,7 @@ def test_a_source_without_a_schema_is_a_502_and_nothing_changes(node91: PVEMock)
             assert response.status_code == 502
             assert response.json()["data"] is None
             assert reason in response.json()["message"]
-        assert len(s.gateway.schema.operations) == 675
+        assert len(s.gateway.schema.operations) == 676
 
 
 async def _deep_tree(_request: Request) -> Response:

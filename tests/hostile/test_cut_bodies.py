@@ -55,7 +55,9 @@ class Served:
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     made = certificate(tmp_path_factory.mktemp("cut-tls")) if request.param == "tls" else None
     context = ssl.create_default_context(cafile=str(made[0])) if made is not None else None
-    with running_mock(tls=made is not None, certificate=made) as mock, httpx.Client(verify=context or True) as client:
+    answers = Answers()
+    with running_mock(tls=made is not None, certificate=made, observer=answers) as mock, \
+            httpx.Client(verify=context or True) as client:
         answer = client.post(f"{mock.url}/api2/json/access/ticket",
                              data={"username": mock.user, "password": mock.password})
         data = answer.json()["data"]
@@ -63,8 +65,6 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         answer = client.post(f"{mock.url}/api2/json/access/users", data={"userid": "victim@pve"},
                              headers=root.headers)
         assert answer.status_code == 200, answer.text
-        answers = Answers()
-        mock.app.api.observer = answers
         if context is not None:
             context.check_hostname = False
         yield Served(mock, root, answers, context)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pvegateway.apidoc.loader import root_index
-from pvegateway.app import load_schema
+from pvegateway.apidoc.schema import load_schema
 from pvegateway.http.dispatch import Router
 
-ROUTER = Router([*load_schema("9.2").operations, root_index()])
+ROUTER = Router(load_schema("9.2").operations)
 
 
 def test_parameters_are_captured() -> None:

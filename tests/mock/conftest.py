@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pvegateway.apidoc.loader import root_index
-from pvegateway.app import Gateway, Schema, load_schema
+from pvegateway.apidoc.schema import Schema, load_schema
+from pvegateway.app import Gateway
 from pvegateway.backends.mock.backend import MockBackend, MockOptions
 
 
@@ -22,7 +22,7 @@ def schema(version: str = "9.2") -> Schema:
 
 def mock_app(options: MockOptions | None = None, version: str = "9.2") -> Gateway:
     loaded = schema(version)
-    backend = MockBackend([*loaded.operations, root_index()], options or MockOptions(secret=b"test-secret"))
+    backend = MockBackend(loaded.operations, options or MockOptions(secret=b"test-secret"))
     return Gateway(loaded, backend)
 
 

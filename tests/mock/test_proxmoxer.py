@@ -21,7 +21,6 @@ from proxmoxer.core import ResourceException
 from proxmoxer.tools import Tasks
 
 from pvegateway import statedir
-from pvegateway.apidoc.loader import root_index
 from pvegateway.app import Gateway
 from pvegateway.backends.mock.backend import MockBackend, MockOptions
 from tests.live import live_server
@@ -63,7 +62,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, s
 @contextlib.contextmanager
 def serving(certificate: tuple[Path, Path, str], **options: Any) -> Iterator[Live]:
     loaded = schema("9.2")
-    backend = MockBackend([*loaded.operations, root_index()], MockOptions(secret=b"test-secret", **options))
+    backend = MockBackend(loaded.operations, MockOptions(secret=b"test-secret", **options))
     cert, key, _ = certificate
     with live_server(Gateway(loaded, backend, send_reason=True), certfile=str(cert), keyfile=str(key)) as url:
         server = Live(url, int(url.rsplit(":", 1)[1]), str(cert), backend)

@@ -7,8 +7,8 @@ import json
 import urllib.parse
 from pathlib import Path
 
-from pvegateway.observe import install
 from pvegateway.testing import mock_gateway, running_mock
+from tests.compose import observed
 from tests.live import live_server
 from tests.proxy.conftest import proxy_gateway
 
@@ -19,8 +19,7 @@ TOKEN_SECRET = "5f3c0d2e-aaaa-bbbb-cccc-token-secret"
 
 
 def test_one_json_line_per_request_with_template_status_timings_and_client(access_sink: Sink) -> None:
-    gateway = mock_gateway()
-    install(gateway, metrics=False)
+    gateway = observed(mock_gateway(), metrics=False)
     with live_server(gateway) as base:
         auth = login(base, "pvegateway")
         assert fetch(f"{base}/api2/json/nodes/pve1/qemu/100/status/current", headers=auth).status == 200
@@ -42,8 +41,7 @@ def test_one_json_line_per_request_with_template_status_timings_and_client(acces
 
 
 def test_query_headers_body_tickets_and_tokens_are_never_logged(access_sink: Sink) -> None:
-    gateway = mock_gateway()
-    install(gateway)
+    gateway = observed(mock_gateway())
     with live_server(gateway) as base:
         auth = login(base, "pvegateway")
         ticket = urllib.parse.unquote(auth["Cookie"].split("=", 1)[1])
@@ -63,8 +61,7 @@ def test_query_headers_body_tickets_and_tokens_are_never_logged(access_sink: Sin
 
 
 def test_no_access_log_writes_nothing_while_metrics_still_count(access_sink: Sink) -> None:
-    gateway = mock_gateway()
-    install(gateway, access_log=False)
+    gateway = observed(mock_gateway(), access_log=False)
     with live_server(gateway) as base:
         assert fetch(f"{base}/api2/json/version").status == 401
         # the scrape runs on the server's loop after the request was recorded: a sync point
@@ -76,7 +73,7 @@ def test_no_access_log_writes_nothing_while_metrics_still_count(access_sink: Sin
 def test_proxied_requests_log_the_upstream_latency(access_sink: Sink, tmp_path: Path) -> None:
     with running_mock(tls=True, state_dir=tmp_path) as pve:
         gateway = proxy_gateway(upstreams=[pve.url], fingerprints=[pve.fingerprint])
-        install(gateway, metrics=False)
+        gateway = observed(gateway, metrics=False)
         with live_server(gateway) as base:
             assert fetch(f"{base}/api2/json/nodes/pve1/qemu?full=1").status == 401  # the node's own answer
             assert fetch(f"{base}/api2/json/access/ticket", method="POST",

@@ -9,8 +9,8 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from pvegateway.observe import install
 from pvegateway.testing import mock_gateway, running_mock
+from tests.compose import observed
 from tests.live import live_server
 from tests.proxy.conftest import proxy_gateway
 
@@ -18,8 +18,7 @@ from .conftest import fetch
 
 
 def test_healthz_and_readyz_answer_for_the_mock() -> None:
-    gateway = mock_gateway()
-    install(gateway)
+    gateway = observed(mock_gateway())
     with live_server(gateway) as base:
         health = fetch(f"{base}/healthz")
         ready = fetch(f"{base}/readyz")
@@ -30,8 +29,7 @@ def test_healthz_and_readyz_answer_for_the_mock() -> None:
 
 def test_readyz_refuses_while_the_backend_was_never_started() -> None:
     """Mounted in a host app that forgot ``lifespan=gateway.lifespan``: up, but not ready."""
-    gateway = mock_gateway()
-    install(gateway)
+    gateway = observed(mock_gateway())
     host = Starlette(routes=[Mount("/pve", app=gateway)])
     with live_server(host) as base:
         health = fetch(f"{base}/pve/healthz")
@@ -42,7 +40,7 @@ def test_readyz_refuses_while_the_backend_was_never_started() -> None:
 
 def test_proxy_readyz_follows_the_upstream(tmp_path: Path, refusing_port: int) -> None:
     down = proxy_gateway(upstreams=[f"https://127.0.0.1:{refusing_port}"])
-    install(down)
+    down = observed(down)
     with live_server(down) as base:
         refused = fetch(f"{base}/readyz")
         assert fetch(f"{base}/healthz").status == 200  # liveness never depends on the nodes
@@ -55,8 +53,8 @@ def test_proxy_readyz_follows_the_upstream(tmp_path: Path, refusing_port: int) -
         pinned = proxy_gateway(upstreams=[down_url, pve.url],  # each node is pinned to its own certificate
                                fingerprints=[f"{down_url}={'AB:' * 31}AB", f"{pve.url}={pve.fingerprint}"])
         wrong_pin = proxy_gateway(upstreams=[pve.url], fingerprints=["AA:" * 31 + "AA"])
-        install(pinned)
-        install(wrong_pin)
+        pinned = observed(pinned)
+        wrong_pin = observed(wrong_pin)
         with live_server(pinned) as base, live_server(wrong_pin) as wrong_base:
             ready = fetch(f"{base}/readyz")  # one node of two is enough
             mistrusted = fetch(f"{wrong_base}/readyz")
@@ -72,8 +70,8 @@ def test_proxy_readyz_turns_unready_when_the_node_stops_and_caches_within_ttl(tm
         pve = node.enter_context(running_mock(tls=True, state_dir=tmp_path))
         fresh = proxy_gateway(upstreams=[pve.url], fingerprints=[pve.fingerprint])
         cached = proxy_gateway(upstreams=[pve.url], fingerprints=[pve.fingerprint])
-        install(fresh, readiness_ttl=0)  # every probe connects
-        install(cached, readiness_ttl=60)  # at most one connection per minute
+        fresh = observed(fresh, readiness_ttl=0)  # every probe connects
+        cached = observed(cached, readiness_ttl=60)  # at most one connection per minute
         with live_server(fresh) as fresh_base, live_server(cached) as cached_base:
             assert fetch(f"{fresh_base}/readyz").status == 200
             assert fetch(f"{cached_base}/readyz").status == 200

@@ -9,9 +9,9 @@ from pathlib import Path
 from pvegateway.apidoc.operation import Operation
 from pvegateway.backends.base import Identity
 from pvegateway.errors import PVEError
-from pvegateway.observe import install
 from pvegateway.observe.metrics import BUCKETS
 from pvegateway.testing import mock_gateway, running_mock
+from tests.compose import observed
 from tests.live import live_server
 from tests.proxy.conftest import proxy_gateway
 
@@ -38,8 +38,7 @@ def assert_histogram(scraped: Scrape, name: str, count: int, **labels: str) -> N
 
 
 def test_counters_follow_requests_exactly_per_operation_template() -> None:
-    gateway = mock_gateway()
-    install(gateway, access_log=False)
+    gateway = observed(mock_gateway(), access_log=False)
     with live_server(gateway) as base:
         auth = login(base, "pvegateway")
         before = scrape(base)
@@ -73,11 +72,12 @@ class RefuseVersion:
         if operation.path == "/version":
             raise PVEError(429, "rate limit exceeded\n", headers={"Retry-After": "7"})
 
+    async def aclose(self) -> None:
+        pass
+
 
 def test_rate_limit_rejections_are_counted_per_operation() -> None:
-    gateway = mock_gateway()
-    install(gateway, access_log=False)
-    gateway.api.limiter = RefuseVersion()
+    gateway = observed(mock_gateway(limiter=RefuseVersion()), access_log=False)
     with live_server(gateway) as base:
         auth = login(base, "pvegateway")
         for _ in range(3):
@@ -90,8 +90,7 @@ def test_rate_limit_rejections_are_counted_per_operation() -> None:
 
 
 def test_metrics_token_is_required_when_configured() -> None:
-    gateway = mock_gateway()
-    install(gateway, access_log=False, metrics_token="scrape-secret-8d2f6a1c9e4b")
+    gateway = observed(mock_gateway(), access_log=False, metrics_token="scrape-secret-8d2f6a1c9e4b")
     with live_server(gateway) as base:
         refused = fetch(f"{base}/metrics")
         wrong = fetch(f"{base}/metrics", headers={"Authorization": "Bearer nope"})
@@ -103,8 +102,7 @@ def test_metrics_token_is_required_when_configured() -> None:
 
 
 def test_metrics_off_means_no_endpoint_but_health_still_answers() -> None:
-    gateway = mock_gateway()
-    install(gateway, metrics=False, access_log=False)
+    gateway = observed(mock_gateway(), metrics=False, access_log=False)
     with live_server(gateway) as base:
         assert fetch(f"{base}/metrics").status == 404
         assert fetch(f"{base}/healthz").status == 200
@@ -113,7 +111,7 @@ def test_metrics_off_means_no_endpoint_but_health_still_answers() -> None:
 
 def test_proxy_counts_gateway_made_upstream_errors_and_upstream_latency(refusing_port: int, tmp_path: Path) -> None:
     down = proxy_gateway(upstreams=[f"http://127.0.0.1:{refusing_port}"])
-    install(down, access_log=False)
+    down = observed(down, access_log=False)
     with live_server(down) as base:
         for _ in range(2):
             assert fetch(f"{base}/api2/json/version").status == 503
@@ -124,7 +122,7 @@ def test_proxy_counts_gateway_made_upstream_errors_and_upstream_latency(refusing
 
     with running_mock(tls=True, state_dir=tmp_path) as pve:
         up = proxy_gateway(upstreams=[pve.url], fingerprints=[pve.fingerprint])
-        install(up, access_log=False)
+        up = observed(up, access_log=False)
         with live_server(up) as base:
             # the node's own 401 passes through: an answer from upstream, not an upstream error
             statuses = [fetch(f"{base}/api2/json/version").status for _ in range(3)]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from pvegateway.apidoc.loader import root_index
 from pvegateway.app import Gateway
 from pvegateway.backends.proxy import ProxyBackend, ProxyOptions
 from pvegateway.http.server import ThreadedServer
@@ -119,7 +118,7 @@ def node(node_certificate: tuple[Path, Path, str]) -> Iterator[Node]:
 def proxy_gateway(**options: Any) -> Gateway:
     """The gateway in proxy mode (the schema is loaded once per process)."""
     schema = _schema(None)
-    backend = ProxyBackend([*schema.operations, root_index()], ProxyOptions(**options))
+    backend = ProxyBackend(schema.operations, ProxyOptions(**options))
     return Gateway(schema, backend, send_reason=True)
 
 

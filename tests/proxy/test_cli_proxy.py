@@ -24,7 +24,7 @@ def test_serve_proxy_takes_the_nodes_schema_and_answers(tmp_path: Path) -> None:
             try:
                 assert proc.stdout is not None
                 line = proc.stdout.readline()
-                assert "(649 operations), proxy mode to " + node.url in line, line
+                assert "(650 operations), proxy mode to " + node.url in line, line
                 found = re.search(r"listening on (http://\S+/api2/json)", line)
                 assert found
                 request = urllib.request.Request(found.group(1) + "/access/domains")

@@ -35,9 +35,8 @@ READ_TIMEOUT = 10.0  # the proxy would wait this long for a node that waits for 
 @contextlib.contextmanager
 def proxy(upstream: str, cert: tuple[Path, Path, str] | None, **options: Any) -> Iterator[tuple[Served, Answers]]:
     """The gateway in proxy mode in front of ``upstream``, on plain HTTP or (``cert``) TLS, observed."""
-    app = create_app(None, "proxy", send_reason=True, upstreams=[upstream], **options)
     answers = Answers()
-    app.api.observer = answers
+    app = create_app(None, "proxy", send_reason=True, observer=answers, upstreams=[upstream], **options)
     server = ThreadedServer(app, str(cert[0]) if cert else None, str(cert[1]) if cert else None)
     server.start()
     try:

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from pvegateway.apidoc.operation import Operation
-from pvegateway.app import Gateway, Schema, load_schema, make_backend
+from pvegateway.apidoc.schema import Schema, load_schema
+from pvegateway.app import Gateway, make_backend
 from pvegateway.backends.base import Streamed
 from pvegateway.backends.proxy.drift import HEADER, Drift, check, checked, clean, compile_returns, returns_shape
 from pvegateway.testing import Control, gateway_root_password, mock_gateway

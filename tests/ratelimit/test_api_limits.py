@@ -8,13 +8,15 @@ import json
 import pytest
 
 from pvegateway.app import Gateway, create_app
-from pvegateway.ratelimit.cli import install
+from pvegateway.ratelimit.api import ApiLimiter
+from pvegateway.ratelimit.cli import make_limiter
+from tests.compose import limited
 
 from .conftest import call, client, login, serving
 
 
 async def test_over_budget_is_429_in_pves_envelope_with_retry_after_and_reason(mock: Gateway) -> None:
-    install(mock, "read=2/minute")
+    mock = limited(mock, "read=2/minute")
     with serving(mock) as api:
         async with client() as session:
             await login(session, api)
@@ -33,7 +35,7 @@ async def test_under_the_extjs_formats_a_429_is_a_200_that_keeps_retry_after(moc
     """PVE's extjs formatters answer every failure with HTTP 200 and the status in the body
     (pve-http-server src/PVE/APIServer/Formatter/Standard.pm:26-35, prepare_response_data); the wait a
     client must honour still travels in Retry-After."""
-    install(mock, "read=1/minute")
+    mock = limited(mock, "read=1/minute")
     with serving(mock) as api:
         base = api.replace("/api2/json", f"/api2/{fmt}")
         async with client() as session:
@@ -46,7 +48,7 @@ async def test_under_the_extjs_formats_a_429_is_a_200_that_keeps_retry_after(moc
 
 
 async def test_groups_have_independent_budgets(mock: Gateway) -> None:
-    install(mock, "read=2/minute;write=1/minute")
+    mock = limited(mock, "read=2/minute;write=1/minute")
     with serving(mock) as api:
         async with client() as session:
             await login(session, api)  # anonymous: a budget of its own (the logged-in user's is separate)
@@ -61,13 +63,14 @@ async def test_groups_have_independent_budgets(mock: Gateway) -> None:
 async def test_a_call_refused_by_one_limit_of_a_group_spends_none_of_the_others(mock: Gateway) -> None:
     """'read=3/minute,2/hour': the hour refuses the third read, so the minute budget keeps its third
     call; before, every limit up to the refusing one was spent."""
-    limiter = install(mock, "read=3/minute,2/hour")
-    assert limiter is not None
+    mock = limited(mock, "read=3/minute,2/hour")
+    limiter = mock.limiter
+    assert isinstance(limiter, ApiLimiter)
     with serving(mock) as api:
         async with client() as session:
             statuses = [(await call(session, "GET", f"{api}/access/domains")).status for _ in range(4)]
     assert statuses == [200, 200, 429, 429]
-    operation = mock.router.match("GET", "/access/domains").operation
+    operation = mock.api.router.match("GET", "/access/domains").operation
     chosen = limiter.rules.for_operation(operation) if operation is not None else None
     assert chosen is not None
     minute, hour = chosen[1]
@@ -77,7 +80,7 @@ async def test_a_call_refused_by_one_limit_of_a_group_spends_none_of_the_others(
 
 
 async def test_login_rule_is_its_own_budget(mock: Gateway) -> None:
-    install(mock, "write=1/minute;login=2/minute")
+    mock = limited(mock, "write=1/minute;login=2/minute")
     with serving(mock) as api:
         async with client() as session:
             await login(session, api)
@@ -89,7 +92,7 @@ async def test_login_rule_is_its_own_budget(mock: Gateway) -> None:
 
 
 async def test_each_client_address_has_its_own_budget(mock: Gateway) -> None:
-    install(mock, "read=1/minute")
+    mock = limited(mock, "read=1/minute")
     with serving(mock) as api:
         async with client("127.0.0.1") as first, client("127.0.0.2") as second:
             assert (await call(first, "GET", f"{api}/access/domains")).status == 200
@@ -100,7 +103,7 @@ async def test_each_client_address_has_its_own_budget(mock: Gateway) -> None:
 async def test_each_user_has_its_own_budget_from_one_address_and_its_tokens_share_it(mock: Gateway) -> None:
     """Users may create API tokens for themselves: were budgets per token, each new token would be a
     fresh budget (read=5/minute gave 5 more reads per token). They are per user@realm."""
-    install(mock, "read=2/minute")
+    mock = limited(mock, "read=2/minute")
     with serving(mock) as api:
         async with client() as root, client() as alice, client() as anonymous:
             await login(root, api)
@@ -119,7 +122,7 @@ async def test_each_user_has_its_own_budget_from_one_address_and_its_tokens_shar
 
 
 async def test_a_refused_write_changes_nothing(mock: Gateway) -> None:
-    install(mock, "write=1/minute")  # per user: the anonymous login does not spend root's write
+    mock = limited(mock, "write=1/minute")  # per user: the anonymous login does not spend root's write
     with serving(mock) as api:
         async with client() as session:
             await login(session, api)
@@ -132,7 +135,7 @@ async def test_a_refused_write_changes_nothing(mock: Gateway) -> None:
 async def test_no_limiter_unless_rules_are_given() -> None:
     gateway = create_app("9.2", "mock")
     assert gateway.api.limiter is None
-    assert install(gateway, None) is None and gateway.api.limiter is None
+    assert make_limiter(None) is None and make_limiter("") is None
     with serving(gateway) as api:
         async with client() as session:
             statuses = {(await call(session, "GET", f"{api}/access/domains")).status for _ in range(100)}
@@ -142,8 +145,9 @@ async def test_no_limiter_unless_rules_are_given() -> None:
 async def test_an_unreachable_storage_lets_requests_through(mock: Gateway, caplog: pytest.LogCaptureFixture) -> None:
     from .conftest import free_port
 
-    limiter = install(mock, "read=1/minute", f"redis://127.0.0.1:{free_port()}")
-    assert limiter is not None
+    mock = limited(mock, "read=1/minute", f"redis://127.0.0.1:{free_port()}")
+    limiter = mock.limiter
+    assert isinstance(limiter, ApiLimiter)
     with serving(mock) as api:
         async with client() as session:
             statuses = [(await call(session, "GET", f"{api}/access/domains")).status for _ in range(3)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterator
 
@@ -11,24 +10,23 @@ import redis
 from pvegateway.app import Gateway
 from pvegateway.http.server import ThreadedServer
 from pvegateway.ratelimit.api import ApiLimiter
-from pvegateway.ratelimit.cli import install
 from pvegateway.testing import mock_gateway
+from tests.compose import limited
 
 from .conftest import call, client
 
 
 @contextlib.contextmanager
 def serving_limited(gateway: Gateway, rules: str, storage: str) -> Iterator[str]:
-    """``gateway`` limited by ``rules`` in ``storage``, on a real socket; the limiter's Redis
-    connections are closed on the server's own loop before it stops."""
-    limiter = install(gateway, rules, storage)
-    assert isinstance(limiter, ApiLimiter)
-    server = ThreadedServer(gateway)
+    """``gateway`` limited by ``rules`` in ``storage``, on a real socket; the gateway's lifespan closes
+    the limiter's Redis connections on the server's own loop before it stops."""
+    limited_gateway = limited(gateway, rules, storage)
+    assert isinstance(limited_gateway.limiter, ApiLimiter)
+    server = ThreadedServer(limited_gateway)
     server.start()
     try:
         yield f"http://127.0.0.1:{server.port}/api2/json"
     finally:
-        asyncio.run_coroutine_threadsafe(limiter.aclose(), server.loop).result(timeout=10)
         server.close()
 
 

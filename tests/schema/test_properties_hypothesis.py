@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pvegateway.apidoc.operation import Operation
-from pvegateway.app import load_schema
+from pvegateway.apidoc.schema import load_schema
 from pvegateway.schema import propstring
 from pvegateway.schema.checker import PVE_FORMATS, PVEValidator
 from pvegateway.schema.compile import HashFormat, compile_hash_format

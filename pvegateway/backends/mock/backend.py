@@ -47,6 +47,8 @@ class MockOptions:
 
 
 class MockBackend:
+    name = "mock"
+
     def __init__(self, operations: Iterable[Operation], options: MockOptions | None = None) -> None:
         ops = list(operations)
         self.options = options or MockOptions()

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from ...apidoc.operation import Operation
 from ...errors import PVEError
-from ..base import Call, Identity, Incoming, Streamed, Upload
+from ..base import Call, Identity, Incoming, NodeClient, Streamed, Upload
 from . import credentials as cred
 from .drift import checked
 from .http1 import Connection
@@ -55,6 +55,9 @@ class ProxyBackend:
 
     async def startup(self) -> None:
         """Nothing to open ahead: connections to the nodes are made on first use and then kept."""
+
+    def upstream_clients(self) -> Sequence[tuple[str, NodeClient]]:
+        return [(upstream.name, upstream.client) for upstream in self.pool.upstreams]
 
     async def shutdown(self) -> None:
         await self.pool.close()
