@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import redis
 
 from pvegateway.app import Gateway
-from pvegateway.http.server import ThreadedServer
 from pvegateway.ratelimit.api import ApiLimiter
 from pvegateway.ratelimit.cli import install
 from pvegateway.testing import mock_gateway
+from pvegateway.testing_server import ThreadedServer
 
 from .conftest import call, client
 
