@@ -1,50 +1,58 @@
 """Every coupling of the gateway to uvicorn's internals (and h11's), in one place.
 
-uvicorn has no public API for what the gateway needs here, so this module overrides and calls private
-methods and attributes. Each hook, and why:
+uvicorn has no public API for what the gateway needs here, so this module overrides, calls and reads
+private methods and attributes. pyproject.toml pins uvicorn to the minor version the suite runs
+against, and tests/http/test_uvicorn_hooks.py walks :data:`HOOKS` (the same list, with the parameters
+each method must have) and fails, naming the hook and the uvicorn version, when one is gone or its
+parameters changed. Each hook, and why:
 
 Reason phrases (ASGI has none; PVE clients read it: proxmoxer shows it, the Terraform provider looks for
 "does not exist" in it). The app adds an internal header when told the server understands it
 (``send_reason``); servers without these hooks degrade to the standard phrase.
-  - ``httptools_impl.STATUS_LINE``: the status-line table ``RequestResponseCycle.send`` reads; replaced
-    by one that answers the current response's own line.
-  - ``H11Protocol.conn`` (made in ``H11Protocol.__init__``, sized by
-    ``Config.h11_max_incomplete_event_size`` or ``h11._connection.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE``):
-    replaced by an h11 connection that writes the phrase.
+  - ``uvicorn.protocols.http.httptools_impl.STATUS_LINE``: the status-line table
+    ``RequestResponseCycle.send`` reads; replaced by one that answers the current response's own line.
+  - ``H11Protocol.conn``: replaced, once ``H11Protocol.__init__`` has run, by an h11 connection that
+    writes the phrase, sized as uvicorn sizes it: ``H11Protocol.config``'s
+    ``Config.h11_max_incomplete_event_size`` or ``h11._connection.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE``.
 
 One write per answer's head and first body bytes (under TLS, one record and one system call instead of
 two), and the abort extension (an answer cut short on purpose closes the connection, and uvicorn does
 not log it as an app error):
   - ``HttpToolsProtocol._start_asgi_task``: where each request's cycle is about to run; its ``send``
     is wrapped there.
-  - ``RequestResponseCycle.transport``, ``.send``: replaced per request.
-  - ``RequestResponseCycle.response_complete``, ``.disconnected``: read, and ``disconnected`` set on an
-    abort (what uvicorn's own ``send`` and ``run_asgi`` check).
+  - ``RequestResponseCycle.transport``, ``RequestResponseCycle.send``: replaced per request.
+  - ``RequestResponseCycle.response_complete``, ``RequestResponseCycle.disconnected``: read, and
+    ``disconnected`` set on an abort (what uvicorn's own ``send`` and ``run_asgi`` check).
 
 pveproxy's head limits and timeout (httptools itself has none: a client could make the server buffer
 headers without end, or hold a connection without ever sending a head):
-  - ``HttpToolsProtocol.data_received``, ``.on_message_begin``, ``.on_header``, ``.on_headers_complete``:
-    counted and timed around uvicorn's own.
+  - ``HttpToolsProtocol.__init__``: the head's time starts when the connection is accepted.
+  - ``HttpToolsProtocol.data_received``, ``HttpToolsProtocol.on_message_begin``,
+    ``HttpToolsProtocol.on_header``, ``HttpToolsProtocol.on_headers_complete``: the head counted and
+    timed around uvicorn's own parsing.
   - ``HttpToolsProtocol.send_400_response``: where a parser stopped by an oversized head ends up; it
     answers 431 instead.
-  - ``HttpToolsProtocol.connection_made``, ``.connection_lost``, ``.loop``, ``.transport``: the head
-    timer's start and end.
+  - ``HttpToolsProtocol.connection_made``, ``HttpToolsProtocol.connection_lost``,
+    ``HttpToolsProtocol.loop``, ``HttpToolsProtocol.transport``: the head timer's start, end and clock,
+    and the connection it closes.
 
-The drain and startup of :class:`GracefulServer` (a SIGTERM must not wait for idle TLS clients, and a
-TLS handshake must time out like a head):
+The startup and drain of :class:`GracefulServer` (a SIGTERM must not wait for idle TLS clients, a TLS
+handshake must time out like a head, and a threaded server needs uvicorn's serve loop without signals):
   - ``Server.startup``: replaced by a copy with a TLS handshake timeout when serving pre-bound sockets
-    under TLS (uvicorn has no setting for it); it calls ``Config.load``, ``Config.lifespan_class``,
-    ``Config.http_protocol_class`` (built with ``HttpToolsProtocol.__init__``'s parameters),
-    ``Config.ssl``, ``Config.backlog``, ``LifespanOn.startup``, ``LifespanOn.should_exit``,
-    ``LifespanOn.state`` and sets ``Server.lifespan``, ``Server.servers``, ``Server.started``; it
-    exits with ``uvicorn.config.STARTUP_FAILURE`` as uvicorn does.
-  - ``Server.shutdown``: replaced; reads ``Server.servers``, ``Server.server_state``
-    (``ServerState.connections`` and ``.tasks``), ``Server.force_exit``, each connection's
-    ``HttpToolsProtocol.cycle`` and calls ``HttpToolsProtocol.shutdown`` and ``LifespanOn.shutdown``.
-  - ``Server.capture_signals``: replaced (no re-raise of the signal once stopped), installing
-    ``Server.handle_exit``.
-  - ``Server.on_tick``: extended (a worker stops when its supervisor dies); ``Server.should_exit``.
-  - ``Server.main_loop``: run by :meth:`GracefulServer.serve_until` (it keeps the Date header current).
+    under TLS (uvicorn has no setting for it). The copy reads ``Server.lifespan``, ``LifespanOn.startup``,
+    ``LifespanOn.should_exit``, ``LifespanOn.state``, ``Server.server_state``, ``Config.ssl``,
+    ``Config.backlog`` and ``Config.http_protocol_class`` (built with ``HttpToolsProtocol.__init__``'s
+    parameters), sets ``Server.servers`` and ``Server.started``, and exits with
+    ``uvicorn.config.STARTUP_FAILURE`` as uvicorn does (the status the worker supervisor recognises).
+  - ``Server.shutdown``: replaced; reads ``Server.servers``, ``ServerState.connections``,
+    ``ServerState.tasks``, ``Server.force_exit`` and each connection's ``HttpToolsProtocol.cycle``, and
+    calls ``HttpToolsProtocol.shutdown`` and ``LifespanOn.shutdown``.
+  - ``Server.capture_signals``: replaced (uvicorn's re-raises the signal once stopped, so a clean stop
+    died of SIGTERM), installing ``Server.handle_exit``.
+  - ``Server.on_tick``: extended, setting ``Server.should_exit`` when a worker's supervisor is gone.
+  - ``Server.main_loop``, ``Config.loaded``, ``Config.load``, ``Config.lifespan_class``: what
+    :meth:`GracefulServer.serve_until` runs (uvicorn's ``_serve`` without its signal handlers; the
+    main loop keeps the Date header current).
 """
 
 from __future__ import annotations
@@ -60,17 +68,96 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import h11
 import uvicorn
 from h11 import _connection as h11_connection
+from uvicorn import config as uvicorn_config
 from uvicorn.config import STARTUP_FAILURE as STARTUP_FAILURE  # re-exported: a failed worker exits with it
+from uvicorn.lifespan.on import LifespanOn
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
 
 from .api import ABORT_EXTENSION, REASON_HEADER
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One private name the coupling overrides, calls or reads: ``owner.name``. ``params``: a method's
+    parameters after ``self``, as the coupling overrides or calls it; None for data."""
+
+    owner: type | ModuleType
+    name: str
+    params: tuple[str, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        """How the docstring above names it."""
+        return f"{self.owner.__name__}.{self.name}"
+
+
+_PROTOCOL_INIT = ("config", "server_state", "app_state", "_loop")
+
+HOOKS: tuple[Hook, ...] = (
+    # reason phrases
+    Hook(httptools_impl, "STATUS_LINE"),
+    Hook(H11Protocol, "__init__", _PROTOCOL_INIT),
+    Hook(H11Protocol, "conn"),
+    Hook(H11Protocol, "config"),
+    Hook(uvicorn.Config, "h11_max_incomplete_event_size"),
+    Hook(h11_connection, "DEFAULT_MAX_INCOMPLETE_EVENT_SIZE"),
+    # each request's send
+    Hook(HttpToolsProtocol, "_start_asgi_task", ("cycle", "app")),
+    Hook(RequestResponseCycle, "transport"),
+    Hook(RequestResponseCycle, "send", ("message",)),
+    Hook(RequestResponseCycle, "response_complete"),
+    Hook(RequestResponseCycle, "disconnected"),
+    # head limits and timeout
+    Hook(HttpToolsProtocol, "__init__", _PROTOCOL_INIT),
+    Hook(HttpToolsProtocol, "data_received", ("data",)),
+    Hook(HttpToolsProtocol, "on_message_begin", ()),
+    Hook(HttpToolsProtocol, "on_header", ("name", "value")),
+    Hook(HttpToolsProtocol, "on_headers_complete", ()),
+    Hook(HttpToolsProtocol, "send_400_response", ("msg",)),
+    Hook(HttpToolsProtocol, "connection_made", ("transport",)),
+    Hook(HttpToolsProtocol, "connection_lost", ("exc",)),
+    Hook(HttpToolsProtocol, "loop"),
+    Hook(HttpToolsProtocol, "transport"),
+    # startup and drain
+    Hook(uvicorn.Server, "startup", ("sockets",)),
+    Hook(uvicorn.Server, "lifespan"),
+    Hook(LifespanOn, "startup", ()),
+    Hook(LifespanOn, "should_exit"),
+    Hook(LifespanOn, "state"),
+    Hook(uvicorn.Server, "server_state"),
+    Hook(uvicorn.Config, "ssl"),
+    Hook(uvicorn.Config, "backlog"),
+    Hook(uvicorn.Config, "http_protocol_class"),
+    Hook(uvicorn.Server, "servers"),
+    Hook(uvicorn.Server, "started"),
+    Hook(uvicorn_config, "STARTUP_FAILURE"),
+    Hook(uvicorn.Server, "shutdown", ("sockets",)),
+    Hook(ServerState, "connections"),
+    Hook(ServerState, "tasks"),
+    Hook(uvicorn.Server, "force_exit"),
+    Hook(HttpToolsProtocol, "cycle"),
+    Hook(HttpToolsProtocol, "shutdown", ()),
+    Hook(LifespanOn, "shutdown", ()),
+    Hook(uvicorn.Server, "capture_signals", ()),
+    Hook(uvicorn.Server, "handle_exit", ("sig", "frame")),
+    Hook(uvicorn.Server, "on_tick", ("counter",)),
+    Hook(uvicorn.Server, "should_exit"),
+    Hook(uvicorn.Server, "main_loop", ()),
+    Hook(uvicorn.Config, "loaded"),
+    Hook(uvicorn.Config, "load", ()),
+    Hook(uvicorn.Config, "lifespan_class"),
+)
+
 
 # --- reason phrases -----------------------------------------------------------------------------------
 
