@@ -16,13 +16,16 @@ Reason phrases (ASGI has none; PVE clients read it: proxmoxer shows it, the Terr
     ``Config.h11_max_incomplete_event_size`` or ``h11._connection.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE``.
 
 One write per answer's head and first body bytes (under TLS, one record and one system call instead of
-two), and the abort extension (an answer cut short on purpose closes the connection, and uvicorn does
-not log it as an app error):
+two), the abort extension (an answer cut short on purpose closes the connection, and uvicorn does not
+log it as an app error), and a body received whole handed over though its client left:
   - ``HttpToolsProtocol._start_asgi_task``: where each request's cycle is about to run; its ``send``
-    is wrapped there.
-  - ``RequestResponseCycle.transport``, ``RequestResponseCycle.send``: replaced per request.
+    and ``receive`` are wrapped there.
+  - ``RequestResponseCycle.transport``, ``RequestResponseCycle.send``, ``RequestResponseCycle.receive``:
+    replaced per request.
   - ``RequestResponseCycle.response_complete``, ``RequestResponseCycle.disconnected``: read, and
     ``disconnected`` set on an abort (what uvicorn's own ``send`` and ``run_asgi`` check).
+  - ``RequestResponseCycle.more_body``, ``RequestResponseCycle.body``: the parser saw the body end
+    (``more_body`` false once all of Content-Length is in), and what of it the app has not read yet.
 
 pveproxy's head limits and timeout (httptools itself has none: a client could make the server buffer
 headers without end, or hold a connection without ever sending a head):
@@ -111,12 +114,15 @@ HOOKS: tuple[Hook, ...] = (
     Hook(H11Protocol, "config"),
     Hook(uvicorn.Config, "h11_max_incomplete_event_size"),
     Hook(h11_connection, "DEFAULT_MAX_INCOMPLETE_EVENT_SIZE"),
-    # each request's send
+    # each request's send and receive
     Hook(HttpToolsProtocol, "_start_asgi_task", ("cycle", "app")),
     Hook(RequestResponseCycle, "transport"),
     Hook(RequestResponseCycle, "send", ("message",)),
+    Hook(RequestResponseCycle, "receive", ()),
     Hook(RequestResponseCycle, "response_complete"),
     Hook(RequestResponseCycle, "disconnected"),
+    Hook(RequestResponseCycle, "more_body"),
+    Hook(RequestResponseCycle, "body"),
     # head limits and timeout
     Hook(HttpToolsProtocol, "__init__", _PROTOCOL_INIT),
     Hook(HttpToolsProtocol, "data_received", ("data",)),
@@ -266,6 +272,32 @@ def _coalescing(cycle: Any, send: Any) -> Any:
     return coalescing_send
 
 
+def _whole_before_gone(cycle: Any, receive: Any) -> Any:
+    """``receive`` handing over a body received whole before it says the client is gone.
+
+    uvicorn answers ``http.disconnect`` once the connection is lost, even when the whole body is in its
+    buffer and the app has not read it yet: a client that sent a complete request and half-closed at
+    once (HTTP/1.0 clients, ``nc -N``) or closed, to an app that reads late (behind middleware, on a
+    busy loop), lost a request pveproxy runs (AnyEvent::Handle serves what it has buffered before it
+    reports the end of input). Only a body the parser saw end is handed over (``more_body`` false: all
+    of Content-Length in); one cut short stays a disconnect, so it never runs.
+    """
+    whole = False  # the app has had the body's last part
+
+    async def whole_receive() -> Any:
+        nonlocal whole
+        message = await receive()
+        if message["type"] == "http.request":
+            whole = whole or not message.get("more_body", False)
+        elif not whole and not cycle.more_body and not cycle.response_complete:
+            whole = True
+            body, cycle.body = bytes(cycle.body), bytearray()
+            return {"type": "http.request", "body": body, "more_body": False}
+        return message
+
+    return whole_receive
+
+
 def _aborting(cycle: Any, send: Any) -> Any:
     """``send`` taking ``ABORT_EXTENSION``: the connection closes on an answer cut short on purpose (a
     node's answer failing mid-body), and uvicorn takes the app's return as that end instead of logging
@@ -397,6 +429,7 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         cycle.scope.setdefault("extensions", {})[ABORT_EXTENSION] = {}
         cycle.send = _aborting(cycle, _with_reason(_coalescing(cycle, cycle.send)))
+        cycle.receive = _whole_before_gone(cycle, cycle.receive)
         super()._start_asgi_task(cycle, app)
 
 
