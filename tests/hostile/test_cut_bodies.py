@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pvegateway.http.api import Exchange
 from pvegateway.statedir import certificate
 from pvegateway.testing import DEFAULT_PASSWORD, DEFAULT_USER, Control, mock_gateway
 from pvegateway.testing_server import ThreadedServer
@@ -92,6 +93,23 @@ class Served:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         return self.tls.wrap_socket(sock, server_hostname="127.0.0.1") if self.tls is not None else sock
 
+    def send_and_leave(self, request: bytes, how: str, *, late: bool) -> Exchange:
+        """Send ``request``, end the connection ``how`` once the server has read it, and wait until the
+        gateway is done with the request. ``late``: it waits at the door until the server has closed the
+        connection."""
+        self.answers.clear()
+        if late:
+            self.door.close()
+        with self.connect() as sock:
+            sock.sendall(request)
+            wait_read(sock)
+            connection = ends(sock)
+            cut(sock, how)
+            if late:
+                wait_server_closed(connection)
+                self.door.open()
+            return self.answers.next()
+
 
 @pytest.fixture(scope="module", params=["http", "tls"])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
@@ -137,18 +155,7 @@ def test_a_body_cut_short_runs_nothing_and_gets_no_answer(
 ) -> None:
     content_type = MULTIPART if path.endswith("/upload") else FORM
     before = served.control.dump()
-    served.answers.clear()
-    if late:
-        served.door.close()
-    with served.connect() as sock:
-        sock.sendall(head(served, method, path, body, content_type) + body[:sent])
-        wait_read(sock)
-        connection = ends(sock)
-        cut(sock, how)
-        if late:
-            wait_server_closed(connection)
-            served.door.open()
-        finished = served.answers.next()
+    finished = served.send_and_leave(head(served, method, path, body, content_type) + body[:sent], how, late=late)
     assert (finished.method, finished.status) == (method, 0)  # the gateway is done with it: no answer
     assert served.control.dump() == before, "a request cut short changed the cluster"
 
@@ -187,16 +194,6 @@ def test_a_request_received_whole_runs_though_its_client_left(
         body = upload_body(f"{name}.iso")
         request = head(served, "POST", UPLOAD[1], body, MULTIPART) + body
         made, created = f"local:iso/{name}.iso", _isos
-    served.answers.clear()
-    if late:
-        served.door.close()
-    with served.connect() as sock:
-        sock.sendall(request)
-        connection = ends(sock)
-        cut(sock, how)
-        if late:
-            wait_server_closed(connection)
-            served.door.open()
-        finished = served.answers.next()
+    finished = served.send_and_leave(request, how, late=late)
     assert (finished.method, finished.status) == ("POST", 200)
     assert made in created(served)
