@@ -68,12 +68,12 @@ def populate(backend: Any, count: int, start: int = 10000) -> None:
 
 def serve(port: int, existing: int) -> None:
     """The mock on 127.0.0.1:``port`` over plain HTTP with ``existing`` VMs (3 seeded + the rest)."""
-    from pvegateway.http import server
+    from pvegateway.http import listen, server
     from pvegateway.testing import mock_gateway
 
     app = mock_gateway("9.2")
     populate(app.backend, max(0, existing - 3))
-    sock = server.bind("127.0.0.1", port)
+    sock = listen.bind("127.0.0.1", port)
     server.run_uvicorn(app, sock, None, None, "error")
 
 

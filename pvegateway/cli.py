@@ -135,7 +135,7 @@ def _tune_gc() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from . import statedir
     from .backends.proxy.options import ProxyConfigError
-    from .http import server
+    from .http import listen, server
 
     if args.workers < 1:
         print("pvegateway: --workers needs at least 1", file=sys.stderr)
@@ -145,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
               "get their own cluster. Run one worker (use --state FILE to keep state across restarts).",
               file=sys.stderr)
         return 2
-    server.ssl_paths_ok(args.tls_cert, args.tls_key)
+    listen.ssl_paths_ok(args.tls_cert, args.tls_key)
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else statedir.default_state_dir()
     state_dir.mkdir(parents=True, exist_ok=True)
     cert, key, fingerprint = args.tls_cert, args.tls_key, None
@@ -161,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, ProxyConfigError) as err:
         print(f"pvegateway: {err}", file=sys.stderr)
         return 2
-    sock = server.bind(args.host, args.port)
+    sock = listen.bind(args.host, args.port)
     port = sock.getsockname()[1]  # --port 0: the one the system picked
     scheme = "http" if args.http else "https"
     target = f" to {', '.join(options['upstreams'])}" if args.mode == "proxy" else ""

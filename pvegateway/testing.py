@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from .http.server import ThreadedServer
+from .testing_server import ThreadedServer
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send

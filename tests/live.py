@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from pvegateway.http.server import ThreadedServer
+from pvegateway.testing_server import ThreadedServer
 
 
 @contextlib.contextmanager

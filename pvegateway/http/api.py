@@ -367,7 +367,7 @@ class ApiApp:
                 await answer.close()
 
     def _add_reason(self, headers: list[tuple[bytes, bytes]], status: int, reason: str) -> None:
-        """The reason phrase for the server to write (see http.server), when it is not the standard one."""
+        """The reason phrase for the server to write (see http/_uvicorn.py), when it is not the standard one."""
         if self.send_reason and reason != envelope.standard_phrase(status):
             line = reason_bytes(reason)
             if line:

@@ -25,10 +25,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from ._uvicorn import STARTUP_FAILURE  # a worker whose lifespan failed: restarting would fail again
+
 READY = signal.SIGRTMIN  # a real-time signal: queued per worker, never merged like SIGCHLD
 _STOPS = (signal.SIGTERM, signal.SIGINT)
 _WAITED = {*_STOPS, signal.SIGCHLD, READY}
-STARTUP_FAILURE = 3  # uvicorn's status for a lifespan that failed: restarting would fail again
 STABLE_AFTER = 10.0  # a worker that lived this long resets its restart pause
 KILL_GRACE = 5.0  # after the shutdown timeout, workers still alive are killed
 

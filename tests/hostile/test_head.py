@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pvegateway.http.server import PVEHttpToolsProtocol
+from pvegateway.http._uvicorn import PVEHttpToolsProtocol
 from pvegateway.statedir import certificate
 from pvegateway.testing import PVEMock, mock_gateway
 from tests.live import live_server

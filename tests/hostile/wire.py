@@ -109,8 +109,8 @@ def login(base: str, username: str, password: str) -> Login:
     return Login(data["username"], data["ticket"], data["CSRFPreventionToken"])
 
 
-def _tcp_queues(local: tuple[str, int], remote: tuple[str, int]) -> tuple[int, int] | None:
-    """The send and receive queues of the TCP socket ``local`` -> ``remote`` (IPv4), from /proc/net/tcp."""
+def _tcp_row(local: tuple[str, int], remote: tuple[str, int]) -> list[str] | None:
+    """The kernel's line for the TCP socket ``local`` -> ``remote`` (IPv4), from /proc/net/tcp."""
 
     def address(host: str, port: int) -> str:
         return f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"
@@ -119,9 +119,17 @@ def _tcp_queues(local: tuple[str, int], remote: tuple[str, int]) -> tuple[int, i
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if (fields[1], fields[2]) == wanted:
-            tx, rx = fields[4].split(":")
-            return int(tx, 16), int(rx, 16)
+            return fields
     return None
+
+
+def _tcp_queues(local: tuple[str, int], remote: tuple[str, int]) -> tuple[int, int] | None:
+    """The send and receive queues of the TCP socket ``local`` -> ``remote``."""
+    fields = _tcp_row(local, remote)
+    if fields is None:
+        return None
+    tx, rx = fields[4].split(":")
+    return int(tx, 16), int(rx, 16)
 
 
 def wait_read(sock: socket.socket, timeout: float = TIMEOUT) -> None:
@@ -135,9 +143,32 @@ def wait_read(sock: socket.socket, timeout: float = TIMEOUT) -> None:
         time.sleep(0.001)
 
 
+_LAST_ACK = "09"  # /proc/net/tcp's state of a socket closed after its peer's FIN, awaiting the last ACK
+
+
+def ends(sock: socket.socket) -> tuple[tuple[str, int], tuple[str, int]]:
+    """The connection's client and server addresses (taken before a cut: a closed socket has none)."""
+    return sock.getsockname()[:2], sock.getpeername()[:2]
+
+
+def wait_server_closed(connection: tuple[tuple[str, int], tuple[str, int]], timeout: float = TIMEOUT) -> None:
+    """Until the server has closed its end of ``connection`` (``ends``): its socket is gone, or closed
+    and waiting for the client's last ACK. The server has handled the client's leaving by then. A
+    bounded poll of the kernel's table, as in ``wait_read``."""
+    client, server = connection
+    deadline = time.monotonic() + timeout
+    while (row := _tcp_row(server, client)) is not None and row[3] != _LAST_ACK:
+        assert time.monotonic() < deadline, "the server did not close the connection the client left"
+        time.sleep(0.001)
+
+
 def cut(sock: socket.socket, how: str) -> None:
     """End a connection abruptly: ``close`` (FIN; under TLS without close_notify, as ``SSLSocket.close``
-    never sends one) or ``reset`` (RST: SO_LINGER 0)."""
+    never sends one), ``reset`` (RST: SO_LINGER 0) or ``half-close`` (FIN, ``shutdown(SHUT_WR)``: the
+    socket can still read, and the caller closes it)."""
+    if how == "half-close":
+        sock.shutdown(socket.SHUT_WR)
+        return
     if how == "reset":
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()

@@ -180,7 +180,7 @@ async def test_no_reason_header_leaks_when_the_server_cannot_use_it() -> None:
 
 def test_listening_socket_turns_nagle_off() -> None:
     """asyncio disables Nagle only for IPPROTO_TCP sockets; with it on, keep-alive answers stall ~40 ms."""
-    from pvegateway.http.server import bind
+    from pvegateway.http.listen import bind
 
     sock = bind("127.0.0.1", 0)
     try:
@@ -203,7 +203,7 @@ async def _reasons(base: str) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("protocol", ["httptools", "h11"])
 async def test_each_response_gets_its_own_reason_under_both_protocols(protocol: str) -> None:
-    from pvegateway.http.server import PVEH11Protocol, PVEHttpToolsProtocol
+    from pvegateway.http._uvicorn import PVEH11Protocol, PVEHttpToolsProtocol
 
     chosen = PVEHttpToolsProtocol if protocol == "httptools" else PVEH11Protocol
     with live_server(create_app("9.2", "generic", send_reason=True), protocol=chosen) as url:

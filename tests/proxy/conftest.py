@@ -14,9 +14,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from pvegateway.app import Gateway
 from pvegateway.backends.proxy import ProxyBackend, ProxyOptions
-from pvegateway.http.server import ThreadedServer
 from pvegateway.statedir import certificate
 from pvegateway.testing import Control, _schema, gateway_root_password, mock_gateway
+from pvegateway.testing_server import ThreadedServer
 
 
 @dataclass

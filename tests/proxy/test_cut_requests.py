@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from pvegateway.app import create_app
-from pvegateway.http.server import ThreadedServer
+from pvegateway.testing_server import ThreadedServer
 from tests.hostile.wire import Answers, cut, wait_read
 
 from .conftest import Node

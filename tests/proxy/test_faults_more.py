@@ -32,7 +32,7 @@ import pytest
 from pvegateway.app import Gateway, create_app
 from pvegateway.backends.proxy import ProxyBackend
 from pvegateway.backends.proxy.http1 import Usage
-from pvegateway.http.server import ThreadedServer
+from pvegateway.testing_server import ThreadedServer
 
 from .faulty import Request, answer, by_path, nodes, pve_json, reset_mid_body, server_tls, stall
 

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from pvegateway.http.server import ThreadedServer
+from pvegateway.testing_server import ThreadedServer
 
 SIZE = 128 * 1024 * 1024
 CHUNK = 1024 * 1024

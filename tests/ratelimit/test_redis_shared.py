@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import redis
 
 from pvegateway.app import Gateway
-from pvegateway.http.server import ThreadedServer
 from pvegateway.ratelimit.api import ApiLimiter
 from pvegateway.testing import mock_gateway
+from pvegateway.testing_server import ThreadedServer
 from tests.compose import limited
 
 from .conftest import call, client
