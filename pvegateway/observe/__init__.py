@@ -21,6 +21,7 @@ from .. import __version__
 from ..http.api import Exchange, Observer
 from ..secrets import BearerKeys, require_strong_keys
 from .access import LOGGER, AccessLog, log_to
+from .endpoints import routes
 from .exposition import process_start_time, render
 from .health import Readiness
 from .metrics import Metrics
@@ -69,12 +70,10 @@ class Observability:
     def routes(self, gateway: Gateway) -> list[Route]:
         """The health routes (and ``/metrics``) of ``gateway``: the gateway asks for them when it builds
         its site, at construction and after a schema swap."""
-        from .endpoints import routes
-
-        if self.gateway is not gateway:
+        if self.gateway is not gateway or self.readiness is None:
             ttl, timeout = self._readiness
             self.gateway, self.readiness = gateway, Readiness(gateway, ttl=ttl, timeout=timeout)
-        return routes(self)
+        return routes(self.readiness, self.exposition if self.metrics is not None else None, self.metrics_keys)
 
     def info(self) -> dict[str, str]:
         """Read at each scrape: the schema may be swapped while serving."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,18 +10,18 @@ from starlette.routing import Route
 
 from ..errors import PVEError
 from ..http.site import client_of, error_response
+from ..secrets import BearerKeys
 from .exposition import CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from . import Observability
+from .health import Readiness
 
 _NO_STORE = {"cache-control": "no-store"}
 
 
-def routes(observability: Observability) -> list[Route]:
-    found = [Route("/healthz", _healthz, methods=["GET"]), Route("/readyz", _readyz(observability), methods=["GET"])]
-    if observability.metrics is not None:
-        found.append(Route("/metrics", _metrics(observability), methods=["GET"]))
+def routes(readiness: Readiness, metrics: Callable[[], str] | None, token: BearerKeys) -> list[Route]:
+    """The health routes, and ``/metrics`` serving ``metrics()`` (None: no metrics) to ``token``'s holders."""
+    found = [Route("/healthz", _healthz, methods=["GET"]), Route("/readyz", _readyz(readiness), methods=["GET"])]
+    if metrics is not None:
+        found.append(Route("/metrics", _metrics(metrics, token), methods=["GET"]))
     return found
 
 
@@ -31,10 +30,8 @@ async def _healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"}, headers=_NO_STORE)
 
 
-def _readyz(observability: Observability) -> Callable[[Request], object]:
+def _readyz(readiness: Readiness) -> Callable[[Request], object]:
     async def readyz(_request: Request) -> Response:
-        readiness = observability.readiness
-        assert readiness is not None  # set when the gateway asked for these routes
         verdict = await readiness.check()
         if verdict.ready:
             return JSONResponse({"status": "ready"}, headers=_NO_STORE)
@@ -43,8 +40,8 @@ def _readyz(observability: Observability) -> Callable[[Request], object]:
     return readyz
 
 
-def _metrics(observability: Observability) -> Callable[[Request], object]:
-    token = observability.metrics_keys  # digested once, compared in constant time
+def _metrics(exposition: Callable[[], str], token: BearerKeys) -> Callable[[Request], object]:
+    """``token``: digested once, compared in constant time."""
 
     async def metrics(request: Request) -> Response:
         try:
@@ -54,6 +51,6 @@ def _metrics(observability: Observability) -> Callable[[Request], object]:
         if not admitted:
             return Response("metrics need 'Authorization: Bearer TOKEN'\n", status_code=401,
                             headers={"www-authenticate": 'Bearer realm="metrics"', **_NO_STORE})
-        return Response(observability.exposition(), headers={"content-type": CONTENT_TYPE, **_NO_STORE})
+        return Response(exposition(), headers={"content-type": CONTENT_TYPE, **_NO_STORE})
 
     return metrics

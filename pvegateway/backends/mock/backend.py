@@ -17,7 +17,7 @@ from ...ratelimit.login import LoginThrottle, login_userid
 from ...secrets import BearerKeys, require_strong_keys
 from ..base import Call, Identity, Incoming, Result, Streamed
 from ..generic import GenericBackend
-from . import snapshot
+from . import control, snapshot
 from .auth import Authenticator
 from .clock import Clock
 from .handlers import all_routes
@@ -110,8 +110,6 @@ class MockBackend:
 
     def site_routes(self) -> list[Any]:
         """The control API under ``/_gateway`` (mounted by the Gateway next to /openapi.json)."""
-        from . import control
-
         return list(control.routes(self))
 
     # --- Backend protocol -------------------------------------------------------------------------

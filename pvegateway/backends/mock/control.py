@@ -8,8 +8,8 @@ compared in constant time and never logged; too many wrong keys from one address
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from ...errors import PVEError
 from ...http.site import client_of, error_response
-from .backend import MockBackend
+from ...secrets import BearerKeys
+from .runtime import Mock
 from .tasks import Progression
 
 PREFIX = "/_gateway"
@@ -35,8 +36,26 @@ async def _body(request: Request) -> Any:
     return json.loads(raw)
 
 
+class _Options(Protocol):
+    tasks: str
+
+
+class Controlled(Protocol):
+    """What the control API drives: the mock backend, as it is seen from here."""
+
+    mock: Mock
+    control_keys: BearerKeys
+
+    @property
+    def options(self) -> _Options: ...
+
+    def reset(self, seed: Mapping[str, Any] | None = None) -> None: ...
+
+    def dump(self) -> dict[str, Any]: ...
+
+
 class Control:
-    def __init__(self, backend: MockBackend) -> None:
+    def __init__(self, backend: Controlled) -> None:
         self.backend = backend
         self.key = backend.control_keys  # none: the routes answer 404
 
@@ -113,5 +132,5 @@ class Control:
         return [Route(PREFIX + path, self._guarded(endpoint), methods=[method]) for path, method, endpoint in table]
 
 
-def routes(backend: MockBackend) -> list[Route]:
+def routes(backend: Controlled) -> list[Route]:
     return Control(backend).routes()
