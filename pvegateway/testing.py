@@ -43,7 +43,7 @@ import concurrent.futures
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -183,6 +183,7 @@ class PVEMock:
     password: str = DEFAULT_PASSWORD
     certificate: str | None = None
     fingerprint: str | None = None
+    clients: list[Any] = field(default_factory=list, repr=False)  # proxmoxer sessions, closed at the end
 
     @property
     def url(self) -> str:
@@ -216,7 +217,16 @@ class PVEMock:
         if "token_name" not in kwargs:
             options["password"] = self.password
         options.update(kwargs)
-        return ProxmoxAPI(self.host, port=self.port, **options)
+        api = ProxmoxAPI(self.host, port=self.port, **options)
+        self.clients.append(api)
+        return api
+
+    def close_clients(self) -> None:
+        """Close the connections of the proxmoxer clients made here: a test need not (and a socket left
+        to the garbage collector is a ResourceWarning in some later test)."""
+        for api in self.clients:
+            api._store["session"].close()
+        self.clients.clear()
 
 
 @dataclass
@@ -255,11 +265,13 @@ def running_mock(
     server = ThreadedServer(gateway, str(cert) if cert else None, str(key) if key else None)
     control = Control(gateway, server.loop)
     password = str(options.get("root_password") or gateway_root_password(control))
+    mock = PVEMock("127.0.0.1", server.port, tls, control, DEFAULT_USER, password,
+                   str(cert) if cert else None, fingerprint)
     server.start()
     try:
-        yield PVEMock("127.0.0.1", server.port, tls, control, DEFAULT_USER, password,
-                      str(cert) if cert else None, fingerprint)
+        yield mock
     finally:
+        mock.close_clients()
         server.close()
 
 

@@ -43,6 +43,8 @@ class ThreadedServer:
         except BaseException as err:  # reported by close()
             self.errors.append(err)
         finally:
+            # callbacks the shutdown scheduled last (closing transports) run before the loop goes
+            self.loop.run_until_complete(asyncio.sleep(0))
             self.loop.close()
 
     def start(self) -> None:

@@ -566,6 +566,13 @@ class GracefulServer(uvicorn.Server):
             await asyncio.sleep(0.01)
         for connection in list(state.connections):
             connection.transport.abort()
+        # an abort completes on the loop's next turns (under TLS, a turn per layer): let every
+        # connection see its end before the loop may stop, or its socket is left to the garbage
+        # collector (a ResourceWarning in whatever runs next)
+        for _turn in range(100):
+            if not state.connections:
+                break
+            await asyncio.sleep(0.001)
         await asyncio.sleep(0)
         if not self.force_exit:
             await self.lifespan.shutdown()
