@@ -27,7 +27,7 @@ from pvegateway.testing import PVEMock
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "docs-ui.png"
 UPDATE_ENV = "PVEGATEWAY_UPDATE_SCREENSHOT"
-TAGS = ["access", "cluster", "nodes", "pools", "storage", "version"]
+TAGS = ["access", "cluster", "nodes", "pools", "root", "storage", "version"]
 TIMEOUT_MS = 15_000
 # ReDoc renders all 675 operations before it shows anything: ~11 s on a 2-core machine.
 REDOC_TIMEOUT_MS = 60_000
