@@ -100,6 +100,8 @@ def num(value: str | float) -> int | float:
     """
     if not isinstance(value, str):
         return value  # a number as such (parsed property strings hold strings; direct callers may not)
+    if value.isascii() and value.isdigit() and len(value) < 20:
+        return int(value)  # the common case (under 2**64), without the regexes below
     found = _NUMBER.match(value)
     assert found is not None  # nosec B101 # narrowing: the pattern matches the empty string
     sign, whole, frac = found.groups()
