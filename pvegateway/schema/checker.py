@@ -23,6 +23,7 @@ from .errormap import join_path
 from .formats import FormatError
 from .formats.registry import CODE_FORMATS
 from .perl import is_integer, is_number, ref_name, split_list, truthy
+from .perlre import AnchoredPattern
 
 Errors = Iterator[ValidationError]
 # A PVEValidator instance; jsonschema's Validator protocol does not declare format_checker.
@@ -358,8 +359,8 @@ def _type_matches(schema: Mapping[str, Any], instance_type: Any) -> bool:
 # --- scalar keywords, in PVE's order ------------------------------------------------------------------
 # Each keyword is a plain test returning PVE's message (None on success), wrapped as a jsonschema keyword.
 
-def _pattern_failure(pattern: Any, instance: str) -> str | None:
-    return msg.PATTERN if pattern.search(instance) is None else None
+def _pattern_failure(pattern: AnchoredPattern, instance: str) -> str | None:
+    return None if pattern.matches(instance) else msg.PATTERN
 
 
 def _max_length_failure(bound: Bound, instance: str) -> str | None:

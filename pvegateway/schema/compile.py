@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .perl import compile_anchored, perl_str, truthy
+from .perl import perl_str, truthy
+from .perlre import compile_anchored
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from typing import Any
 
 # Perl's \s under Unicode rules, as literal characters (none is special inside a class).
@@ -17,14 +16,21 @@ PERL_SPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 )
 S = f"[{PERL_SPACE}]"
+# Perl's Unicode \w: letters, marks, Nd and Nl digits, connector punctuation, the two join controls,
+# and the Other_Alphabetic symbols (circled/squared Latin letters) although they are `So`.
+PERL_WORD_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Nd", "Mn", "Mc", "Me", "Pc"})
+PERL_WORD_EXTRA = "\u200c\u200d"
+PERL_WORD_SYMBOLS = ((0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189))
+# the same set as the contents of an RE2 character class
+PERL_WORD_CLASS = r"\p{L}\p{M}\p{Nl}\p{Nd}\p{Pc}\x{200c}\x{200d}" + "".join(
+    f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in PERL_WORD_SYMBOLS
+)
 NS = f"[^{PERL_SPACE}]"
 _LIST_SEPARATOR = re.compile(r"[,;]")
 _LEADING_SPACE = re.compile(f"^{S}+")
 _SPACES = re.compile(f"{S}+")
 _IS_NUMBER = re.compile(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$")
 _IS_INTEGER = re.compile(r"^[+-]?\d+$")
-# Perl's stringified qr// wrappers: (?^:...), (?^i:...), (?^u:...), (?^ui:...)
-_QR_WRAPPER = re.compile(r"\(\?\^([a-z]*):")
 
 
 def perl_str(value: Any) -> str:
@@ -112,20 +118,3 @@ def _drop_trailing_empty(parts: list[str]) -> list[str]:
     while parts and parts[-1] == "":
         parts.pop()
     return parts
-
-
-def translate_regex(pattern: str) -> str:
-    """A Perl regex as Python's ``re`` reads it: stringified ``qr//`` groups and Perl-only escapes."""
-
-    def wrapper(match: re.Match[str]) -> str:
-        flags = "".join(f for f in match.group(1) if f in "imsx")
-        return f"(?{flags}:" if flags else "(?:"
-
-    text = _QR_WRAPPER.sub(wrapper, pattern)
-    return text.replace(r"\z", r"\Z").replace(r"\h", r"[ \t]")
-
-
-@lru_cache(maxsize=4096)
-def compile_anchored(pattern: str) -> re.Pattern[str]:
-    """``m/^$pattern$/`` exactly as Perl applies it: no grouping, so alternations are half anchored."""
-    return re.compile("^" + translate_regex(pattern) + "$")

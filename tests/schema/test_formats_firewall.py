@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pvegateway.schema.formats._netip import NetIP, net_ip_new
 from pvegateway.schema.formats.firewall import CONNTRACK_HELPER_DIE_LOCATION, FORMATS
 from tests.schema.format_cases import value_tests
 
@@ -139,3 +145,33 @@ test_valid_values_pass, test_invalid_values_fail_with_pve_text = value_tests(FOR
 def test_conntrack_helper_error_carries_perl_location() -> None:
     assert CONNTRACK_HELPER_DIE_LOCATION.startswith(" at /usr/share/perl5/PVE/Firewall.pm line ")
     assert CONNTRACK_HELPER_DIE_LOCATION.endswith(".\n")
+
+
+# --- plain addresses take a short way to Net::IP's answer ----------------------------------------------
+
+_v4 = st.lists(st.sampled_from(["0", "1", "01", "001", "10", "99", "255", "256", "999", "0000"]), min_size=1,
+               max_size=5).map(".".join)
+_v6 = st.builds(
+    lambda groups, cut, double: ":".join(groups[:cut]) + double + ":".join(groups[cut:]),
+    st.lists(st.text("0123456789abcdefABCDEF", min_size=0, max_size=5), max_size=9),
+    st.integers(0, 9), st.sampled_from(["", ":", "::", ":::"]),
+)
+_exact_v4 = st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
+_exact_v6 = st.integers(0, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n).compressed)
+_address = st.one_of(_v4, _v6, _exact_v4, _exact_v6)
+_element = st.one_of(
+    _address,
+    st.builds("{}/{}".format, _address, st.sampled_from(["0", "8", "24", "32", "33", "64", "128", "129", "08"])),
+    st.builds("{}-{}".format, _address, _address),
+    st.builds(lambda a, n: str(ipaddress.ip_network(f"{a}/{n}", strict=False)),
+              _exact_v4, st.integers(0, 32)),
+)
+
+
+@settings(derandomize=True, database=None, max_examples=3000)
+@given(_element)
+def test_plain_addresses_get_net_ips_own_answer(element: str) -> None:
+    """``net_ip_new`` answers plain addresses, networks and ranges without the full Net::IP port; the
+    port (NetIP, pinned to PVE's texts above) must give the same result and error for each."""
+    parser = NetIP()
+    assert net_ip_new.__wrapped__(element) == (parser.new(element), parser.error)

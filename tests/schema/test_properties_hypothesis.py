@@ -26,7 +26,8 @@ from pvegateway.schema import propstring
 from pvegateway.schema.checker import PVE_FORMATS, PVEValidator
 from pvegateway.schema.compile import HashFormat, compile_hash_format
 from pvegateway.schema.formats.registry import HASH_FORMATS, HASH_VALIDATORS
-from pvegateway.schema.perl import translate_regex
+from pvegateway.schema.perl import PERL_SPACE
+from pvegateway.schema.perlre import python_syntax
 from pvegateway.schema.propstring import parse_boolean
 from tests.schema import (
     test_formats_access,
@@ -131,8 +132,19 @@ def _unbounded_values(schema: Mapping[str, Any], default: bool) -> st.SearchStra
         return st.sampled_from(values)
     pattern = schema.get("pattern")
     if pattern is not None:
-        return st.from_regex(translate_regex(pattern.pattern.removeprefix("^").removesuffix("$")), fullmatch=True)
+        return _perl_matches(pattern.source)
     return _PLAIN
+
+
+# Python's Unicode \s, \w and \d are not Perl's (\x1f is space, '²' a word character to Python only);
+# their ASCII forms are, and Perl's non-ASCII spaces are kept out of what \S and [^\s] may draw.
+_PERL_ONLY_SPACE = frozenset(c for c in PERL_SPACE if not c.isascii())
+
+
+def _perl_matches(source: str) -> st.SearchStrategy[str]:
+    """Strings that Perl's ``m/^SOURCE$/`` matches (drawn with classes both dialects agree on)."""
+    drawn = st.from_regex(re.compile(python_syntax(source), re.ASCII), fullmatch=True)
+    return drawn.filter(_PERL_ONLY_SPACE.isdisjoint)
 
 
 @st.composite

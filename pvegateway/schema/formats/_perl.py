@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from ..perl import NS as NS
 from ..perl import PERL_SPACE as PERL_SPACE
+from ..perl import PERL_WORD_CATEGORIES, PERL_WORD_EXTRA, PERL_WORD_SYMBOLS
 from ..perl import S as S
 from ..perl import split as split
 from ..perl import split_list as split_list
@@ -31,9 +32,6 @@ from . import CodeFormat, FormatError
 WORD_MARK = "\x01"
 """Stand-in for a non-ASCII Perl word character in :func:`word_view` output."""
 
-_WORD_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Nd", "Mn", "Mc", "Me", "Pc"})
-# Other_Alphabetic symbols (circled/squared Latin letters) are \w to Perl although they are `So`.
-_ALPHABETIC_SYMBOLS = ((0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189))
 
 # Perl's string-to-number conversion skips ASCII white space only, and reads ASCII digits only.
 _NUMBER = re.compile(r"[\t\n\x0b\x0c\r ]*([+-]?)([0-9]*)(?:\.([0-9]*))?", re.ASCII)
@@ -69,10 +67,10 @@ def is_word_char(char: str) -> bool:
     """Whether Perl's Unicode ``\\w`` matches ``char``."""
     if char.isascii():
         return char.isalnum() or char == "_"
-    if unicodedata.category(char) in _WORD_CATEGORIES or char in "\u200c\u200d":
+    if unicodedata.category(char) in PERL_WORD_CATEGORIES or char in PERL_WORD_EXTRA:
         return True
     code = ord(char)
-    return any(lo <= code <= hi for lo, hi in _ALPHABETIC_SYMBOLS)
+    return any(lo <= code <= hi for lo, hi in PERL_WORD_SYMBOLS)
 
 
 def word_view(value: str) -> str:
@@ -102,6 +100,8 @@ def num(value: str | float) -> int | float:
     """
     if not isinstance(value, str):
         return value  # a number as such (parsed property strings hold strings; direct callers may not)
+    if value.isascii() and value.isdigit() and len(value) < 20:
+        return int(value)  # the common case (under 2**64), without the regexes below
     found = _NUMBER.match(value)
     assert found is not None  # nosec B101 # narrowing: the pattern matches the empty string
     sign, whole, frac = found.groups()
