@@ -25,9 +25,11 @@ VALID = [
     ("pve-sdn-ipam-id", "netbox1"),
     ("pve-sdn-dns-id", "pdns1"),
     ("pve-sdn-controller-id", "ctl_2-a"),
-    ("pve-sdn-subnet-id", "10.7.0.0-24"),
+    # pve-network src/PVE/Network/SDN/SubnetPlugin.pm:35-53 (parse_sdn_subnet_id): an id with a '/' is
+    # the CIDR itself; otherwise it is ZONE-IP-MASK, as PVE names a subnet of a zone
+    ("pve-sdn-subnet-id", "zone1-10.7.0.0-24"),
     ("pve-sdn-subnet-id", "10.7.0.0/24"),
-    ("pve-sdn-subnet-id", "fd00::-64"),
+    ("pve-sdn-subnet-id", "zone1-fd00::-64"),
     ("pve-sdn-bgp-rt", "65000:100"),
     ("pve-sdn-bgp-rt", "4294967295:4294967295"),
     ("pve-sdn-isis-net", "49.0001.1921.6800.1002.00"),
@@ -65,7 +67,8 @@ INVALID = [
         "c" * 65,
         f"controller ID '{'c' * 65}' can't be more length than 64 characters\n",
     ),
-    ("pve-sdn-subnet-id", "10.7.0.0-33", "value does not look like a valid CIDR network\n"),
+    ("pve-sdn-subnet-id", "zone1-10.7.0.0-33", "value does not look like a valid CIDR network\n"),
+    ("pve-sdn-subnet-id", "10.7.0.0-24", "value does not look like a valid CIDR network\n"),  # no zone
     ("pve-sdn-bgp-rt", "65000", "value does not look like a valid bgp route-target\n"),
     ("pve-sdn-bgp-rt", "4294967296:1", "value does not look like a valid bgp route-target\n"),
     ("pve-sdn-isis-net", "49.0001.1921.00", "value does not look like a valid isis net\n"),

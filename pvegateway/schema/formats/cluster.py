@@ -12,6 +12,7 @@ hash formats.
 
 from __future__ import annotations
 
+from ..perl import split
 from . import CodeFormat
 from ._net import DNS_LABEL, is_cidr
 from ._perl import NS, PerlRe, fail, num, regex_format
@@ -46,7 +47,13 @@ _SDN_ID = "[a-z][a-z0-9]*[a-z0-9]"
 
 
 def verify_sdn_subnet_id(value: str) -> None:
-    cidr = value.replace("-", "/", 1)  # $id =~ s/-/\//r
+    """``ZONE-IP-MASK`` (how PVE names a zone's subnet), or a CIDR with its ``/``."""
+    if "/" in value:
+        cidr = value
+    else:
+        parts = split(value, "-")  # my ($zone, $ip, $mask) = split(/-/, $id)
+        ip, mask = ([*parts[1:3], "", ""])[:2]
+        cidr = f"{ip}/{mask}"
     if not is_cidr(cidr):  # pve-common's pve_verify_cidrv4 / cidrv6
         fail("value does not look like a valid CIDR network\n")
 
