@@ -149,7 +149,7 @@ class GenericBackend:
                     return Result(self._sample(op, "upid", context))
         if self._is_index(op):
             return Result([{"subdir": name} for name in self._children.get(op.path, [])])
-        return Result(self._sample(op, "upid" if op.method != "GET" else "", context))
+        return Result(self._sample(op, "upid" if op.returns_task else "", context))
 
     def _required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, Any]:
         """Sample values for the non-optional ``returns`` properties the item was not created with: an

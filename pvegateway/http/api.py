@@ -300,7 +300,7 @@ class ApiApp:
         upload = None
         fields: dict[str, Any] = {}
         if body is None:  # a multipart body, still unread
-            if not op.path.endswith("/upload"):
+            if not op.is_upload:
                 raise PVEError(506, f"upload 'Content-Type '{ctype}' not implemented", plain=True)
             length_text = headers.get("content-length", "")
             length = int(length_text) if length_text.isdigit() else None

@@ -34,7 +34,6 @@ TAG_DESCRIPTIONS: Mapping[str, str] = {
 
 _ID_CHARS = re.compile(r"[^A-Za-z0-9]+")
 _WRITE_METHODS = frozenset(("POST", "PUT", "DELETE"))
-_UPLOAD = re.compile(r"^/nodes/\{node\}/storage/\{storage\}/upload$")
 
 _COOKIE = "PVEAuthCookie"
 _TOKEN = "PVEAPIToken"  # noqa: S105  # nosec B105 # a scheme name, not a secret
@@ -140,7 +139,7 @@ def _security(op: Operation) -> list[JSONDict] | None:
     if op.is_open:
         return []
     token: list[JSONDict] = [{_TOKEN: []}] if op.allowtoken else []
-    if op.method in _WRITE_METHODS and not _UPLOAD.match(op.path):
+    if op.method in _WRITE_METHODS and not op.is_upload:
         return [{_COOKIE: [], _CSRF: []}, *token]
     return None if token else [{_COOKIE: []}]
 

@@ -17,7 +17,7 @@ in that example) is not limited.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from limits import RateLimitItem
 from limits.util import parse_many
@@ -26,18 +26,6 @@ from ..apidoc.operation import Operation
 
 GROUPS = ("read", "write", "login", "upload")
 FALLBACK = {"login": "write", "upload": "write"}
-LOGIN_PATH = "/access/ticket"
-
-
-def group_of(method: str, path: str) -> str:
-    """The group of an operation, by its method and path template."""
-    if method == "GET":
-        return "read"
-    if method == "POST" and path == LOGIN_PATH:
-        return "login"
-    if method == "POST" and path.endswith("/upload"):
-        return "upload"
-    return "write"
 
 
 @dataclass(frozen=True)
@@ -45,22 +33,15 @@ class Rules:
     """Limits per group; :meth:`for_operation` answers the group whose budget a call spends."""
 
     groups: Mapping[str, tuple[RateLimitItem, ...]]
-    _chosen: dict[tuple[str, str], tuple[str, tuple[RateLimitItem, ...]] | None] = field(
-        default_factory=dict, repr=False, compare=False)
 
     def for_operation(self, operation: Operation) -> tuple[str, tuple[RateLimitItem, ...]] | None:
-        """(group, limits) for ``operation``, or None when it is not limited; remembered per route."""
-        route = (operation.method, operation.path)
-        try:
-            return self._chosen[route]
-        except KeyError:
-            pass
-        group: str | None = group_of(*route)
-        if group not in self.groups:
-            group = FALLBACK.get(group or "")
-        chosen = (group, self.groups[group]) if group in self.groups and group is not None else None
-        self._chosen[route] = chosen
-        return chosen
+        """(group, limits) for ``operation`` (its ``rate_group``, or the one that group falls back to),
+        or None when it is not limited."""
+        group = operation.rate_group
+        if group in self.groups:
+            return group, self.groups[group]
+        fallback = FALLBACK.get(group)
+        return (fallback, self.groups[fallback]) if fallback in self.groups and fallback is not None else None
 
     def describe(self) -> str:
         """The rules in the spec's notation, for the startup line."""

@@ -49,3 +49,17 @@ def test_greedy_path_parameters_are_marked() -> None:
     assert _op("PUT /cluster/firewall/ipset/{name}/{cidr}").greedy_param == "cidr"
     assert _op("GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr}").greedy_param == "cidr"
     assert _op("GET /nodes/{node}/qemu/{vmid}/config").greedy_param is None
+
+
+def test_operation_facts_are_pves() -> None:
+    ops = {op.key: op for op in load_schema("9.2").operations}
+    assert [op.key for op in ops.values() if op.is_login] == ["POST /access/ticket"]
+    assert [op.key for op in ops.values() if op.is_upload] == ["POST /nodes/{node}/storage/{storage}/upload"]
+    # worker tasks answer their UPID: qemu-server src/PVE/API2/Qemu.pm create_vm and update_vm_async
+    # (fork_worker), pve-manager PVE/API2/VZDump.pm; the synchronous config update answers null, and
+    # wakeonlan answers the MAC address it woke (pve-manager PVE/API2/Nodes.pm)
+    assert ops["POST /nodes/{node}/qemu"].returns_task and ops["POST /nodes/{node}/qemu/{vmid}/config"].returns_task
+    assert ops["POST /nodes/{node}/vzdump"].returns_task
+    assert not ops["PUT /nodes/{node}/qemu/{vmid}/config"].returns_task
+    assert not ops["POST /nodes/{node}/wakeonlan"].returns_task
+    assert not any(op.returns_task for op in ops.values() if op.method == "GET")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 import pytest
 
+from pvegateway.apidoc.schema import load_schema
 from pvegateway.ratelimit.api import ApiLimiter
 from pvegateway.ratelimit.cli import add_arguments, limiter_from_args, mock_options_from_args
 from pvegateway.ratelimit.login import parse_throttle
-from pvegateway.ratelimit.rules import group_of, parse_rules
+from pvegateway.ratelimit.rules import parse_rules
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -25,10 +27,13 @@ def test_spec_names_each_group_in_limits_notation() -> None:
 
 
 def test_routes_fall_into_groups() -> None:
-    assert group_of("GET", "/nodes/{node}/qemu") == "read"
-    assert group_of("POST", "/access/ticket") == "login"
-    assert group_of("POST", "/nodes/{node}/storage/{storage}/upload") == "upload"
-    assert [group_of(m, "/pools") for m in ("POST", "PUT", "DELETE")] == ["write"] * 3
+    ops = {op.key: op for op in load_schema("9.2").operations}
+    assert ops["GET /nodes/{node}/qemu"].rate_group == "read"
+    assert ops["POST /access/ticket"].rate_group == "login"
+    assert ops["POST /nodes/{node}/storage/{storage}/upload"].rate_group == "upload"
+    assert [ops[f"{m} /pools"].rate_group for m in ("POST", "PUT", "DELETE")] == ["write"] * 3
+    groups = Counter(op.rate_group for op in ops.values())
+    assert (groups["login"], groups["upload"]) == (1, 1)  # PVE has one login and one upload route
 
 
 @pytest.mark.parametrize(("spec", "message"), [

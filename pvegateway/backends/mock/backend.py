@@ -28,7 +28,6 @@ from .tasks import Progression, Tasks
 from .tickets import Signer
 
 log = logging.getLogger(__name__)
-LOGIN = ("POST", "/access/ticket")
 
 
 @dataclass
@@ -142,7 +141,7 @@ class MockBackend:
         self.mock.tasks.settle()  # delayed tasks end on time, whether or not anyone reads their status
         if handler is None:
             return await self._generic(call, GUARDS.get(key))
-        if self.login_throttle is not None and (call.operation.method, call.operation.path) == LOGIN:
+        if self.login_throttle is not None and call.operation.is_login:
             user = login_userid(call.params)
             answer = await self.login_throttle.guard(user, call.client, lambda: handler(self.mock, call))
         else:
