@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import logging
+import signal
+
 import httpx
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -9,8 +13,11 @@ from starlette.routing import Mount, Route
 
 from pvegateway import create_app
 from pvegateway.apidoc.schema import load_schema
+from pvegateway.app import make_backend
 from pvegateway.backends.base import Call, Result
 from pvegateway.backends.generic import GenericBackend
+from pvegateway.observe import Observability
+from pvegateway.ratelimit.cli import make_limiter
 from tests.asgi import lifespan
 
 
@@ -62,3 +69,33 @@ async def test_validators_are_compiled_once_on_first_use() -> None:
         compiled = op.validator._validator
         await client.get("/api2/json/nodes/pve1/qemu/100/config")
         assert op.validator._validator is compiled
+
+
+async def test_the_readme_composition_serves_limits_and_observes() -> None:
+    """README, Embedding: the whole gateway described once, in create_app."""
+    schema = load_schema("9.2")
+    backend = make_backend("mock", schema)
+    seen = Observability(backend.name, access_log=False, metrics=True)
+    gateway = create_app(schema, backend, limiter=make_limiter("read=1/minute"),
+                         observer=seen.observer, extensions=[seen])
+    transport = httpx.ASGITransport(app=gateway)
+    async with lifespan(gateway), httpx.AsyncClient(transport=transport, base_url="http://pve") as client:
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
+        assert (await client.get("/api2/json/access/domains")).status_code == 200  # open to everyone
+        assert (await client.get("/api2/json/access/domains")).status_code == 429  # its one read a minute
+        metrics = (await client.get("/metrics")).text
+    assert 'pvegateway_requests_total{method="GET",operation="/access/domains",status="429"} 1' in metrics
+
+
+async def test_embedding_changes_nothing_process_wide() -> None:
+    """A library behaves as a library: the host's GC settings, log handlers and signal handlers stay."""
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "pvegateway", "uvicorn")}
+    signals = {signo: signal.getsignal(signo) for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    gateway = create_app("9.2", "mock")
+    async with lifespan(gateway), httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway),
+                                                    base_url="http://pve") as client:
+        assert (await client.get("/api2/json/version")).status_code == 401
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+    assert {name: list(logging.getLogger(name).handlers) for name in handlers} == handlers
+    assert {signo: signal.getsignal(signo) for signo in signals} == signals
