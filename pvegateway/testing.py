@@ -132,11 +132,14 @@ class Control:
         return self.backend.mock.cluster
 
     def reset(self, seed: Mapping[str, Any] | None = None) -> None:
-        """Back to the seed the cluster started from (or ``seed``); tickets stay valid."""
+        """Back to the seed the cluster started from, whole (or to ``seed``, which later resets go back
+        to); tickets stay valid. The seed is kept as a copy: nothing done to the cluster, or to ``seed``
+        after the call, changes what a reset gives back."""
         self._run(lambda: self.backend.reset(seed))
 
     def dump(self) -> dict[str, Any]:
-        """The whole cluster as a seed (JSON-ready): what ``reset(seed)`` or ``--seed`` accept."""
+        """The whole cluster as a seed (JSON-ready, a copy): what ``reset(seed)`` or ``--seed`` accept, and
+        ``reset(dump())`` builds the same cluster again. The format: :mod:`pvegateway.backends.mock.snapshot`."""
         return self._run(self.backend.dump)
 
     def set_tasks(self, mode: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import requests
@@ -58,6 +60,47 @@ def test_control_reset_dump_and_direct_access(pve_mock: PVEMock) -> None:
     seed["guests"] = [g for g in seed["guests"] if g["vmid"] != 101]
     control.reset(seed)
     assert 101 not in control.cluster.guests
+
+
+def test_control_reset_gives_back_the_whole_seed(pve_mock: PVEMock) -> None:
+    """Changes made over the API, then ``control.reset()``: the whole dump is the first one again, with
+    the seed's disks, the snapshots and tokens (a reset used to come back without any volume)."""
+    control = pve_mock.control
+    fresh = control.dump()
+    with login(pve_mock) as session:
+        for method, path, data in [
+            ("POST", "/nodes/pve1/qemu", {"vmid": "120", "scsi0": "local-lvm:4"}),
+            ("POST", "/nodes/pve1/qemu/100/snapshot", {"snapname": "s1"}),
+            ("DELETE", "/nodes/pve2/qemu/101", None),
+            ("DELETE", "/nodes/pve1/storage/local/content/local:iso/debian-12.9.0-amd64-netinst.iso", None),
+            ("POST", "/access/users/root@pam/token/t1", None),
+            ("POST", "/pools", {"poolid": "p1"}),
+        ]:
+            answer = session.request(method, f"{pve_mock.api_url}{path}", data=data, timeout=10)
+            assert answer.status_code == 200, (path, answer.text)
+    assert control.dump() != fresh
+    control.reset()
+    assert control.dump() == fresh
+    control.reset()
+    assert control.dump() == fresh
+
+
+def test_control_dump_and_seed_are_copies(pve_mock: PVEMock) -> None:
+    """Changing a dump, or a seed after ``reset(seed)``, changes neither the cluster nor later resets."""
+    control = pve_mock.control
+    seed = control.dump()
+    seed["options"] = {"keyboard": "de"}
+    expected = json.loads(json.dumps(seed))
+    control.reset(seed)
+    seed["guests"].clear()
+    seed["storages"][1]["volumes"].clear()
+    seed["options"]["keyboard"] = "fr"
+    dumped = control.dump()
+    dumped["options"]["keyboard"] = "it"
+    dumped["guests"][0]["config"]["memory"] = "1"
+    assert control.dump() == expected
+    control.reset()
+    assert control.dump() == expected
 
 
 def test_control_clock_ages_tickets(pve_mock: PVEMock) -> None:

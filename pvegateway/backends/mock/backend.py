@@ -24,6 +24,7 @@ from .handlers import all_routes
 from .incode import GUARDS, Context, Guard
 from .runtime import Handler, Mock
 from .seed import DEFAULT_ROOT_PASSWORD, load_seed
+from .snapshot import Seed
 from .tasks import Progression, Tasks
 from .tickets import Signer
 
@@ -56,7 +57,8 @@ class MockBackend:
         self.routes: dict[tuple[str, str], Handler] = {k: h for k, h in all_routes().items() if k in known}
         # one signer for the backend's life: tickets stay valid across resets
         self.signer = Signer(self.options.secret or secrets.token_bytes(32))
-        self.mock = self._build(self._initial_seed())
+        self.seed = self._initial_seed()  # what a reset goes back to: immutable, so no cluster changes it
+        self.mock = self._build(self.seed)
         self.auth = Authenticator(lambda: self.mock.cluster, self.signer, lambda: self.mock.clock.now(),
                                   self.options.auth_delay)
         self.login_throttle = LoginThrottle(self.options.login_throttle) if self.options.login_throttle else None
@@ -74,38 +76,39 @@ class MockBackend:
 
     # --- state ------------------------------------------------------------------------------------
 
-    def _initial_seed(self) -> dict[str, Any]:
+    def _initial_seed(self) -> Seed:
         state = self.options.state_file
         if state is not None and Path(state).exists():
-            return dict(json.loads(Path(state).read_text()))
-        return load_seed(self.options.seed)
+            return Seed.of(load_seed(state))
+        return Seed.of(load_seed(self.options.seed))
 
-    def _build(self, seed: Mapping[str, Any]) -> Mock:
-        data = dict(seed)
-        clock = Clock(int(data["clock"]) if data.get("clock") is not None else None)
-        cluster = snapshot.load(data)
+    def _build(self, seed: Seed) -> Mock:
+        clock = Clock(seed.clock)
+        cluster = snapshot.load(seed)
         root = cluster.users["root@pam"]
         if root.password is None:
-            root.password = self.options.root_password or str(data.get("root_password") or DEFAULT_ROOT_PASSWORD)
+            root.password = self.options.root_password or seed.root_password or DEFAULT_ROOT_PASSWORD
         tasks = Tasks(lambda: cluster, clock, Progression.parse(self.options.tasks))
-        return Mock(cluster, clock, self.signer, tasks, seed=dict(seed))
+        return Mock(cluster, clock, self.signer, tasks)
 
     def reset(self, seed: Mapping[str, Any] | None = None) -> None:
-        """Back to the original seed (or a new one); the signing secret stays, so tickets stay valid.
-        Objects the generic fallback created (SDN zones, mappings...) go too: they are not in the seed."""
-        self.mock = self._build(seed if seed is not None else self.mock.seed)
+        """Back to the kept seed, or to ``seed``, which later resets then go back to; the signing secret
+        stays, so tickets stay valid. Objects the generic fallback created (SDN zones, mappings...) go
+        too: they are not in the seed. A seed that fails to load changes nothing."""
+        kept = Seed.of(seed) if seed is not None else self.seed
+        self.mock = self._build(kept)
+        self.seed = kept
         self.generic.clear()
 
     def dump(self) -> dict[str, Any]:
+        """The whole cluster as a seed that builds it again (:mod:`.snapshot` describes the format)."""
         self.mock.tasks.settle()
-        return snapshot.dump(self.mock.cluster)
+        return snapshot.dump(self.mock.cluster, self.mock.clock.fixed)
 
     def save(self) -> None:
         state = self.options.state_file
         if state is not None:
-            data = self.dump()
-            data["clock"] = None
-            write_atomic(Path(state), (json.dumps(data, indent=1) + "\n").encode())
+            write_atomic(Path(state), (json.dumps(self.dump(), indent=1) + "\n").encode())
 
     def site_routes(self) -> list[Any]:
         """The control API under ``/_gateway`` (mounted by the Gateway next to /openapi.json)."""

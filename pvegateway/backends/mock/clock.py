@@ -14,6 +14,11 @@ class Clock:
     def deterministic(self) -> bool:
         return self._fixed is not None
 
+    @property
+    def fixed(self) -> int | None:
+        """A deterministic clock's current value, without reading it (None: real time): what a dump keeps."""
+        return self._fixed
+
     def now(self) -> int:
         if self._fixed is not None:
             self._fixed += 1

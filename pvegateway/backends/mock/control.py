@@ -88,8 +88,7 @@ class Control:
         seed = await _body(request)
         if not isinstance(seed, dict):
             raise ValueError("POST a seed: a JSON object")
-        self.backend.reset(seed)
-        self.backend.mock.seed = dict(seed)
+        self.backend.reset(seed)  # and later resets go back to it
         return JSONResponse({"ok": True, "guests": len(self.backend.mock.cluster.guests)})
 
     async def state(self, request: Request) -> Response:

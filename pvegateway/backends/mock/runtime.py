@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import PVEError
@@ -21,7 +21,6 @@ class Mock:
     clock: Clock
     signer: Signer
     tasks: Tasks
-    seed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def permissions(self) -> Permissions:

@@ -68,7 +68,7 @@ DEFAULT_SEED: dict[str, Any] = {
 
 
 def load_seed(path: str | Path | None) -> dict[str, Any]:
-    """A seed from a JSON file, or the default; unknown top-level keys are refused clearly."""
+    """A seed from a JSON file, or the default (a copy); ``snapshot.Seed.of`` checks its top level."""
     if path is None:
         return copy.deepcopy(DEFAULT_SEED)
     try:
