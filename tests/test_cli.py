@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -10,7 +11,9 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,3 +211,63 @@ def test_the_mocks_secrets_can_come_from_files(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.communicate(timeout=10)
+
+
+@contextlib.contextmanager
+def _serving(command: list[str]) -> Iterator[str]:
+    """The server of ``command`` (which binds port 0) while the block runs: yields its base URL; then
+    SIGTERM, the ordinary way to stop it, and its clean exit."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            found = re.search(r"listening on (http://\S+)/api2/json", proc.stdout.readline())
+            assert found
+            yield found.group(1)
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+        assert proc.returncode == 0
+
+
+def _json(request: urllib.request.Request) -> Any:
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_state_file_keeps_the_whole_cluster_across_a_restart(tmp_path: Path) -> None:
+    """``serve --mode mock --state FILE``: the cluster is saved on shutdown and loaded on start, whole
+    (disks, snapshots, tokens, the deterministic clock...), and a reset after the restart goes back to
+    what was loaded (it used to come back without a single volume)."""
+    key = "state-ctl-key-0b8e4f2a9d6c"
+    (tmp_path / "control").write_text(key + "\n")
+    seed = Path(__file__).parent / "data" / "cluster_seed.json"
+    state = tmp_path / "cluster.json"
+    command = [sys.executable, "-m", "pvegateway", "serve", "--mode", "mock", "--http", "--port", "0",
+               "--state-dir", str(tmp_path), "--seed", str(seed), "--state", str(state),
+               "--control-key-file", str(tmp_path / "control")]
+    control = {"Authorization": f"Bearer {key}"}
+
+    def dump(base: str) -> Any:
+        return _json(urllib.request.Request(base + "/_gateway/state", headers=control))
+
+    with _serving(command) as base:
+        form = urllib.parse.urlencode({"username": "root@pam", "password": "lab-root-pw-71c2"}).encode()
+        login = _json(urllib.request.Request(base + "/api2/json/access/ticket", form))["data"]
+        auth = {"Cookie": f"PVEAuthCookie={login['ticket']}", "CSRFPreventionToken": login["CSRFPreventionToken"]}
+        for method, path, data in [
+            ("POST", "/nodes/pve-b/qemu", {"vmid": "310", "scsi0": "local-zfs:4"}),
+            ("POST", "/nodes/pve-a/qemu/300/snapshot", {"snapname": "kept"}),
+            ("DELETE", "/nodes/pve-a/storage/local/content/local:iso/alpine-3.21.iso", {}),
+            ("POST", "/access/users/alice@pve/token/deploy", {}),
+            ("POST", "/pools", {"poolid": "dev"}),
+        ]:
+            body = urllib.parse.urlencode(data).encode() if method == "POST" else None
+            _json(urllib.request.Request(base + "/api2/json" + path, body, auth, method=method))
+        before = dump(base)
+    assert json.loads(state.read_text()) == before
+    assert {g["vmid"] for g in before["guests"]} == {300, 301, 310, 400}
+    with _serving(command) as base:
+        assert dump(base) == before
+        reset = urllib.request.Request(base + "/_gateway/reset", b"", control, method="POST")
+        assert _json(reset)["ok"] is True
+        assert dump(base) == before
