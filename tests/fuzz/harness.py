@@ -118,6 +118,7 @@ class Target:
                                                                  config=SchemathesisConfig())
         self.by_key: Mapping[tuple[str, str], Operation] = {
             (op.method, op.path): op for op in self.gateway.schema.operations}
+        self.seeded = backend.dump()  # what every reset must give back, whole
         now = backend.mock.clock.now()
         # the signer outlives resets, so these stay valid for the whole run (2 h)
         self.cookie = backend.signer.ticket(USER, now)
