@@ -138,7 +138,7 @@ class GenericBackend:
                 raise PVEError(500, f"{param} '{value}' does not exist\n")
             if rest in _CONFIG_LEAVES and not self._is_index(op):
                 if op.method == "GET":
-                    shown = {**self._required(op, context, item), **item}
+                    shown = {**self.required(op, context, item), **item}
                     return Result({**shown, "digest": _digest(item)} if rest else shown)
                 if op.method in ("PUT", "POST"):
                     self._update(item, call)
@@ -147,21 +147,32 @@ class GenericBackend:
                     for key in [k for k in self.items if k == item_path or k.startswith(item_path + "/")]:
                         del self.items[key]
                     return Result(self._sample(op, "upid", context))
+        return self.shaped(op, context)
+
+    def shaped(self, op: Operation, context: Mapping[str, str]) -> Result:
+        """What an operation that keeps nothing answers: an index's children, or data shaped like
+        ``returns`` (``context``: the path parameters, whose values the data repeats)."""
         if self._is_index(op):
             return Result([{"subdir": name} for name in self._children.get(op.path, [])])
         return Result(self._sample(op, "upid" if op.returns_task else "", context))
 
-    def _required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, Any]:
+    def required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any],
+                 entry: bool = False) -> dict[str, Any]:
         """Sample values for the non-optional ``returns`` properties the item was not created with: an
         item holds its creation parameters, but a client reads what ``returns`` promises (ZFS pool
-        details: ``children``, ``errors``, ``state``), as PVE would send them."""
-        properties = op.returns.get("properties") if op.returns.get("type") == "object" else None
-        if not isinstance(properties, Mapping):
-            return {}
+        details: ``children``, ``errors``, ``state``), as PVE would send them. ``entry``: ``item`` is
+        one entry of the list ``returns`` describes."""
+        schema: Mapping[str, Any] = op.returns
         shaped = self._sample(op, "", context)
+        if entry:
+            items = schema.get("items") if schema.get("type") == "array" else None
+            schema = items if isinstance(items, Mapping) else {}
+            shaped = shaped[0] if isinstance(shaped, list) and shaped else {}
+        properties = schema.get("properties") if schema.get("type") == "object" or "properties" in schema else None
+        if not isinstance(properties, Mapping) or not isinstance(shaped, dict):
+            return {}
         return {k: shaped[k] for k, v in properties.items()
-                if k not in item and isinstance(shaped, dict) and k in shaped
-                and isinstance(v, Mapping) and not truthy(v.get("optional"))}
+                if k not in item and k in shaped and isinstance(v, Mapping) and not truthy(v.get("optional"))}
 
     def _create(self, call: Call, param: str) -> Result:
         value = str(call.params[param])

@@ -22,6 +22,7 @@ from .state import (
     User,
     Volume,
 )
+from .store.data import ConfigData
 
 FORMAT = 1
 
@@ -41,6 +42,7 @@ def dump(cluster: Cluster) -> dict[str, Any]:
         "pools": [asdict(p) for p in cluster.pools.values()],
         "ha": cluster.ha,
         "options": cluster.options,
+        "store": cluster.store.dump(),  # the configuration store (store/data.py)
         "tasks": [_task_out(t) for log in cluster.tasks.values() for t in log.values()],
         "counters": {"pid": cluster.next_pid, "mac": cluster.next_mac},
     }
@@ -109,6 +111,7 @@ def load(data: dict[str, Any]) -> Cluster:
         cluster.pools[p["poolid"]] = Pool(**p)
     cluster.ha = dict(data.get("ha", {}))
     cluster.options = dict(data.get("options", {}))
+    cluster.store = ConfigData.load(data.get("store"))
     for t in data.get("tasks", []):
         cluster.add_task(Task(**t))
     counters = data.get("counters", {})
