@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def guest_place(vmid: int | str) -> str:
+    """Where a guest's configuration beyond its own config file is kept (its firewall)."""
+    return f"/vms/{vmid}"
+
+
 @dataclass
 class ConfigData:
     # section-config collections: place -> id -> options, in creation order

@@ -19,6 +19,7 @@ from typing import Any
 
 from ....apidoc.operation import Operation
 from ....schema.perl import truthy
+from .data import guest_place
 from .workers import NOT_TASKS, Worker, worker_of
 
 
@@ -254,7 +255,7 @@ def place(template: str, values: Mapping[str, Any]) -> str:
     if concrete.startswith("/nodes/"):
         parts = concrete.split("/", 5)
         if len(parts) > 4 and parts[3] in ("qemu", "lxc"):
-            return "/vms/" + "/".join(parts[4:])
+            return guest_place(parts[4]) + "".join("/" + p for p in parts[5:])
     return concrete
 
 
