@@ -14,15 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 
 from pvegateway.apidoc.operation import Operation
 from pvegateway.backends.mock.backend import MockOptions
-from tests.mock.conftest import login, mock_app
-from tests.mock.test_zero_privilege import CONTROL, ROOT, Walk, _prepare
+from tests.mock.conftest import mock_app
+from tests.mock.test_zero_privilege import CONTROL, ROOT, Walk
+from tests.mock.walking import call, parameters, root_walk
 
 # the objects the walk's path parameters name that exist: the default seed's (pvegateway/backends/mock/
 # seed.py), PVE's built-in realms, and what the walk prepares (an HA resource and root's token here, SDN
@@ -46,32 +46,13 @@ def _named(message: str, value: str) -> bool:
 async def walk() -> AsyncIterator[Walk]:
     app = mock_app(MockOptions(secret=b"walk-secret", control_key=CONTROL))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://pve1:8006") as client:
-        walk = await _prepare(app, client)
-        walk.headers = await login(client)
-        for path, data in (("/cluster/ha/resources", {"sid": "vm:100"}), (f"/access/users/{ROOT}/token/walk", {})):
-            response = await client.post("/api2/json" + path, data=data, headers=walk.headers)
-            assert response.status_code == 200, response.text
-        # the CT the zero-privilege walk stopped runs again: the walk's state is the seed's plus objects
-        response = await client.post("/api2/json/nodes/pve1/lxc/200/status/start", headers=walk.headers)
-        assert response.status_code == 200, response.text
-        walk.seed = walk.backend.dump()
-        yield walk
+        yield await root_walk(app, client)
 
 
 async def _call(walk: Walk, op: Operation) -> tuple[dict[str, Any], httpx.Response]:
     walk.restore()
-    target = ROOT if "userid" in (op.parameters.get("properties") or {}) else None
-    params = walk.params(op, target)
-    named = {name: str(params[name]) for name in op.path_params}
-    path = op.path
-    for name in op.path_params:
-        path = path.replace("{" + name + "}", quote(str(params.pop(name)), safe=""))
-    url = "/api2/json" + path
-    if op.method in ("GET", "DELETE"):
-        response = await walk.client.request(op.method, url, params=params, headers=walk.headers)
-    else:
-        response = await walk.client.request(op.method, url, data=params, headers=walk.headers)
-    return named, response
+    params = parameters(walk, op)
+    return {name: str(params[name]) for name in op.path_params}, await call(walk, op, params)
 
 
 def _message(response: httpx.Response) -> str:
