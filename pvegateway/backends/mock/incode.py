@@ -297,6 +297,11 @@ def _tfa_reauth(ctx: Context) -> None:  # TFA.pm:228, :367, :464 reauth_user_for
     ctx.perms.reauth(ctx.who, str(ctx.params["userid"]), ctx.params.get("password"))
 
 
+def _custom_models_shown(ctx: Context, data: Any) -> Any:  # CustomCPUModels.pm:58-60
+    return _keep(data, lambda m: m.get("cputype") is not None and ctx.perms.check_any(
+        ctx.who, f"/mapping/cpu/{str(m['cputype']).removeprefix('custom-')}", _MAPPING_SEE, noerr=True))
+
+
 def _cpu_models_shown(ctx: Context, data: Any) -> Any:  # qemu-server API2/Qemu/CPU.pm:74-89
     if ctx.perms.check(ctx.who, "/nodes", ["Sys.Audit"], noerr=True):
         return data
@@ -326,7 +331,7 @@ GUARDS: Mapping[tuple[str, str], Guard] = {
     ("GET", "/cluster/mapping/dir"): Guard(shown=_any_on("/mapping/dir/{}", "id", _MAPPING_SEE)),
     ("GET", "/cluster/mapping/pci"): Guard(shown=_any_on("/mapping/pci/{}", "id", _MAPPING_SEE)),
     ("GET", "/cluster/mapping/usb"): Guard(shown=_any_on("/mapping/usb/{}", "id", _MAPPING_SEE)),
-    ("GET", "/cluster/qemu/custom-cpu-models"): Guard(shown=_any_on("/mapping/cpu/{}", "id", _MAPPING_SEE)),
+    ("GET", "/cluster/qemu/custom-cpu-models"): Guard(shown=_custom_models_shown),
     ("GET", "/nodes/{node}/capabilities/qemu/cpu"): Guard(shown=_cpu_models_shown),
     ("GET", "/cluster/sdn/vnets"): Guard(shown=_vnets_shown),
     ("GET", "/cluster/sdn/vnets/{vnet}"): Guard(_vnet(*_SDN_SEE)),

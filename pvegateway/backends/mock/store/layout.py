@@ -49,6 +49,10 @@ POSITIONAL_KINDS = frozenset({Kind.RULES, Kind.INSERT, Kind.RULE, Kind.EDIT, Kin
 # form and of user ids, a node's interfaces (guests' bridges), datacenter.cfg (the cluster's options)
 SHARED = frozenset({"/access/domains", "/nodes/{node}/network", "/cluster/options"})
 
+# a POST taking the child's parameter, whose items are not one section each: route map entries are
+# addressed by map and order (entries/{route-map-id}/entry/{order})
+NOT_SECTIONS = frozenset({"/cluster/sdn/route-maps/entries"})
+
 # children named after another collection's items: the node's view of a cluster-wide object
 ALIASES: Mapping[str, str] = {
     "/nodes/{node}/replication": "/cluster/replication",
@@ -137,7 +141,7 @@ class Layout:
     def _find_sections(self) -> dict[str, Section]:
         found: dict[str, Section] = {}
         for template, param in self._child.items():
-            if param == "pos" or self._cluster_held(template):
+            if param == "pos" or template in NOT_SECTIONS or self._cluster_held(template):
                 continue
             item = f"{template}/{{{param}}}"
             post = self.by_path.get(template, {}).get("POST")

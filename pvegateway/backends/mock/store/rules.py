@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from ....errors import PVEError
-from ....schema.perl import split_list
 from .layout import place
 from .sections import MODIFIED, Act
-from .values import kept, list_digest
+from .values import deleted, kept, list_digest
 
 _REQUIRED = ("type", "action")
 
@@ -81,7 +80,7 @@ def update(act: Act) -> None:
         else:
             rules.insert(target - 1 if target > pos else target, rule)
         return
-    removed = split_list(str(act.params.get("delete") or ""))
+    removed = deleted(act.params)
     props = act.op.parameters.get("properties") or {}
     for key in removed:  # Firewall.pm:1648-1660 delete_rule_properties
         if key not in props or key in ("delete", "digest", "moveto") or (key in act.op.path_params and key != "pos"):

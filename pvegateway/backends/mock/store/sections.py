@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ....errors import PVEError
-from ....schema.perl import split_list
 from ..runtime import Mock
 from ..state import Cluster
 from . import defaults
 from .layout import Plan, id_default, place
 from .texts import Say, texts_for
-from .values import kept, section_digest
+from .values import deleted, kept, section_digest
 
 MODIFIED = "detected modified configuration - file changed by other user? Try again.\n"  # pve-common Tools.pm:872
 
@@ -67,26 +66,40 @@ def _uuid(act: Act, given: str) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
+def _cpu_model(act: Act, given: str) -> str:
+    """pve-manager PVE/API2/Cluster/Qemu/CustomCPUModels.pm:90-92: a model is named without its 'custom-'
+    prefix (qemu-server CPUConfig.pm get_custom_model strips it on reads too)."""
+    return given.removeprefix("custom-")
+
+
 _IDS: Mapping[str, Callable[[Act, str], str]] = {
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet_id,
+    "/cluster/qemu/custom-cpu-models": _cpu_model,
 }
+_ITEM_IDS: Mapping[str, Callable[[Act, str], str]] = {"/cluster/qemu/custom-cpu-models": _cpu_model}
 _GENERATED: Mapping[str, Callable[[Act, str], str]] = {"/cluster/backup": _uuid}
 
 
-def _backup_job(item: dict[str, Any]) -> None:
+def _backup_job(item: dict[str, Any], ident: str) -> None:
     """Backup.pm:329: a job is enabled unless told otherwise; jobs.cfg sections are of type vzdump."""
     item.setdefault("enabled", 1)
     item.setdefault("type", "vzdump")
 
 
-def _subnet(item: dict[str, Any]) -> None:
+def _subnet(item: dict[str, Any], ident: str) -> None:
     """Subnets.pm: the subnet's vnet is part of its section (SubnetPlugin 'vnet' option)."""
     item.pop("subnet", None)
 
 
-_ON_CREATE: Mapping[str, Callable[[dict[str, Any]], None]] = {
+def _cpu_model_type(item: dict[str, Any], ident: str) -> None:
+    """qemu-server src/PVE/QemuServer/CPUConfig.pm:523-537: a model's cputype is 'custom-<name>'."""
+    item["cputype"] = f"custom-{ident}"
+
+
+_ON_CREATE: Mapping[str, Callable[[dict[str, Any], str], None]] = {
     "/cluster/backup": _backup_job,
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet,
+    "/cluster/qemu/custom-cpu-models": _cpu_model_type,
 }
 
 
@@ -97,7 +110,9 @@ def _texts(act: Act) -> Any:
 
 
 def _ident(act: Act) -> str:
-    return str(act.params[act.plan.param])
+    given = str(act.params[act.plan.param])
+    derive = _ITEM_IDS.get(act.plan.where)
+    return derive(act, given) if derive is not None else given
 
 
 def _item(act: Act, ident: str, say: Say | None) -> dict[str, Any] | None:
@@ -165,7 +180,7 @@ def create(act: Act) -> str:
     item = kept(act.op, act.params, (param,))
     hook = _ON_CREATE.get(where)
     if hook is not None:
-        hook(item)
+        hook(item, ident)
     act.writable()[ident] = item
     return ident
 
@@ -176,7 +191,7 @@ def update(act: Act) -> None:
     ident = _ident(act)
     _item(act, ident, _texts(act).on_update())
     changes = kept(act.op, act.params, (act.plan.param,))
-    removed = split_list(str(act.params.get("delete") or ""))
+    removed = deleted(act.params)
     both = sorted(set(removed) & set(changes))
     if both:  # pve-common src/PVE/SectionConfig.pm delete_from_config
         raise PVEError(500, f"cannot set and delete property '{both[0]}' at the same time!\n")

@@ -9,11 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ....errors import PVEError
-from ....schema.perl import split_list
 from ..state import Cluster
 from .layout import place
 from .sections import MODIFIED, Act
-from .values import kept, options_digest
+from .values import deleted, kept, options_digest
 
 # singletons the realistic handlers read: datacenter.cfg is the cluster's ``options`` (GET /cluster/options)
 BOUND: Mapping[str, Callable[[Cluster], dict[str, Any]]] = {
@@ -52,7 +51,7 @@ def set_options(act: Act) -> None:
     if digest and digest != options_digest(current):
         raise PVEError(500, MODIFIED)
     props = act.op.parameters.get("properties") or {}
-    removed = split_list(str(act.params.get("delete") or ""))
+    removed = deleted(act.params)
     for key in removed:  # pve-firewall src/PVE/API2/Firewall/VM.pm:139-143, Cluster.pm:144-148
         if key not in props:
             raise PVEError.params({"delete": f"no such option '{key}'"})

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ....apidoc.operation import Operation
-from ....schema.perl import truthy
+from ....schema.perl import split_list, truthy
 
 # never kept with the options: bookkeeping, and what PVE writes to /etc/pve/priv instead
 NOT_KEPT = frozenset({"digest", "delete", "lock-token", "password", "token", "secret", "check-connection"})
@@ -38,6 +38,14 @@ def kept(op: Operation, params: Mapping[str, Any], skip: Iterable[str] = ()) -> 
     props = op.parameters.get("properties") or {}
     left_out = NOT_KEPT | set(op.path_params) | set(skip)
     return {k: typed(props.get(k), v) for k, v in params.items() if k not in left_out and v is not None}
+
+
+def deleted(params: Mapping[str, Any]) -> list[str]:
+    """The keys ``delete`` names: a PVE list string (``a,b c;d``), or an array (notification targets')."""
+    value = params.get("delete")
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return split_list(str(value or ""))
 
 
 def options_digest(options: Mapping[str, Any]) -> str:
