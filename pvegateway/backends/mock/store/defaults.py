@@ -65,6 +65,27 @@ DEFAULTS: Mapping[str, Callable[[Cluster, Mapping[str, Any]], Section]] = {
 }
 
 
+def _dns(cluster: Cluster, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A node's /etc/resolv.conf as the installer writes it: its domain and the gateway as resolver."""
+    node = cluster.nodes.get(str(values.get("node")))
+    gateway = ".".join(node.ip.split(".")[:3]) + ".1" if node is not None else "192.0.2.1"
+    return {"search": "example.com", "dns1": gateway}
+
+
+def _hosts(cluster: Cluster, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A node's /etc/hosts as the installer writes it: localhost and the node's own name."""
+    node = cluster.nodes.get(str(values.get("node")))
+    own = f"{node.ip} {node.name}.example.com {node.name}\n" if node is not None else ""
+    return {"data": f"127.0.0.1 localhost.localdomain localhost\n{own}"}
+
+
+# singletons a fresh node already has
+SINGLETON_DEFAULTS: Mapping[str, Callable[[Cluster, Mapping[str, Any]], dict[str, Any]]] = {
+    "/nodes/{node}/dns": _dns,
+    "/nodes/{node}/hosts": _hosts,
+}
+
+
 def section(cluster: Cluster, template: str, values: Mapping[str, Any]) -> Section:
     """The collection ``template`` names at ``values``, to read (never change what this returns)."""
     kept = cluster.store.sections.get(place(template, values))

@@ -10,6 +10,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ..state import Cluster
+from .defaults import SINGLETON_DEFAULTS
 from .layout import place
 from .sections import MODIFIED, Act
 from .values import deleted, kept, options_digest
@@ -27,7 +28,8 @@ def _options(act: Act, create: bool) -> dict[str, Any]:
     where = place(act.plan.where, act.params)
     kept_here = act.cluster.store.singletons.get(where)
     if kept_here is None:
-        kept_here = {}
+        default = SINGLETON_DEFAULTS.get(act.plan.where)
+        kept_here = default(act.cluster, act.params) if default is not None else {}
         if create:
             act.cluster.store.singletons[where] = kept_here
     return kept_here
