@@ -8,6 +8,7 @@ client waiting on ``vzdump``, ``download-url``, ``PUT /cluster/sdn`` or ``PUT /n
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -170,3 +171,39 @@ async def test_a_store_task_runs_until_the_progression_stops_it() -> None:
         assert (await _status(walk, upid))["status"] == "running"
         second = await _status(walk, upid)
         assert (second["status"], second["exitstatus"]) == ("stopped", "OK")
+
+
+async def test_a_download_and_a_backup_leave_their_volumes_on_the_storage(walk: Walk) -> None:
+    """What clients look for once the task stopped: bpg's download_file and Ansible's proxmox_template
+    list the storage's content for the ISO (pve-storage Storage/Status.pm:820-911), Ansible's
+    proxmox_backup the backups vzdump wrote (pve-manager PVE/VZDump.pm:949-1000)."""
+    walk.restore()
+    client, headers = walk.client, walk.headers
+    fetched = await client.post("/api2/json/nodes/pve2/storage/local/download-url", data={
+        "content": "iso", "filename": "debian-13.0.0-amd64-netinst.iso",
+        "url": "https://cdimage.debian.org/debian-13.0.0-amd64-netinst.iso"}, headers=headers)
+    assert fetched.json()["data"].split(":")[5:7] == ["download", "debian-13.0.0-amd64-netinst.iso"]
+    content = (await client.get("/api2/json/nodes/pve2/storage/local/content", params={"content": "iso"},
+                                headers=headers)).json()["data"]
+    assert "local:iso/debian-13.0.0-amd64-netinst.iso" in [v["volid"] for v in content]
+    wrong = await client.post("/api2/json/nodes/pve2/storage/local-lvm/download-url", data={
+        "content": "iso", "filename": "x.iso", "url": "https://example.com/x.iso"}, headers=headers)
+    assert wrong.json()["message"] == "can't upload to storage type 'lvmthin', not a file based storage!\n"
+    backup = await client.post("/api2/json/nodes/pve1/vzdump", data={
+        "all": "1", "storage": "local", "compress": "zstd"}, headers=headers)
+    upid = backup.json()["data"]
+    log = (await client.get(f"/api2/json/nodes/pve1/tasks/{quote(upid, safe='')}/log",
+                            headers=headers)).json()["data"]
+    assert log[-2:] == [{"n": len(log) - 1, "t": "INFO: Backup job finished successfully"},
+                        {"n": len(log), "t": "TASK OK"}]
+    backups = (await client.get("/api2/json/nodes/pve1/storage/local/content", params={"content": "backup"},
+                                headers=headers)).json()["data"]
+    day = time.strftime("%Y_%m_%d", time.gmtime(walk.backend.mock.clock.now()))
+    made = sorted(v["volid"] for v in backups if v["volid"] != BACKUP)
+    assert [v.split("/")[1].rsplit("-", 1)[0] for v in made] == [
+        f"vzdump-lxc-200-{day}", f"vzdump-qemu-100-{day}"]
+    assert all(v.endswith((".vma.zst", ".tar.zst")) for v in made)  # pve1's guests only, zstd
+    refused = await client.post("/api2/json/nodes/pve1/vzdump", data={"vmid": "100", "storage": "local-lvm"},
+                                headers=headers)
+    status = await _status(walk, refused.json()["data"])
+    assert status["exitstatus"] == "can't use storage 'local-lvm' for backups - wrong content type"  # VZDump.pm:202

@@ -15,6 +15,7 @@ from ...base import Call, Result
 from ...generic import GenericBackend
 from ..runtime import Mock, user_of
 from . import rules, sections, singletons, views
+from .effects import EFFECTS, Effect
 from .layout import Kind, Layout, Plan
 from .parents import CHECKS
 from .sections import Act
@@ -66,8 +67,9 @@ class ConfigStore:
         data = step(Act(mock, plan, op, params)) if step is not None else None
         if plan.worker is not None:
             node = str(params.get(plan.worker.node) or "") if plan.worker.node else next(iter(mock.cluster.nodes), "")
+            effect = EFFECTS[op.key](mock, call) if op.key in EFFECTS else Effect()
             return Result(mock.tasks.start(node, worker_type(plan.worker, params), plan.worker.ident(params),
-                                           user_of(call)))
+                                           user_of(call), finish=effect.finish, log=effect.log, error=effect.error))
         if plan.kind in _ANSWERS_DATA:
             return Result(self._complete(op, call.path_params, data))
         if step is not None:
