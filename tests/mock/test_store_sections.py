@@ -303,3 +303,20 @@ async def test_a_realm_or_interface_made_through_the_api_is_the_one_every_reader
     task = started.json()["data"]
     status = (await client.get(f"/api2/json/nodes/pve2/tasks/{task}/status", headers=headers)).json()["data"]
     assert status["exitstatus"] == "bridge 'vmbr0' does not exist"
+
+
+async def test_an_ha_rule_names_managed_resources_and_member_nodes(walk: Walk) -> None:
+    """pve-ha-manager src/PVE/API2/HA/Rules.pm:45-80 under 'create ha rule failed' (:298)."""
+    walk.restore()  # vm:100 is HA-managed in the walk's state
+    client, headers = walk.client, walk.headers
+    rule = {"rule": "r1", "type": "node-affinity", "nodes": "pve1:2,pve2"}
+    unmanaged = await client.post("/api2/json/cluster/ha/rules", data={**rule, "resources": "vm:100,vm:101"},
+                                  headers=headers)
+    assert unmanaged.json()["message"] == "create ha rule failed: cannot use unmanaged resource(s) vm:101.\n"
+    strange = await client.post("/api2/json/cluster/ha/rules", data={**rule, "resources": "vm:100",
+                                                                     "nodes": "pve1,pve9"}, headers=headers)
+    assert strange.json()["message"] == "create ha rule failed: cannot use non-existent node(s) pve9.\n"
+    made = await client.post("/api2/json/cluster/ha/rules", data={**rule, "resources": "vm:100"}, headers=headers)
+    assert made.status_code == 200, made.text
+    listed = (await client.get("/api2/json/cluster/ha/rules", headers=headers)).json()["data"]
+    assert [(r["rule"], r["resources"]) for r in listed] == [("r1", "vm:100")]

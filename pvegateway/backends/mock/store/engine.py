@@ -63,11 +63,12 @@ class ConfigStore:
         view = views.VIEWS.get(op.key)
         if view is not None:
             return Result(view(mock, call))
+        # a task's effect is worked out (and its checks made) before the store changes
+        effect = EFFECTS[op.key](mock, call) if plan.worker is not None and op.key in EFFECTS else Effect()
         step = _STEPS.get(plan.kind)
         data = step(Act(mock, plan, op, params)) if step is not None else None
         if plan.worker is not None:
             node = str(params.get(plan.worker.node) or "") if plan.worker.node else next(iter(mock.cluster.nodes), "")
-            effect = EFFECTS[op.key](mock, call) if op.key in EFFECTS else Effect()
             return Result(mock.tasks.start(node, worker_type(plan.worker, params), plan.worker.ident(params),
                                            user_of(call), finish=effect.finish, log=effect.log, error=effect.error))
         if plan.kind in _ANSWERS_DATA:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ....apidoc.operation import Operation
 from ....errors import PVEError
 from ..runtime import Mock
 from ..state import Cluster
@@ -28,7 +29,7 @@ class Act:
 
     mock: Mock
     plan: Plan
-    op: Any  # Operation
+    op: Operation
     params: Mapping[str, Any]
 
     @property
@@ -101,6 +102,23 @@ _ON_CREATE: Mapping[str, Callable[[dict[str, Any], str], None]] = {
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet,
     "/cluster/qemu/custom-cpu-models": _cpu_model_type,
 }
+
+
+def _ha_rule(act: Act, ident: str) -> None:
+    """pve-ha-manager src/PVE/API2/HA/Rules.pm:45-80, :283-290: a rule's resources must be HA-managed
+    and its nodes members of the cluster (in the order PVE checks them, under its lock's prefix)."""
+    params = act.params
+    resources = sorted({r.strip() for r in str(params.get("resources") or "").split(",") if r.strip()})
+    unmanaged = [r for r in resources if r not in act.cluster.ha]
+    if unmanaged:
+        raise PVEError(500, f"create ha rule failed: cannot use unmanaged resource(s) {', '.join(unmanaged)}.\n")
+    nodes = sorted({n.split(":")[0].strip() for n in str(params.get("nodes") or "").split(",") if n.strip()})
+    missing = [n for n in nodes if n not in act.cluster.nodes]
+    if missing:
+        raise PVEError(500, f"create ha rule failed: cannot use non-existent node(s) {', '.join(missing)}.\n")
+
+
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule}
 
 
 # --- operations -------------------------------------------------------------------------------------------
@@ -177,6 +195,9 @@ def create(act: Act) -> str:
         ident = derive(act, str(given)) if derive is not None else str(given)
     if ident in act.section():
         raise _texts(act).duplicate.error(ident)
+    validate = _ON_VALIDATE.get(where)
+    if validate is not None:
+        validate(act, ident)
     item = kept(act.op, act.params, (param,))
     hook = _ON_CREATE.get(where)
     if hook is not None:
