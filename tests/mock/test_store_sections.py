@@ -320,3 +320,13 @@ async def test_an_ha_rule_names_managed_resources_and_member_nodes(walk: Walk) -
     assert made.status_code == 200, made.text
     listed = (await client.get("/api2/json/cluster/ha/rules", headers=headers)).json()["data"]
     assert [(r["rule"], r["resources"]) for r in listed] == [("r1", "vm:100")]
+
+
+async def test_the_built_in_realms_names_and_types_are_reserved(walk: Walk) -> None:
+    """pve-access-control src/PVE/API2/Domains.pm:152-159 under 'add auth server failed' (:193)."""
+    walk.restore()
+    client, headers = walk.client, walk.headers
+    for data, text in (({"realm": "pam", "type": "pam"}, "domain 'pam' already exists"),
+                       ({"realm": "mypve", "type": "pve"}, "unable to create builtin type 'pve'")):
+        response = await client.post("/api2/json/access/domains", data=data, headers=headers)
+        assert response.json()["message"] == f"add auth server failed: {text}\n"

@@ -118,7 +118,21 @@ def _ha_rule(act: Act, ident: str) -> None:
         raise PVEError(500, f"create ha rule failed: cannot use non-existent node(s) {', '.join(missing)}.\n")
 
 
-_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule}
+def _realm(act: Act, ident: str) -> None:
+    """pve-access-control src/PVE/API2/Domains.pm:152-162 (under 'add auth server failed', :193): the
+    built-in realms' names and types are reserved; only LDAP and AD realms check their connection."""
+    prefix = "add auth server failed: "
+    kind = str(act.params.get("type"))
+    if ident in ("pam", "pve"):
+        raise PVEError(500, f"{prefix}unable to use reserved name '{ident}'\n")
+    if kind in ("pam", "pve"):
+        raise PVEError(500, f"{prefix}unable to create builtin type '{kind}'\n")
+    if act.params.get("check-connection") is not None and kind not in ("ldap", "ad"):
+        raise PVEError(500, f"{prefix}'check-connection' parameter can only be set for realms of type 'ldap' or "
+                            f"'ad'\n")
+
+
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm}
 
 
 # --- operations -------------------------------------------------------------------------------------------
