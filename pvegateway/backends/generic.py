@@ -138,7 +138,7 @@ class GenericBackend:
                 raise PVEError(500, f"{param} '{value}' does not exist\n")
             if rest in _CONFIG_LEAVES and not self._is_index(op):
                 if op.method == "GET":
-                    shown = {**self.required(op, context, item), **item}
+                    shown = {**self._required(op, context, item), **item}
                     return Result({**shown, "digest": _digest(item)} if rest else shown)
                 if op.method in ("PUT", "POST"):
                     self._update(item, call)
@@ -156,23 +156,32 @@ class GenericBackend:
             return Result([{"subdir": name} for name in self._children.get(op.path, [])])
         return Result(self._sample(op, "upid" if op.returns_task else "", context))
 
-    def required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any],
-                 entry: bool = False) -> dict[str, Any]:
+    def _required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, Any]:
         """Sample values for the non-optional ``returns`` properties the item was not created with: an
         item holds its creation parameters, but a client reads what ``returns`` promises (ZFS pool
-        details: ``children``, ``errors``, ``state``), as PVE would send them. ``entry``: ``item`` is
-        one entry of the list ``returns`` describes."""
-        schema: Mapping[str, Any] = op.returns
-        shaped = self._sample(op, "", context)
-        if entry:
-            items = schema.get("items") if schema.get("type") == "array" else None
-            schema = items if isinstance(items, Mapping) else {}
-            shaped = shaped[0] if isinstance(shaped, list) and shaped else {}
-        properties = schema.get("properties") if schema.get("type") == "object" or "properties" in schema else None
-        if not isinstance(properties, Mapping) or not isinstance(shaped, dict):
+        details: ``children``, ``errors``, ``state``), as PVE would send them."""
+        properties = op.returns.get("properties") if op.returns.get("type") == "object" else None
+        if not isinstance(properties, Mapping):
             return {}
+        shaped = self._sample(op, "", context)
         return {k: shaped[k] for k, v in properties.items()
-                if k not in item and k in shaped and isinstance(v, Mapping) and not truthy(v.get("optional"))}
+                if k not in item and isinstance(shaped, dict) and k in shaped
+                and isinstance(v, Mapping) and not truthy(v.get("optional"))}
+
+    def completed(self, op: Operation, context: Mapping[str, str], data: Any) -> Any:
+        """``data`` (an object, or a list of them) with the non-optional ``returns`` properties it lacks,
+        shaped like the schema: what the mock's configuration store answers from what it kept."""
+        if isinstance(data, dict):
+            return {**self._required(op, context, data), **data}
+        items = op.returns.get("items") if op.returns.get("type") == "array" else None
+        properties = items.get("properties") if isinstance(items, Mapping) else None
+        shaped = self._sample(op, "", context)
+        if not isinstance(data, list) or not isinstance(properties, Mapping) or not isinstance(shaped, list) \
+                or not shaped:
+            return data
+        needed = [k for k, v in properties.items() if isinstance(v, Mapping) and not truthy(v.get("optional"))]
+        first = shaped[0] if isinstance(shaped[0], dict) else {}
+        return [{**{k: first[k] for k in needed if k not in entry and k in first}, **entry} for entry in data]
 
     def _create(self, call: Call, param: str) -> Result:
         value = str(call.params[param])

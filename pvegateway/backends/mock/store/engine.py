@@ -71,17 +71,8 @@ class ConfigStore:
             node = str(params.get(plan.worker.node) or "") if plan.worker.node else next(iter(mock.cluster.nodes), "")
             return Result(mock.tasks.start(node, worker_type(plan.worker, params), plan.worker.ident(params),
                                            user_of(call), finish=effect.finish, log=effect.log, error=effect.error))
-        if plan.kind in _ANSWERS_DATA:
-            return Result(self._complete(op, call.path_params, data))
+        if plan.kind in _ANSWERS_DATA:  # what returns requires and nobody set, shaped like the schema
+            return Result(self.shapes.completed(op, call.path_params, data))
         if step is not None:
             return Result(None)
         return self.shapes.shaped(op, call.path_params)
-
-    def _complete(self, op: Operation, context: Mapping[str, str], data: Any) -> Any:
-        """What ``returns`` requires and the kept options lack, shaped like the schema (as PVE's
-        parsers fill in what a section always has)."""
-        if isinstance(data, dict):
-            return {**self.shapes.required(op, context, data), **data}
-        if isinstance(data, list):
-            return [{**self.shapes.required(op, context, entry, entry=True), **entry} for entry in data]
-        return data
