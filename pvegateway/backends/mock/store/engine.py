@@ -15,10 +15,10 @@ from ...base import Call, Result
 from ...generic import GenericBackend
 from ..runtime import Mock, user_of
 from . import rules, sections, singletons, views
+from .act import Act
 from .effects import EFFECTS, Effect
 from .layout import Kind, Layout, Plan
 from .parents import CHECKS
-from .sections import Act
 from .workers import worker_type
 
 Step = Callable[[Act], Any]

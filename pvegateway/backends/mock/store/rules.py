@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ....errors import PVEError
+from .act import MODIFIED, Act
 from .layout import place
-from .sections import MODIFIED, Act
 from .values import deleted, kept, list_digest
 
 _REQUIRED = ("type", "action")

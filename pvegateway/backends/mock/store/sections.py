@@ -8,39 +8,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from ....apidoc.operation import Operation
 from ....errors import PVEError
-from ..runtime import Mock
 from ..state import Cluster
 from . import defaults
-from .layout import Plan, id_default, place
+from .act import MODIFIED, Act
+from .layout import id_default, place
 from .texts import Say, texts_for
 from .values import deleted, kept, section_digest
-
-MODIFIED = "detected modified configuration - file changed by other user? Try again.\n"  # pve-common Tools.pm:872
-
-
-@dataclass(frozen=True, slots=True)
-class Act:
-    """One call on one collection: the cluster, the plan, the call's operation and parameters."""
-
-    mock: Mock
-    plan: Plan
-    op: Operation
-    params: Mapping[str, Any]
-
-    @property
-    def cluster(self) -> Cluster:
-        return self.mock.cluster
-
-    def section(self) -> defaults.Section:
-        return defaults.section(self.cluster, self.plan.where, self.params)
-
-    def writable(self) -> defaults.Section:
-        return defaults.writable(self.cluster, self.plan.where, self.params)
 
 
 def _migrated_groups(act: Act, verb: str) -> None:

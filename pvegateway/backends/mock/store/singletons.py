@@ -10,9 +10,9 @@ from typing import Any
 
 from ....errors import PVEError
 from ..state import Cluster
+from .act import MODIFIED, Act
 from .defaults import SINGLETON_DEFAULTS
 from .layout import place
-from .sections import MODIFIED, Act
 from .values import deleted, kept, options_digest
 
 # singletons the realistic handlers read: datacenter.cfg is the cluster's ``options`` (GET /cluster/options)
