@@ -147,6 +147,11 @@ class GenericBackend:
                     for key in [k for k in self.items if k == item_path or k.startswith(item_path + "/")]:
                         del self.items[key]
                     return Result(self._sample(op, "upid", context))
+        return self.shaped(op, context)
+
+    def shaped(self, op: Operation, context: Mapping[str, str]) -> Result:
+        """What an operation that keeps nothing answers: an index's children, or data shaped like
+        ``returns`` (``context``: the path parameters, whose values the data repeats)."""
         if self._is_index(op):
             return Result([{"subdir": name} for name in self._children.get(op.path, [])])
         return Result(self._sample(op, "upid" if op.returns_task else "", context))
@@ -162,6 +167,21 @@ class GenericBackend:
         return {k: shaped[k] for k, v in properties.items()
                 if k not in item and isinstance(shaped, dict) and k in shaped
                 and isinstance(v, Mapping) and not truthy(v.get("optional"))}
+
+    def completed(self, op: Operation, context: Mapping[str, str], data: Any) -> Any:
+        """``data`` (an object, or a list of them) with the non-optional ``returns`` properties it lacks,
+        shaped like the schema: what the mock's configuration store answers from what it kept."""
+        if isinstance(data, dict):
+            return {**self._required(op, context, data), **data}
+        items = op.returns.get("items") if op.returns.get("type") == "array" else None
+        properties = items.get("properties") if isinstance(items, Mapping) else None
+        shaped = self._sample(op, "", context)
+        if not isinstance(data, list) or not isinstance(properties, Mapping) or not isinstance(shaped, list) \
+                or not shaped:
+            return data
+        needed = [k for k, v in properties.items() if isinstance(v, Mapping) and not truthy(v.get("optional"))]
+        first = shaped[0] if isinstance(shaped[0], dict) else {}
+        return [{**{k: first[k] for k in needed if k not in entry and k in first}, **entry} for entry in data]
 
     def _create(self, call: Call, param: str) -> Result:
         value = str(call.params[param])

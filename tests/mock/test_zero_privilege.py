@@ -5,7 +5,8 @@ entry. Every operation is called once, from the same starting state, with valid 
 seeded cluster's objects; the 18 with a ``userid`` twice: for the user themself and for root@pam. What
 PVE opens to such a user is written below with the reason, read from the schema (``permissions.user``)
 and PVE's handlers (file:line in the named repository); everything else must answer PVE's 403 and leave
-the state as it was: the control API's dump plus the generic fallback's objects, compared around each call.
+the state as it was: the control API's dump (the configuration store's objects included), compared around
+each call.
 """
 
 from __future__ import annotations
@@ -263,7 +264,6 @@ class Walk:
     client: httpx.AsyncClient
     headers: dict[str, str]
     seed: dict[str, Any]
-    items: dict[str, dict[str, Any]]
     upid: str
     problems: list[str] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)  # calls by what PVE does with them
@@ -295,7 +295,7 @@ class Walk:
     async def state(self) -> Any:
         response = await self.client.get("/_gateway/state", headers={"Authorization": f"Bearer {CONTROL}"})
         assert response.status_code == 200
-        return [response.json(), copy.deepcopy(self.backend.generic.items)]
+        return response.json()
 
     @property
     def backend(self) -> MockBackend:
@@ -305,7 +305,6 @@ class Walk:
 
     def restore(self) -> None:
         self.backend.reset(copy.deepcopy(self.seed))
-        self.backend.generic.items.update(copy.deepcopy(self.items))
 
     async def call(self, op: Operation, target: str | None) -> None:
         self.restore()
@@ -365,7 +364,7 @@ async def _prepare(app: Gateway, client: httpx.AsyncClient) -> Walk:
     backend.mock.cluster.storages["local"].bucket("pve1")[BACKUP] = Volume(
         volid=BACKUP, storage="local", node="pve1", content="backup", size=1024**3, format="vma.zst", vmid=100)
     headers = await login(client, WALKER, PASSWORD)
-    return Walk(app, client, headers, backend.dump(), copy.deepcopy(backend.generic.items), str(upid))
+    return Walk(app, client, headers, backend.dump(), str(upid))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""MockBackend: realistic handlers where the mock has them, the generic backend everywhere else."""
+"""MockBackend: realistic handlers where the mock has them, the cluster's configuration store (answered
+from the schema) everywhere else."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from ...apidoc.sources import write_atomic
 from ...ratelimit.login import LoginThrottle, login_userid
 from ...secrets import BearerKeys, require_strong_keys
 from ..base import Call, Identity, Incoming, Result, Streamed
-from ..generic import GenericBackend
 from . import control, snapshot
 from .auth import Authenticator
 from .clock import Clock
@@ -25,6 +25,7 @@ from .incode import GUARDS, Context, Guard
 from .runtime import Handler, Mock
 from .seed import DEFAULT_ROOT_PASSWORD, load_seed
 from .snapshot import Seed
+from .store.engine import ConfigStore
 from .tasks import Progression, Tasks
 from .tickets import Signer
 
@@ -52,9 +53,9 @@ class MockBackend:
     def __init__(self, operations: Iterable[Operation], options: MockOptions | None = None) -> None:
         ops = list(operations)
         self.options = options or MockOptions()
-        self.generic = GenericBackend(ops)
         known = {(op.method, op.path) for op in ops}
         self.routes: dict[tuple[str, str], Handler] = {k: h for k, h in all_routes().items() if k in known}
+        self.store = ConfigStore(ops, self.routes.keys())
         # one signer for the backend's life: tickets stay valid across resets
         self.signer = Signer(self.options.secret or secrets.token_bytes(32))
         self.seed = self._initial_seed()  # what a reset goes back to: immutable, so no cluster changes it
@@ -67,12 +68,12 @@ class MockBackend:
         self.control_keys = BearerKeys([self.options.control_key])
 
     def rebind(self, operations: Iterable[Operation]) -> None:
-        """Answer another schema's operations (a live schema swap): the cluster, tickets and the
-        generic fallback's items stay; handlers are bound again by (method, path)."""
+        """Answer another schema's operations (a live schema swap): the cluster (its store included)
+        and tickets stay; handlers are bound again by (method, path), the store's layout worked out anew."""
         ops = list(operations)
         known = {(op.method, op.path) for op in ops}
-        self.generic.rebind(ops)
         self.routes = {k: h for k, h in all_routes().items() if k in known}
+        self.store = ConfigStore(ops, self.routes.keys())
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -92,13 +93,12 @@ class MockBackend:
         return Mock(cluster, clock, self.signer, tasks)
 
     def reset(self, seed: Mapping[str, Any] | None = None) -> None:
-        """Back to the kept seed, or to ``seed``, which later resets then go back to; the signing secret
-        stays, so tickets stay valid. Objects the generic fallback created (SDN zones, mappings...) go
-        too: they are not in the seed. A seed that fails to load changes nothing."""
+        """Back to the kept seed, or to ``seed``, which later resets then go back to, its configuration
+        store included; the signing secret stays, so tickets stay valid. A seed that fails to load
+        changes nothing."""
         kept = Seed.of(seed) if seed is not None else self.seed
         self.mock = self._build(kept)
         self.seed = kept
-        self.generic.clear()
 
     def dump(self) -> dict[str, Any]:
         """The whole cluster as a seed that builds it again (:mod:`.snapshot` describes the format)."""
@@ -128,12 +128,12 @@ class MockBackend:
     def authorize(self, operation: Operation, identity: Identity | None, params: Mapping[str, Any]) -> None:
         self.mock.permissions.authorize(operation, identity, params)
 
-    async def _generic(self, call: Call, guard: Guard | None) -> Result:
-        """The generic fallback, behind PVE's in-code checks of the operation (``incode.GUARDS``)."""
-        context = Context(self.mock, self.generic.items, call)
+    def _stored(self, call: Call, guard: Guard | None) -> Result:
+        """The configuration store, behind PVE's in-code checks of the operation (``incode.GUARDS``)."""
+        context = Context(self.mock, call)
         if guard is not None and guard.check is not None:
             guard.check(context)
-        result = await self.generic.handle(call)
+        result = self.store.handle(self.mock, call)
         if guard is not None and guard.shown is not None:
             return Result(guard.shown(context, result.data), result.total, result.changes)
         return result
@@ -143,7 +143,7 @@ class MockBackend:
         handler = self.routes.get(key)
         self.mock.tasks.settle()  # delayed tasks end on time, whether or not anyone reads their status
         if handler is None:
-            return await self._generic(call, GUARDS.get(key))
+            return self._stored(call, GUARDS.get(key))
         if self.login_throttle is not None and call.operation.is_login:
             user = login_userid(call.params)
             answer = await self.login_throttle.guard(user, call.client, lambda: handler(self.mock, call))

@@ -2,8 +2,8 @@
 
 Their schema says ``permissions: {user: all}``: PVE lets every caller in and checks inside the handler,
 either refusing (``check``) or leaving out what the caller may not see (``shown``). Each entry names the
-PVE handler it follows. The objects the checks look at (replication jobs, SDN vnets) are the generic
-fallback's items; what the mock itself keeps (guests, volumes) is read from the cluster.
+PVE handler it follows. The objects the checks look at are the cluster's: replication jobs and SDN vnets
+in its configuration store, guests and volumes where the realistic handlers keep them.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from .handlers._volume_access import check_volume_access, volume_kind
 from .perms import ROOT, Permissions, fail
 from .runtime import Mock
 
-Items = Mapping[str, Mapping[str, Any]]
-
 
 @dataclass(frozen=True)
 class Context:
     mock: Mock
-    items: Items  # the generic fallback's objects, by path
     call: Call
+
+    def item(self, path: str) -> Mapping[str, Any] | None:
+        """An item of the store's collections, by path (store/data.py)."""
+        return self.mock.cluster.store.item(path)
 
     @property
     def perms(self) -> Permissions:
@@ -76,7 +77,7 @@ def _job_guest(jobid: Any) -> int:
 
 def _job(ctx: Context) -> Mapping[str, Any]:
     jobid = str(ctx.params["id"])
-    job = ctx.items.get(f"/cluster/replication/{jobid}")
+    job = ctx.item(f"/cluster/replication/{jobid}")
     if job is None:
         raise PVEError(500, f"no such replication job '{jobid}'\n")
     return job
@@ -143,7 +144,7 @@ def _node_all(privs: Sequence[str], detail: str, each: str) -> Check:
 
 def _vnet_zone(ctx: Context, missing: str) -> str:
     vnet = str(ctx.params["vnet"])
-    found = ctx.items.get(f"/cluster/sdn/vnets/{vnet}")
+    found = ctx.item(f"/cluster/sdn/vnets/{vnet}")
     if found is None:
         raise PVEError(500, missing.format(vnet=vnet))
     return str(found.get("zone"))
@@ -296,6 +297,11 @@ def _tfa_reauth(ctx: Context) -> None:  # TFA.pm:228, :367, :464 reauth_user_for
     ctx.perms.reauth(ctx.who, str(ctx.params["userid"]), ctx.params.get("password"))
 
 
+def _custom_models_shown(ctx: Context, data: Any) -> Any:  # CustomCPUModels.pm:58-60
+    return _keep(data, lambda m: m.get("cputype") is not None and ctx.perms.check_any(
+        ctx.who, f"/mapping/cpu/{str(m['cputype']).removeprefix('custom-')}", _MAPPING_SEE, noerr=True))
+
+
 def _cpu_models_shown(ctx: Context, data: Any) -> Any:  # qemu-server API2/Qemu/CPU.pm:74-89
     if ctx.perms.check(ctx.who, "/nodes", ["Sys.Audit"], noerr=True):
         return data
@@ -325,7 +331,7 @@ GUARDS: Mapping[tuple[str, str], Guard] = {
     ("GET", "/cluster/mapping/dir"): Guard(shown=_any_on("/mapping/dir/{}", "id", _MAPPING_SEE)),
     ("GET", "/cluster/mapping/pci"): Guard(shown=_any_on("/mapping/pci/{}", "id", _MAPPING_SEE)),
     ("GET", "/cluster/mapping/usb"): Guard(shown=_any_on("/mapping/usb/{}", "id", _MAPPING_SEE)),
-    ("GET", "/cluster/qemu/custom-cpu-models"): Guard(shown=_any_on("/mapping/cpu/{}", "id", _MAPPING_SEE)),
+    ("GET", "/cluster/qemu/custom-cpu-models"): Guard(shown=_custom_models_shown),
     ("GET", "/nodes/{node}/capabilities/qemu/cpu"): Guard(shown=_cpu_models_shown),
     ("GET", "/cluster/sdn/vnets"): Guard(shown=_vnets_shown),
     ("GET", "/cluster/sdn/vnets/{vnet}"): Guard(_vnet(*_SDN_SEE)),

@@ -68,11 +68,12 @@ from .state import (
     User,
     Volume,
 )
+from .store.data import ConfigData
 
 FORMAT = 1
 # the top-level keys a seed may have: a new section of the dump is added here too
 SECTIONS = frozenset({"format", "name", "clock", "root_password", "nodes", "storages", "guests", "users",
-                      "groups", "roles", "acl", "pools", "ha", "options", "tasks", "counters"})
+                      "groups", "roles", "acl", "pools", "ha", "options", "tasks", "counters", "store"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ def dump(cluster: Cluster, clock: int | None = None) -> dict[str, Any]:
         "pools": [asdict(p) for p in cluster.pools.values()],
         "ha": copy.deepcopy(cluster.ha),  # a copy: a caller changing the dump must not change the cluster
         "options": copy.deepcopy(cluster.options),
+        "store": cluster.store.dump(),  # the configuration store (store/data.py)
         "tasks": [_task_out(t) for log in cluster.tasks.values() for t in log.values()],
         "counters": {"pid": cluster.next_pid, "mac": cluster.next_mac},
     }
@@ -206,6 +208,7 @@ def _cluster(data: dict[str, Any]) -> Cluster:
         cluster.pools[p["poolid"]] = Pool(**p)
     cluster.ha = dict(data.get("ha", {}))
     cluster.options = dict(data.get("options", {}))
+    cluster.store = ConfigData.load(data.get("store"))
     for t in data.get("tasks", []):
         cluster.add_task(Task(**t))
     counters = data.get("counters", {})

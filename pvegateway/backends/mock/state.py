@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .store.data import ConfigData
+
 GuestKind = Literal["qemu", "lxc"]
 TASK_HISTORY = 1000  # per node, like the size PVE's task index is trimmed to
 
@@ -198,6 +200,7 @@ class Cluster:
     ha: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, OrderedDict[str, Task]] = field(default_factory=dict)  # node -> upid -> task
     options: dict[str, Any] = field(default_factory=dict)
+    store: ConfigData = field(default_factory=ConfigData)  # what the store keeps (store/data.py)
     next_pid: int = 0x1000
     next_mac: int = 0x000001
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ....errors import PVEError
 from ..runtime import Mock
 from ..state import Guest
+from ..store.defaults import interfaces
 from . import _volumes as vols
 from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
 
@@ -122,12 +123,15 @@ def _lxc_nic(plan: Plan, value: str) -> str:
 
 
 def check_bridges(mock: Mock, guest: Guest) -> None:
-    """At start, as PVE's tap/veth plugging does: every NIC's bridge must exist on the node."""
-    node = mock.cluster.nodes.get(guest.node)
+    """At start, as PVE's tap/veth plugging does: every NIC's bridge must exist on the node (among its
+    interfaces, as the node's network configuration holds them)."""
+    if guest.node not in mock.cluster.nodes:
+        return
+    found = interfaces(mock.cluster, guest.node)
     for key, value in guest.config.items():
         if _NET.fullmatch(key):
             bridge = split_prop(str(value))[1].get("bridge")
-            if bridge and node is not None and bridge not in node.bridges:
+            if bridge and found.get(bridge, {}).get("type") not in ("bridge", "OVSBridge"):
                 raise PVEError(500, f"bridge '{bridge}' does not exist\n")
 
 

@@ -10,6 +10,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest, Volume
+from ..store.data import guest_place
 from . import _volumes as vols
 from ._guest_common import (
     QEMU,
@@ -181,6 +182,8 @@ def clone(kind: Kind) -> Handler:
             config["description"] = str(params["description"])
         clone_guest = Guest(vmid=newid, kind=kind.name, node=target, config={}, lock="clone")
         mock.cluster.guests[newid] = clone_guest
+        # the firewall goes with the clone: qemu-server Qemu.pm:4617, pve-container LXC.pm:2053
+        mock.cluster.store.copy_tree(guest_place(source.vmid), guest_place(newid))
         join_pool(mock, clone_guest, params.get("pool"))
 
         def finish() -> None:
@@ -282,6 +285,8 @@ def destroy(kind: Kind) -> Handler:
             mock.cluster.ha.pop(sid, None)
             mock.cluster.ha.pop(str(guest.vmid), None)
             mock.cluster.guests.pop(guest.vmid, None)
+            # remove_vmfw_conf: qemu-server Qemu.pm:2873, pve-container LXC.pm:907
+            mock.cluster.store.drop(guest_place(guest.vmid))
 
         guest.lock = "destroyed"
         return task(mock, call, guest, f"{kind.task_prefix}destroy", str(guest.vmid), finish=finish)

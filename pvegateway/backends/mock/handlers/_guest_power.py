@@ -9,6 +9,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
+from ..store.data import guest_place
 from . import _volumes as vols
 from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
@@ -229,3 +230,4 @@ def discard(mock: Mock, guest: Guest) -> None:
         if guest.vmid in pool.vmids:
             pool.vmids.remove(guest.vmid)
     del mock.cluster.guests[guest.vmid]
+    mock.cluster.store.drop(guest_place(guest.vmid))  # remove_vmfw_conf: Qemu.pm:4723, LXC.pm:625

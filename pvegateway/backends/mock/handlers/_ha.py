@@ -10,6 +10,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Mock
 from ..state import config_digest
+from ..store.defaults import HA_GROUPS, section
 
 _OPTIONS = ("comment", "group", "max_relocate", "max_restart", "state", "failback", "auto-rebalance")
 
@@ -51,8 +52,14 @@ def _options(params: Any) -> dict[str, Any]:
 
 
 def _check_group(mock: Mock, params: Any) -> None:
+    """Resources.pm:258-265: a 9.x cluster without HA groups has migrated them to rules."""
     group = params.get("group")
-    if group and group not in mock.cluster.options.get("ha-groups", {}):
+    if not group:
+        return
+    groups = section(mock.cluster, HA_GROUPS, {})
+    if not groups:
+        raise PVEError(500, "invalid parameter 'group': ha groups have been migrated to rules\n")
+    if group not in groups:
         raise PVEError(500, f"HA group '{group}' does not exist\n")
 
 

@@ -28,7 +28,7 @@ _MOUNTED = {"nfs", "cifs", "glusterfs", "cephfs"}  # path defaults to /mnt/pve/<
 _SUBDIR = {"iso": "template/iso", "vztmpl": "template/cache", "import": "import"}
 
 
-def _directory(storage: Storage) -> str:
+def directory(storage: Storage) -> str:
     """The storage's ``path``; a storage without one (LVM, ZFS, RBD, ...) takes no uploads."""
     path = storage.config.get("path")
     if path is None and storage.type in _MOUNTED:
@@ -45,7 +45,7 @@ def normalize(filename: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "_", name)
 
 
-def _format(content: str, filename: str) -> str:
+def file_format(content: str, filename: str) -> str:
     """The volume's format as the content listing shows it; PVE's exact extension checks and messages."""
     if content == "iso":
         if not _ISO.search(filename):
@@ -73,12 +73,12 @@ def _target(mock: Mock, call: Call) -> tuple[str, Storage, str, str, str]:
         raise PVEError(500, f"storage '{storage.storage}' is disabled\n")
     if not storage.available_on(node):
         raise PVEError(500, f"storage '{storage.storage}' is not available on node '{node}'\n")
-    base = _directory(storage)
+    base = directory(storage)
     if call.upload is None:  # no multipart body: the HTTP server made no temporary file
         raise PVEError(500, "missing temporary file name\n")
     content = str(params["content"])
     filename = normalize(str(params["filename"]))
-    fmt = _format(content, filename)
+    fmt = file_format(content, filename)
     if content not in storage.content:
         raise PVEError(500, f"storage '{storage.storage}' does not support '{content}' content\n")
     mock.node(node)  # a node that is not the local one is reached by its address (remote_node_ip)

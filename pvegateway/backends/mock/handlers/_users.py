@@ -10,6 +10,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Cluster, Token, User
+from ..store.defaults import realms
 from ._params import flag, id_list
 
 T = TypeVar("T")
@@ -108,7 +109,7 @@ def create_user(mock: Mock, call: Call) -> None:
     userid = str(params["userid"])
     what = "create user failed"
     absent(cluster.users, userid, "user", what)
-    if _realm(userid) not in ("pam", "pve"):
+    if _realm(userid) not in realms(cluster):
         raise fail(f"{what}: authentication domain '{_realm(userid)}' does not exist")
     groups = _check_groups(cluster, params, what)
     password = params.get("password")

@@ -12,9 +12,9 @@ from ..auth import user_active
 from ..perms import ROOT
 from ..perms import fail as perm_fail
 from ..runtime import Handler, Mock
+from ..store.defaults import realms
 from . import _acl, _users, pools
 from ._params import flag
-from ._users import fail
 
 # compute_api_permission (pve-access-control RPCEnvironment.pm): which privileges a login reports
 _CAP_PATHS = {
@@ -87,27 +87,16 @@ def ticket_index(mock: Mock, call: Call) -> None:
     return None  # GET /access/ticket: PVE answers null (the login form lives in the GUI)
 
 
-_DOMAINS: dict[str, dict[str, Any]] = {
-    "pam": {"type": "pam", "comment": "Linux PAM standard authentication"},
-    "pve": {"type": "pve", "comment": "Proxmox VE authentication server"},
-}
-
-
 def access_index(mock: Mock, call: Call) -> list[dict[str, str]]:
     names = ["users", "groups", "roles", "acl", "domains", "openid", "tfa", "ticket", "password", "permissions"]
     return [{"subdir": name} for name in names]
 
 
 def list_domains(mock: Mock, call: Call) -> list[dict[str, Any]]:
-    return [{"realm": realm, **info} for realm, info in _DOMAINS.items()]
-
-
-def read_domain(mock: Mock, call: Call) -> dict[str, Any]:
-    realm = str(call.params["realm"])
-    info = _DOMAINS.get(realm)
-    if info is None:
-        raise fail(f"domain '{realm}' does not exist")
-    return dict(info)
+    """pve-access-control src/PVE/API2/Domains.pm:98-108: each realm's type, comment, default and
+    TFA flag, for the login form (the rest of a realm's options need Realm.Allocate: its read)."""
+    return [{"realm": realm, **{k: v for k, v in info.items() if k in ("type", "comment", "default", "tfa")}}
+            for realm, info in realms(mock.cluster).items()]
 
 
 def change_password(mock: Mock, call: Call) -> None:
@@ -136,7 +125,7 @@ def _check_enabled(mock: Mock, userid: str) -> None:
 def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
     """User.pm:620-648 read_user_tfa_type: the mock's realms require no TFA and no user has any."""
     realm = str(call.params["userid"]).rpartition("@")[2]
-    if realm not in _DOMAINS:
+    if realm not in realms(mock.cluster):
         raise PVEError(500, f"auth domain '{realm}' does not exist\n")
     return {"user": []} if flag(call.params.get("multiple")) else {}
 
@@ -150,7 +139,7 @@ def vnc_ticket(mock: Mock, call: Call) -> None:
 def openid_auth_url(mock: Mock, call: Call) -> Any:
     """OpenId.pm:24-33 $lookup_openid_auth: the mock has only the pam and pve realms."""
     realm = str(call.params["realm"])
-    info = _DOMAINS.get(realm)
+    info = realms(mock.cluster).get(realm)
     if info is None:
         raise PVEError(500, f"authentication domain '{realm}' does not exist\n")
     raise PVEError(500, f"wrong realm type ({info['type']} != openid)\n")
@@ -200,7 +189,6 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/access/ticket"): create_ticket,
     ("GET", "/access/ticket"): ticket_index,
     ("GET", "/access/domains"): list_domains,
-    ("GET", "/access/domains/{realm}"): read_domain,
     ("PUT", "/access/password"): change_password,
     ("GET", "/access/users/{userid}/tfa"): user_tfa_types,
     ("POST", "/access/vncticket"): vnc_ticket,

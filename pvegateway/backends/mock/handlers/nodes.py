@@ -7,6 +7,7 @@ from typing import Any
 from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
+from ..store.defaults import interfaces
 from . import _metrics as m
 
 PVE_VERSION = "9.2.0"
@@ -78,25 +79,10 @@ def node_version(mock: Mock, call: Call) -> dict[str, str]:
     return {"version": PVE_VERSION, "release": PVE_VERSION.rsplit(".", 1)[0], "repoid": REPOID}
 
 
-def _interfaces(mock: Mock, name: str) -> dict[str, dict[str, Any]]:
-    node = mock.node(name)
-    prefix = ".".join(node.ip.split(".")[:3])
-    out: dict[str, dict[str, Any]] = {
-        "lo": {"iface": "lo", "type": "loopback", "method": "loopback", "method6": "manual", "autostart": 1,
-               "active": 1, "families": ["inet"], "priority": 1},
-        "eno1": {"iface": "eno1", "type": "eth", "method": "manual", "method6": "manual", "exists": 1,
-                 "active": 1, "families": ["inet"], "priority": 2},
-    }
-    for index, bridge in enumerate(node.bridges):
-        entry: dict[str, Any] = {"iface": bridge, "type": "bridge", "method": "manual", "method6": "manual",
-                                 "autostart": 1, "active": 1, "families": ["inet"], "priority": 3 + index,
-                                 "bridge_ports": "eno1" if index == 0 else "", "bridge_stp": "off",
-                                 "bridge_fd": "0"}
-        if index == 0:
-            entry.update(method="static", address=node.ip, netmask="24", cidr=f"{node.ip}/24",
-                         gateway=f"{prefix}.1")
-        out[bridge] = entry
-    return out
+def _interfaces(mock: Mock, name: str) -> list[dict[str, Any]]:
+    """The node's interfaces, as its configuration store holds them (store/defaults.py)."""
+    mock.node(name)
+    return [{"iface": iface, **entry} for iface, entry in interfaces(mock.cluster, name).items()]
 
 
 _TYPE_GROUPS = {"any_bridge": ("bridge", "OVSBridge"), "any_local_bridge": ("bridge", "OVSBridge")}
@@ -105,7 +91,7 @@ _TYPE_GROUPS = {"any_bridge": ("bridge", "OVSBridge"), "any_local_bridge": ("bri
 def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     wanted = call.params.get("type")
     # PVE's index leaves the loopback out ("do not list the loopback device"); GET .../network/lo works
-    entries = [e for name, e in _interfaces(mock, str(call.params["node"])).items() if name != "lo"]
+    entries = [e for e in _interfaces(mock, str(call.params["node"])) if e["iface"] != "lo"]
     if wanted:
         kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
         entries = [e for e in entries if e["type"] in kinds]
@@ -117,7 +103,7 @@ def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
 
 def network_iface(mock: Mock, call: Call) -> dict[str, Any]:
     iface = str(call.params["iface"])
-    entry = _interfaces(mock, str(call.params["node"])).get(iface)
+    entry = next((e for e in _interfaces(mock, str(call.params["node"])) if e["iface"] == iface), None)
     if entry is None:
         raise PVEError.params({"iface": "interface does not exist"})
     return entry

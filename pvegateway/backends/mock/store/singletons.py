@@ -1,0 +1,64 @@
+"""Singletons: one set of options per place (datacenter.cfg, a node's DNS and time, a firewall's
+options at every level). A write keeps what it sets and drops what it ``delete``s; a read shows what
+was kept, and for what its ``returns`` requires but nobody set, the schema's ``default``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ....errors import PVEError
+from ..state import Cluster
+from .act import MODIFIED, Act
+from .defaults import SINGLETON_DEFAULTS
+from .layout import place
+from .values import deleted, kept, options_digest
+
+# singletons the realistic handlers read: datacenter.cfg is the cluster's ``options`` (GET /cluster/options)
+BOUND: Mapping[str, Callable[[Cluster], dict[str, Any]]] = {
+    "/cluster/options": lambda cluster: cluster.options,
+}
+
+
+def _options(act: Act, create: bool) -> dict[str, Any]:
+    bound = BOUND.get(act.plan.where)
+    if bound is not None:
+        return bound(act.cluster)
+    where = place(act.plan.where, act.params)
+    kept_here = act.cluster.store.singletons.get(where)
+    if kept_here is None:
+        default = SINGLETON_DEFAULTS.get(act.plan.where)
+        kept_here = default(act.cluster, act.params) if default is not None else {}
+        if create:
+            act.cluster.store.singletons[where] = kept_here
+    return kept_here
+
+
+def show(act: Act) -> dict[str, Any]:
+    options = dict(_options(act, create=False))
+    returned = act.op.returns.get("properties") or {}
+    for key, schema in returned.items():
+        if key not in options and isinstance(schema, Mapping) and schema.get("default") is not None \
+                and not schema.get("optional"):
+            options[key] = schema["default"]
+    if "digest" in returned:
+        options["digest"] = options_digest(_options(act, create=False))
+    return options
+
+
+def set_options(act: Act) -> None:
+    current = _options(act, create=False)
+    digest = act.params.get("digest")
+    if digest and digest != options_digest(current):
+        raise PVEError(500, MODIFIED)
+    props = act.op.parameters.get("properties") or {}
+    removed = deleted(act.params)
+    for key in removed:  # pve-firewall src/PVE/API2/Firewall/VM.pm:139-143, Cluster.pm:144-148
+        if key not in props:
+            raise PVEError.params({"delete": f"no such option '{key}'"})
+    changes = kept(act.op, act.params)
+    options = _options(act, create=True)
+    for key in removed:
+        options.pop(key, None)
+    options.update(changes)
