@@ -1,4 +1,4 @@
-"""Gather request parameters exactly as pve-http-server does (docs/pve-wire.md section 2).
+"""Gather request parameters exactly as pve-http-server does (AnyEvent.pm ``extract_params``; docs/WIRE.md 3).
 
 Form bodies and query strings: pairs split on ``&`` and ``;``, only the first ``=`` separates and a
 second one truncates the value, ``+`` is a space, keys are not UTF-8 decoded but values are, repeated

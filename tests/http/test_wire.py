@@ -1,4 +1,4 @@
-"""The gateway on the wire, over a real socket, as PVE's pveproxy answers (docs/pve-wire.md 1, 2, 5)."""
+"""The gateway on the wire, over a real socket, as PVE's pveproxy answers (docs/WIRE.md sections 1-3)."""
 
 from __future__ import annotations
 
