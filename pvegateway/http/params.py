@@ -129,7 +129,7 @@ def _lone_surrogate(value: Any) -> bool:
 
 
 def _too_deep(value: Any) -> bool:
-    """Whether containers nest deeper than JSON::XS's max_depth (Python's json goes on to ~1000)."""
+    """Whether containers nest deeper than JSON::XS's max_depth (Python's json goes on to its recursion limit)."""
     level = [(value, 1)]
     while level:
         item, depth = level.pop()
