@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
@@ -71,8 +72,11 @@ def _task_out(task: Task) -> dict[str, Any]:
     return data
 
 
-def load(data: dict[str, Any]) -> Cluster:
-    """A cluster from a dump or a seed (which may leave sections out: built-in roles are always there)."""
+def load(seed: dict[str, Any]) -> Cluster:
+    """A cluster from a dump or a seed (which may leave sections out: built-in roles are always there).
+
+    The seed is left as it was: a reset loads it again."""
+    data = copy.deepcopy(seed)
     cluster = Cluster(name=str(data.get("name", "pvegw")))
     for n in data.get("nodes", []):
         node = Node(**n)
