@@ -137,6 +137,14 @@ def openapi_ms() -> float:
         return statistics.median(samples)
 
 
+def deferred() -> dict[str, float]:
+    """bench/deferred.py in a fresh interpreter: the startup work the gateway defers, and its memory."""
+    out = subprocess.run([PY, "-m", "bench.deferred"], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    figures: dict[str, float] = json.loads(out)
+    return figures
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed for the load (Debian: apt-get install wrk)", file=sys.stderr)
@@ -160,6 +168,12 @@ def main() -> int:
     ms = openapi_ms()
     print(f"  /openapi.json (cached)                      {ms:6.2f} ms")
     report["openapi_ms"] = ms
+    work = deferred()
+    print(f"  deferred at startup: all {work['operations']:.0f} validators {work['all_validators_s']:.3f} s, "
+          f"/openapi.json build {work['openapi_build_s']:.3f} s ({work['openapi_bytes'] / 2**20:.1f} MiB); "
+          f"schema load {work['schema_load_s']:.3f} s, {work['schema_rss_mb']:.1f} MB, "
+          f"{work['long_lived_objects']:.0f} long-lived objects")
+    report["deferred"] = work
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from bench import mock

@@ -124,10 +124,11 @@ def _gateway(args: argparse.Namespace, apidoc: str | None, options: dict[str, An
 
 def _tune_gc() -> None:
     """``serve`` owns its process (an embedding host keeps its own GC settings). The schema, validators
-    and router are ~40 MB of long-lived objects: frozen, the cyclic GC no longer walks them again and
-    again while it collects each request's garbage (and forked workers share their pages). A request
-    allocates hundreds of short-lived objects that reference counting frees; collecting every 700
-    allocations (the default) would run the collector several times per request."""
+    and router are tens of thousands of long-lived objects (``make bench`` prints their count and
+    memory): frozen, the cyclic GC no longer walks them again and again while it collects each
+    request's garbage (and forked workers share their pages). A request allocates hundreds of
+    short-lived objects that reference counting frees; collecting every 700 allocations (CPython's
+    default) would run the collector several times per request."""
     gc.freeze()
     gc.set_threshold(max(gc.get_threshold()[0], 20_000), *gc.get_threshold()[1:])
 

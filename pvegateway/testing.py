@@ -32,8 +32,9 @@ file), ``root_password``, ``tasks`` (``immediate`` | ``polls:N`` | ``delay:SECON
 ``finish_tasks()``, and ``backend`` / ``cluster`` for direct access. Calls run on the server's event
 loop, so they never interleave with a request.
 
-Cost: the schema is loaded once per process and version (~0.2 s, on first use); after that a test's
-cluster and server take a few milliseconds. The TLS certificate is made once per session.
+Cost: the schema is loaded once per process and version, on first use (``make bench`` prints its
+load time); after that a test's cluster and server are cheap: no schema work, one socket. The TLS
+certificate is made once per session.
 """
 
 from __future__ import annotations

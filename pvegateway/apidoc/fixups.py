@@ -1,4 +1,5 @@
-"""Undo what PVE's apidoc dump loses or mangles (docs/pve-wire.md sections 2.5 and 3.6).
+"""Undo what PVE's apidoc dump loses or mangles (pve-common RESTHandler.pm ``api_clone_schema``;
+docs/WIRE.md section 6).
 
 Applied once per operation at load time, on a copy: the tree itself is never changed.
 """

@@ -1,8 +1,9 @@
 """The generated documents of any installed schema version, built once per version and kept encoded.
 
-A build loads the tree (when it is not the running one) and converts it: ~0.2-0.4 s of CPU, done in a
-worker thread so the gateway keeps answering meanwhile, once per (kind, version): concurrent first
-requests wait for the same build. Only names from the manifest (pinned and locally imported versions)
+A build loads the tree (when it is not the running one) and converts it: a startup's worth of CPU
+(``make bench`` prints the schema load and the document build), done in a worker thread so the
+gateway keeps answering meanwhile, once per (kind, version): concurrent first requests wait for the
+same build. Only names from the manifest (pinned and locally imported versions)
 are accepted, never paths: a ``version`` parameter must not make the gateway read arbitrary files.
 """
 
@@ -56,7 +57,7 @@ def _file_key(path: Path | None) -> tuple[str, int, int] | None:
 
 
 class Documents:
-    """Encoded documents by (kind, schema file); at most ``capacity`` kept (a 9.2 document is ~5 MB)."""
+    """Encoded documents by (kind, schema file); at most ``capacity`` kept (each is megabytes)."""
 
     def __init__(self, running: Callable[[], Schema], capacity: int = 8) -> None:
         self._running = running

@@ -333,7 +333,7 @@ class _HeadTooLarge(Exception):
 
 
 class PVEHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (about 1.5x faster than h11 here), writing the gateway's reason,
+    """uvicorn's httptools protocol (faster than h11: a C parser), writing the gateway's reason,
     and each answer's head together with its first body bytes.
 
     It also holds requests to pveproxy's header limits. pveproxy drops a request over them without a

@@ -1,7 +1,7 @@
 """The ``/api2`` request path: decode, match, gather, validate, call the backend, format.
 
 Plain ASGI on purpose: this is the hot path, and everything it needs was built at startup.
-Order of checks follows pve-http-server and pve-manager (docs/pve-wire.md section 9).
+Order of checks follows pve-http-server and pve-manager (docs/WIRE.md section 4).
 """
 
 from __future__ import annotations

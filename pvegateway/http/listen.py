@@ -21,7 +21,7 @@ def bind(host: str, port: int) -> socket.socket:
     """Bind before announcing: once ``serve`` prints where it listens, connections are accepted.
 
     The protocol must be IPPROTO_TCP, not 0: asyncio only turns Nagle off (TCP_NODELAY) for sockets
-    that say so, and with Nagle on every keep-alive response waits ~40 ms for a delayed ACK.
+    that say so, and with Nagle on every keep-alive response waits for the client's delayed ACK.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

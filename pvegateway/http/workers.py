@@ -2,10 +2,10 @@
 
 One uvicorn process uses one core; the proxy's work is CPU-bound per request (validation, TLS), so a
 gateway in front of a cluster scales by processes. The parent binds the socket and builds the app once
-(the schema's ~40 MB are then shared copy-on-write), forks the workers, and only supervises: it waits
-for signals, forwards a stop, restarts a worker that died unexpectedly (after a growing pause, so a
-crashing worker cannot spin) and exits when every worker has exited. The mock cannot use this: its
-cluster lives in one process's memory.
+(the schema's memory, which ``make bench`` prints, is then shared copy-on-write), forks the workers,
+and only supervises: it waits for signals, forwards a stop, restarts a worker that died unexpectedly
+(after a growing pause, so a crashing worker cannot spin) and exits when every worker has exited.
+The mock cannot use this: its cluster lives in one process's memory.
 
 Signals are received synchronously (blocked, then ``sigtimedwait``), so no handler can race the loop.
 Workers run in their own process group: a Ctrl-C on the terminal reaches the parent only, which stops

@@ -40,10 +40,10 @@ def _timestamp(now: float) -> str:
 class AccessLog:
     """An ``Observer`` writing one line per exchange; costs one level check when the logger is off.
 
-    Cost matters next to a request's ~200 us: the line is assembled directly (strings through the C
-    JSON string encoder, ~3 us); when ``log_to``'s handler is the logger's only one it writes the line
-    itself (~2 us), else a LogRecord goes through ``logger.handle`` (~12 us more: the record's
-    thread/process fields, locks and formatting), which keeps any logging configuration working.
+    Cost matters next to a request that the gateway answers itself: the line is assembled directly
+    (strings through the C JSON string encoder); when ``log_to``'s handler is the logger's only one it
+    writes the line itself, else a LogRecord goes through ``logger.handle`` (several times the cost: the
+    record's thread/process fields, locks and formatting), which keeps any logging configuration working.
     """
 
     def __init__(self, backend: str, logger: logging.Logger | None = None) -> None:

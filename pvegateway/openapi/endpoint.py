@@ -20,7 +20,7 @@ JSONDict = dict[str, Any]
 class OpenAPIEndpoint:
     """ASGI endpoint of ``/openapi.json``: the document is built and encoded once, on first use.
 
-    Building it costs ~0.1-0.2 s, which would double the gateway's startup; most deployments never
+    Building it costs a good part of a startup (``make bench`` prints both); most deployments never
     ask for it, and once built every request is answered from the cached bytes. Under a
     ``root_path`` the server URL gets the prefix: the encoded bytes are patched (no re-encoding),
     once per prefix.

@@ -55,11 +55,11 @@ window.ui = SwaggerUIBundle({{
 
 # Swagger UI resolves a subtree (an operation when it is expanded, the security schemes on load) by
 # handing the whole document to swagger-client, whose OpenAPI 3.1 strategy converts all of it to ApiDOM
-# first: with PVE's ~1.8 MB document that is ~6 s before the operations list appears and ~5 s per
-# expanded operation. This plugin gives the resolver only what the subtree needs: the top-level keys,
-# the subtree's path item or component group, and the components it references (transitively). The
-# answer for the subtree is the same; a reference outside ``#/components/<kind>/<name>`` falls back to
-# the whole document.
+# first: with PVE's document (megabytes: ``make bench`` prints its size) that means seconds before the
+# operations list appears, and again for each expanded operation. This plugin gives the resolver only
+# what the subtree needs: the top-level keys, the subtree's path item or component group, and the
+# components it references (transitively). The answer for the subtree is the same; a reference outside
+# ``#/components/<kind>/<name>`` falls back to the whole document.
 _RESOLVE_PLUGIN = """
 function ResolveReferencedOnly(system) {
   const resolveSubtree = SwaggerUIBundle.plugins.SwaggerClient(system).fn.resolveSubtree;

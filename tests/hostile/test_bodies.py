@@ -26,26 +26,43 @@ def post(pve: PVEMock, root: Login, body: bytes, content_type: str | None, targe
     return reply.status, reply.reason, reply.body
 
 
-@pytest.mark.parametrize("body", [
-    b"{bad", b'{"vmid": 150,}', b"{'vmid': 150}", b'{"vmid": 150', b'{"vmid": 150}}', b"\x00",
-    b'{"vmid": NaN}', b'{"vmid": Infinity}',
+# pve-http-server 6.0.5 extract_params (src/PVE/APIServer/AnyEvent.pm:934) decodes a JSON body with
+# JSON::XS's decode_json; its croak, which Perl ends with that location, is the error() answer: a 500
+# whose reason is the message's first line and whose plain-text body is the whole message (error(),
+# AnyEvent.pm:402-413; response(), 305-307). The texts are JSON::XS 4.04's (Debian's libjson-xs-perl
+# 4.040, as on PVE 9), produced by it on these very bodies.
+AT_DECODE = b" at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 934."
+NEITHER = b"malformed JSON string, neither tag, array, object, number, string or atom"
+
+
+@pytest.mark.parametrize(("body", "croak"), [
+    (b"{bad", b"'\"' expected, at character offset 1 (before \"bad\")"),
+    (b'{"vmid": 150,}', b"'\"' expected, at character offset 13 (before \"}\")"),
+    (b"{'vmid': 150}", b"'\"' expected, at character offset 1 (before \"'vmid': 150}\")"),
+    (b'{"vmid": 150', b', or } expected while parsing object/hash, at character offset 12 (before "(end of string)")'),
+    (b'{"vmid": 150}}', b'garbage after JSON object, at character offset 13 (before "}")'),
+    (b"\x00", NEITHER + b', at character offset 0 (before "\\x{0}")'),
+    (b'{"vmid": NaN}', NEITHER + b', at character offset 9 (before "NaN}")'),
+    (b'{"vmid": Infinity}', NEITHER + b', at character offset 9 (before "Infinity}")'),
+    (b'{"vmid": nope}', b"'null' expected, at character offset 9 (before \"nope}\")"),
+    (b"", NEITHER + b', at character offset 0 (before "(end of string)")'),  # an empty JSON body too
 ])
-def test_malformed_json_is_pves_500_malformed_json_string(pve: PVEMock, root: Login, body: bytes) -> None:
-    status, reason, text = post(pve, root, body, "application/json")
-    assert (status, reason) == (500, text)  # outside the formatter: plain text, the reason is the body
-    assert text.startswith(b"malformed JSON string")
+def test_malformed_json_is_pves_500_with_json_xs_croak(pve: PVEMock, root: Login, body: bytes, croak: bytes) -> None:
+    assert post(pve, root, body, "application/json") == (500, croak + AT_DECODE, croak + AT_DECODE + b"\n")
 
 
-@pytest.mark.parametrize("body", [b"[150]", b'"vmid=150"', b"150", b"null", b"true"])
-def test_a_json_body_that_is_no_object_is_not_a_hash_reference(pve: PVEMock, root: Login, body: bytes) -> None:
-    assert post(pve, root, body, "application/json") == (500, b"Not a HASH reference", b"Not a HASH reference")
+def test_a_json_body_that_is_no_object_dies_where_pve_uses_it_as_a_hash(pve: PVEMock, root: Login) -> None:
+    """``delete $params->{_dc} if $params`` (AnyEvent.pm:978) is the first use of a true non-hash value:
+    Perl's own text, in error()'s plain framing (the other cases: tests/http/test_params.py)."""
+    text = b"Not a HASH reference at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 978."
+    assert post(pve, root, b"[150]", "application/json") == (500, text, text + b"\n")
 
 
 def test_json_nested_beyond_any_depth_is_refused_not_a_crash(pve: PVEMock, root: Login) -> None:
     deep = b'{"vmid": 150, "name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    status, reason, _ = post(pve, root, deep, "application/json")
-    assert (status, reason) == (500, b"json text or perl structure exceeds maximum nesting level "
-                                      b"(max_depth set too low?)")
+    croak = (b"json text or perl structure exceeds maximum nesting level (max_depth set too low?), "
+             b'at character offset 534 (before "[[[[[[[[[[[[[[[[[[[[...")')
+    assert post(pve, root, deep, "application/json") == (500, croak + AT_DECODE, croak + AT_DECODE + b"\n")
 
 
 @pytest.mark.parametrize("digits", [25, 5000, 100_000])
@@ -56,11 +73,18 @@ def test_json_integers_too_wide_for_perl_stay_digits(pve: PVEMock, root: Login, 
     assert b"value does not look like a valid VM ID" in body
 
 
-@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udc00", b"\\ud800x", b"\\ude00\\ud83d"])
-def test_half_a_surrogate_pair_is_malformed_json_not_a_crash(pve: PVEMock, root: Login, escape: bytes) -> None:
+@pytest.mark.parametrize(("escape", "croak"), [
+    (b"\\ud800", b'missing low surrogate character in surrogate pair, at character offset 16 (before "\"}")'),
+    (b"\\udc00", b'missing high surrogate character in surrogate pair, at character offset 16 (before "\"}")'),
+    (b"\\ud800x", b'missing low surrogate character in surrogate pair, at character offset 16 (before "x\"}")'),
+    (b"\\ude00\\ud83d", b"missing high surrogate character in surrogate pair, at character offset 16 "
+                        b'(before "\\\\ud83d\"}")'),
+])
+def test_half_a_surrogate_pair_is_malformed_json_not_a_crash(pve: PVEMock, root: Login, escape: bytes,
+                                                             croak: bytes) -> None:
     """Python's json keeps a lone surrogate, which then cannot be encoded into any answer; JSON::XS refuses."""
-    status, _, text = post(pve, root, b'{"vmid": "' + escape + b'"}', "application/json")
-    assert status == 500 and text.startswith(b"malformed JSON string")
+    reply = post(pve, root, b'{"vmid": "' + escape + b'"}', "application/json")
+    assert reply == (500, croak + AT_DECODE, croak + AT_DECODE + b"\n")
 
 
 def test_a_whole_surrogate_pair_is_a_character(pve: PVEMock, root: Login) -> None:
@@ -69,8 +93,10 @@ def test_a_whole_surrogate_pair_is_a_character(pve: PVEMock, root: Login) -> Non
 
 
 def test_invalid_utf8_in_a_json_body_is_malformed_json(pve: PVEMock, root: Login) -> None:
-    status, _, text = post(pve, root, b'{"vmid": 150, "name": "web\xff\xfe"}', "application/json")
-    assert status == 500 and text.startswith(b"malformed JSON string")
+    """The rest of the body is shown as Perl reads it, as UTF-8: 0xFF announces 13 bytes, one U+FFFD."""
+    croak = b'malformed UTF-8 character in JSON string, at character offset 26 (before "\\x{fffd}")'
+    reply = post(pve, root, b'{"vmid": 150, "name": "web\xff\xfe"}', "application/json")
+    assert reply == (500, croak + AT_DECODE, croak + AT_DECODE + b"\n")
 
 
 @pytest.mark.parametrize("body", [b"vmid=150&name=web%ff%fe", b"vmid=150&name=web\xff\xfe", b"vmid=150&name=%c0%af"])

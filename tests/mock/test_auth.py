@@ -1,4 +1,5 @@
-"""Authentication as pveproxy answers it (docs/pve-wire.md 4)."""
+"""Authentication as pveproxy answers it: pve-manager PVE/HTTPServer.pm ``auth_handler`` (54-131) and
+pve-http-server AnyEvent.pm (1573-1648); docs/WIRE.md section 5."""
 
 from __future__ import annotations
 

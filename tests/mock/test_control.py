@@ -48,6 +48,17 @@ async def test_state_reset_and_seed(ctl: PVE) -> None:
     assert bad.status_code == 400
 
 
+async def test_a_reset_keeps_the_seeds_volumes_snapshots_and_tokens(ctl: PVE) -> None:
+    """Loading a seed once took its volumes (and snapshots and tokens) out of it: every reset after
+    the first gave a cluster whose storages were empty."""
+    volumes = "/nodes/pve1/storage/local/content"
+    before = await ctl.data("GET", volumes)
+    assert before
+    for _ in range(2):
+        await ctl.client.post("/_gateway/reset", headers=KEY)
+        assert await ctl.data("GET", volumes) == before
+
+
 async def test_task_progression_finish_and_clock(ctl: PVE) -> None:
     bad = await ctl.client.put("/_gateway/tasks", json={"mode": "sometimes"}, headers=KEY)
     assert bad.status_code == 400

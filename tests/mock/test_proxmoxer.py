@@ -1,4 +1,4 @@
-"""proxmoxer, unchanged, against the mock over real TLS (docs/pve-wire.md 8).
+"""proxmoxer, unchanged, against the mock over real TLS: the client itself is the oracle.
 
 Each test starts its own server (uvicorn with the gateway's protocol, on a pre-bound socket) with a
 self-signed certificate from ``statedir.certificate`` that proxmoxer verifies.

@@ -1,4 +1,5 @@
-"""Worker tasks: list, status, log and stop like pve-manager's Tasks.pm (docs/pve-wire.md 5.3)."""
+"""Worker tasks: list, status, log and stop like pve-manager's PVE/API2/Tasks.pm, with UPIDs as pve-common
+src/PVE/UPID.pm writes them (docs/WIRE.md section 7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""API tokens: creation, authentication, privilege separation (docs/pve-wire.md 4.2, 4.6)."""
+"""API tokens: creation, authentication, privilege separation (pve-access-control AccessControl.pm
+``verify_token`` and RPCEnvironment.pm; pve-manager PVE/HTTPServer.pm ``auth_handler``; docs/WIRE.md 5)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """The proxy's HTTP/1.1 client: keep-alive connections to one node, httptools to parse the answers.
 
-Why not aiohttp here: its client spends ~290 us of CPU per request on this path (measured against
-the mock over TLS under uvloop), a minimal protocol ~120 us, and that difference is most of what the
-proxy costs. What a PVE node needs is small: one request at a time per connection, Content-Length
-bodies (pveproxy refuses chunked ones), answers framed by Content-Length, chunked encoding or the
-connection's end. Everything here serves that and nothing else.
+Why not aiohttp here: its client spent more than twice the CPU per request of a minimal protocol on
+this path, and that difference was most of what the proxy cost (``bench/proxy.py`` measures the
+proxy's cost against calling the node directly). What a PVE node needs is small: one request at a
+time per connection, Content-Length bodies (pveproxy refuses chunked ones), answers framed by
+Content-Length, chunked encoding or the connection's end. Everything here serves that and nothing else.
 
 Failures are ``UpstreamFailure(reason, sent)``: ``sent`` says whether the node may have received the
 request, which decides whether another node may be tried.

@@ -20,7 +20,7 @@ from .http1 import Client, UpstreamFailure, request_head
 from .options import ProxyOptions
 from .pool import endpoints
 
-# PVE 9.2's tree is ~7 MB: anything far larger is not a schema, and is not read into memory
+# PVE's tree is a few megabytes: anything far larger is not a schema, and is not read into memory
 MAX_SCHEMA_BYTES = 64 * 1024 * 1024
 
 

@@ -9,7 +9,7 @@ inner failure is swallowed by an ``opt``/``separated_list1``, so this module onl
 where parsing stops; it mirrors the combinators step by step for that.
 
 Parsers take the text and a position and return the position after what they consumed: handing on
-the rest as a new string copied it at every step, which made a 200 KB value cost seconds.
+the rest as a new string copied it at every step, so the cost grew with the square of the length.
 """
 
 from __future__ import annotations

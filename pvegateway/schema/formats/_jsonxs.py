@@ -1,8 +1,13 @@
-"""Perl ``decode_json`` (JSON::XS 4, ``utf8`` mode) error messages, for ``pve-command-batch``.
+"""Perl ``decode_json`` (JSON::XS 4.04, ``utf8`` mode): the decoded structure or its croak text.
 
-Only what the format needs: the decoded structure (booleans as :class:`Bool`) or the croak text
-``<error>, at character offset N (before "<text>")``. The `` at FILE line N.`` suffix Perl adds
-to the croak is not reproduced (it depends on the pve-manager build).
+Used for ``pve-command-batch`` values and for the error path of JSON request bodies. Gives the
+decoded structure (booleans as :class:`Bool`) or the croak text ``<error>, at character offset N
+(before "<text>")``; the `` at FILE line N.`` suffix Perl adds depends on the caller, which adds it.
+Checked against Debian's libjson-xs-perl 4.040 (the same code as PVE 9's) on mutated inputs.
+
+One difference is kept on purpose: JSON::XS lets UTF-8 forms of surrogates and of code points past
+U+10FFFF into its strings (and some invalid byte runs that start with 0xF5-0xFF); they are refused
+here as malformed UTF-8, since no Python string or answer could carry them.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from typing import Any
 
 _WS = " \t\n\r"
 _MAX_DEPTH = 512
-_UTF8_LEADS = ((2, 0xC2, 0xDF), (3, 0xE0, 0xEF), (4, 0xF0, 0xF4))
-_MNEMONIC = {"\a": "\\a", "\x1b": "\\e", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_MNEMONIC = {"\a": "\\a", "\b": "\\b", "\x1b": "\\e", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+             "\t": "\\t"}
+# the smallest code point of each UTF-8 length: a smaller one is an overlong form, which Perl refuses
+_SHORTEST = (0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000, 0x80000000)
+_WORDS = (("t", "true", True), ("f", "false", False), ("n", "null", None))
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -35,12 +43,46 @@ class _Err(Exception):
         self.pos = pos
 
 
+def _utf8_skip(first: int) -> int:
+    """Perl's ``UTF8SKIP``: the length a start byte announces (1 for ASCII and stray continuations)."""
+    if first < 0xC0:
+        return 1
+    for size, below in ((2, 0xE0), (3, 0xF0), (4, 0xF8), (5, 0xFC), (6, 0xFE), (7, 0xFF)):
+        if first < below:
+            return size
+    return 13
+
+
+def _perl_char(data: str, pos: int) -> tuple[int | None, int]:
+    """The code point Perl reads at ``pos`` of a byte string (None if malformed) and ``UTF8SKIP``.
+
+    Perl's extended UTF-8: surrogates and code points past U+10FFFF are well formed; overlong
+    forms, cut-short sequences and the 13-byte 0xFF form are not."""
+    first = ord(data[pos])
+    size = _utf8_skip(first)
+    if first < 0x80:
+        return first, 1
+    if size == 1 or size == 13:
+        return None, size
+    tail = data[pos + 1 : pos + size]
+    if len(tail) < size - 1 or any(not 0x80 <= ord(c) <= 0xBF for c in tail):
+        return None, size
+    code = first & (0x7F >> size)
+    for char in tail:
+        code = code << 6 | (ord(char) & 0x3F)
+    return (code if code >= _SHORTEST[size] else None), size
+
+
 def _display(rest: str) -> str:
-    """Perl ``pv_uni_display(..., 20, UNI_DISPLAY_QQ)`` of the unparsed input."""
+    """Perl ``pv_uni_display(..., 20, UNI_DISPLAY_QQ)`` of the unparsed bytes, read as UTF-8."""
     out = ""
-    for index, char in enumerate(rest):
+    pos = 0
+    while pos < len(rest):
         if len(out) >= 20:
-            return out + "..." if index < len(rest) else out
+            return out + "..."
+        code, size = _perl_char(rest, pos)
+        pos += size
+        char = chr(code) if code is not None and code < 0x80 else ""
         if char in _MNEMONIC:
             out += _MNEMONIC[char]
         elif char == "\\":
@@ -48,7 +90,7 @@ def _display(rest: str) -> str:
         elif " " <= char <= "~":
             out += char
         else:
-            out += f"\\x{{{ord(char):x}}}"
+            out += f"\\x{{{0xFFFD if code is None else code:x}}}"
     return out
 
 
@@ -72,10 +114,14 @@ class _Decoder:
             return self.string()
         if char == "-" or (char.isdigit() and char.isascii()):
             return self.number()
-        for word, result in (("true", Bool(True)), ("false", Bool(False)), ("null", None)):
-            if self.data.startswith(word, self.pos):
+        for initial, word, result in _WORDS:
+            if char == initial:
+                if not self.data.startswith(word, self.pos):
+                    raise _Err(f"'{word}' expected", self.pos)
                 self.pos += len(word)
-                return result
+                return None if result is None else Bool(result)
+        if char == "(":  # a tag, which decode_json does not allow
+            raise _Err("malformed JSON string, neither array, object, number, string or atom", self.pos)
         raise _Err("malformed JSON string, neither tag, array, object, number, string or atom", self.pos)
 
     def key(self) -> str:
@@ -145,7 +191,7 @@ class _Decoder:
             if char == '"':
                 self.pos += 1
                 return "".join(out)
-            if char == "":
+            if char in ("", "\0"):  # JSON::XS reads a NUL byte as the end of its buffer
                 raise _Err("unexpected end of string while parsing JSON string", self.pos)
             if char == "\\":
                 esc = self.data[self.pos + 1 : self.pos + 2]
@@ -167,7 +213,7 @@ class _Decoder:
     def hex4(self, start: int) -> int:
         digits = self.data[start : start + 4]
         if len(digits) < 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-            raise _Err("exp. hex digit", start)
+            raise _Err("exactly four hexadecimal digits expected", start)
         return int(digits, 16)
 
     def unicode_escape(self) -> str:
@@ -187,17 +233,11 @@ class _Decoder:
 
     def utf8_char(self) -> str:
         # The Perl string was downgraded to Latin-1 bytes; they must form UTF-8.
-        first = ord(self.data[self.pos])
-        size = next((n for n, lo, hi in _UTF8_LEADS if lo <= first <= hi), 0)
-        raw = self.data[self.pos : self.pos + size]
-        try:
-            if size == 0 or len(raw) < size:
-                raise UnicodeDecodeError("utf-8", b"", 0, 1, "short")
-            decoded = bytes(ord(c) for c in raw).decode("utf-8")
-        except (UnicodeDecodeError, ValueError):
-            raise _Err("malformed UTF-8 character in JSON string", self.pos) from None
+        code, size = _perl_char(self.data, self.pos)
+        if code is None or code > 0x10FFFF or 0xD800 <= code < 0xE000:
+            raise _Err("malformed UTF-8 character in JSON string", self.pos)
         self.pos += size
-        return decoded
+        return chr(code)
 
     def number(self) -> int | float | str:
         start = self.pos

@@ -328,8 +328,9 @@ def net_ip_new(data: str) -> tuple[tuple[int, str] | None, str]:
     """Run ``Net::IP->new($data)``; returns (result or None, ``Net::IP::Error()``).
 
     Plain addresses and networks, what address lists are made of, take a short way to the same
-    answer: through :class:`NetIP` each costs tens of µs, and a 500 KB list holds tens of thousands.
-    Results are kept per value for the same reason.
+    answer: the full :class:`NetIP` model is slow per value, and a list under the body limit holds
+    tens of thousands of them (tests/hostile/test_event_loop.py sends such a list). Results are kept
+    per value for the same reason.
     """
     plain = _plain_answer(data)
     if plain is not None:
