@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import PVEError
 from .checker import PVE_FORMATS, PVEValidator
-from .compile import compile_schema
+from .dialect import EMPTY, Properties, read
 from .errormap import ErrorMap
 from .perl import truthy
 
@@ -26,17 +26,17 @@ class ParamValidator:
         self._built = False
 
     def _build(self) -> None:
-        compiled = compile_schema(self._parameters)
-        self._validator = PVEValidator({"pve": compiled}, format_checker=PVE_FORMATS)
-        properties: Mapping[str, Any] = compiled.get("properties") or {}
+        node = read(self._parameters)
+        self._validator = PVEValidator({"pve": node}, format_checker=PVE_FORMATS)
+        properties: Properties = node.properties or EMPTY
         self._properties = frozenset(properties)
         # RESTHandler's normalize_legacy_param_formats: arrays joined for '-list' formats, scalars
         # wrapped for 'type: array'.
         self._join = frozenset(
             k for k, s in properties.items()
-            if s.get("type") == "string" and isinstance(s.get("format"), str) and s["format"].endswith("-list")
+            if s.type == "string" and isinstance(s.format, str) and s.format.endswith("-list")
         )
-        self._wrap = frozenset(k for k, s in properties.items() if s.get("type") == "array")
+        self._wrap = frozenset(k for k, s in properties.items() if s.type == "array")
         self._built = True
 
     @property
