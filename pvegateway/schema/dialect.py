@@ -15,10 +15,10 @@ they first need it); checking a request only looks at the fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .formats.registry import HASH_FORMATS
 from .perl import is_number, perl_str, truthy
@@ -118,41 +118,44 @@ class PropertyString:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One (sub)schema as PVE reads it. ``None`` everywhere means "not given"."""
+class Node(NamedTuple):
+    """One (sub)schema as PVE reads it; ``None`` means "not given".
+
+    A named tuple: immutable, built in one step (thousands are read for the OpenAPI document) and
+    its fields read fast on the validator's path.
+    """
 
     source: Mapping[str, Any]  # as the tree has it (GUI hints, links and keys nobody reads stay there)
-    type: str | tuple[str, ...] | None  # as declared: one name or alternatives (check_type takes an ARRAY)
-    types: tuple[str, ...] | None  # the alternatives check_type verifies; None: any defined value passes
-    absent_ok: Absent | None  # why an absent value is fine; None: PVE reports it (unless a oneOf decides)
-    required: bool  # reported missing whatever the object holds (see required())
-    optional: bool
-    alias: str | None  # the key this one stands for (1104-1112, 1576)
-    key_alias: str | None  # where a property string records which alias was used (1105-1108)
-    group: str | None
-    default_key: bool
-    format: str | PropertyString | None  # a registered name (maybe -list/-opt), or an inline definition
-    pattern: Pattern | None
-    max_length: Bound | None
-    min_length: Bound | None
-    maximum: Bound | None
-    minimum: Bound | None
-    enum: tuple[str, ...] | None  # compared with ``eq``: Perl strings (1673-1681)
-    scalar_checks: tuple[tuple[str, Any], ...]  # (keyword, what it was read as), in SCALAR_ORDER
-    default: Any
-    requires: str | Node | None  # a key that must be present too, or a schema the object must pass
-    items: Node | None
-    properties: Properties | None
-    additional: Node | bool | None  # None: anything else goes (``defined($additional_properties)``, 1371)
-    one_of: tuple[Node, ...] | None
-    type_property: str | None  # the sibling key whose value is this object's instance type
-    instance_types: tuple[str, ...] | None  # the instance types a property or alternative applies to
-    description: str | None
-    verbose_description: str | None
-    title: str | None
-    typetext: str | None
-    format_description: str | None
+    type: str | tuple[str, ...] | None = None  # as declared: a name, or alternatives (check_type's ARRAY)
+    types: tuple[str, ...] | None = None  # the alternatives check_type verifies; None: any value passes
+    absent_ok: Absent | None = None  # why an absent value is fine; None: PVE reports it (unless a oneOf decides)
+    required: bool = True  # reported missing whatever the object holds (see required())
+    optional: bool = False
+    alias: str | None = None  # the key this one stands for (1104-1112, 1576)
+    key_alias: str | None = None  # where a property string records which alias was used (1105-1108)
+    group: str | None = None
+    default_key: bool = False
+    format: str | PropertyString | None = None  # a registered name (maybe -list/-opt), or inline keys
+    pattern: Pattern | None = None
+    max_length: Bound | None = None
+    min_length: Bound | None = None
+    maximum: Bound | None = None
+    minimum: Bound | None = None
+    enum: tuple[str, ...] | None = None  # compared with ``eq``: Perl strings (1673-1681)
+    scalar_checks: tuple[tuple[str, Any], ...] = ()  # (keyword, what it was read as), in SCALAR_ORDER
+    default: Any = None
+    requires: str | Node | None = None  # a key that must be present too, or a schema the object must pass
+    items: Node | None = None
+    properties: Properties | None = None
+    additional: Node | bool | None = None  # None: anything else goes (``defined($additional_properties)``, 1371)
+    one_of: tuple[Node, ...] | None = None
+    type_property: str | None = None  # the sibling key whose value is this object's instance type
+    instance_types: tuple[str, ...] | None = None  # the instance types a property or alternative applies to
+    description: str | None = None
+    verbose_description: str | None = None
+    title: str | None = None
+    typetext: str | None = None
+    format_description: str | None = None
 
 
 Memo = dict[int, tuple[Mapping[str, Any], Node]]
@@ -193,27 +196,31 @@ def required(raw: Mapping[str, Any]) -> bool:
     :func:`absent_ok`, and neither a ``oneOf`` nor a ``type-property``, for which the object's
     instance type decides (a typed oneOf is optional without one, 1525-1537; a property of other
     instance types may be absent, 1563-1573)."""
-    return absent_ok(raw) is None and not _typed(raw)
+    return _required(absent_ok(raw), raw)
 
 
-def _typed(raw: Mapping[str, Any]) -> bool:
-    return isinstance(raw.get("oneOf"), list) or truthy(raw.get("type-property"))
+def _required(absent: Absent | None, raw: Mapping[str, Any]) -> bool:
+    return absent is None and not isinstance(raw.get("oneOf"), list) and not truthy(raw.get("type-property"))
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, _memo: Memo | None = None) -> str | None:
     return str(value) if truthy(value) else None
 
 
-def _doc(value: Any) -> str | None:
+def _doc(value: Any, _memo: Memo) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _type(raw: Any) -> str | tuple[str, ...] | None:
+def _flag(value: Any, _memo: Memo) -> bool:
+    return truthy(value)
+
+
+def _type(raw: Any, _memo: Memo) -> str | tuple[str, ...] | None:
     if isinstance(raw, str):
         return raw
     if isinstance(raw, list):
         return tuple(perl_str(name) for name in raw)
-    return None  # absent, or a schema (check_type's HASH case, which no tree uses)
+    return None  # a schema (check_type's HASH case, which no tree uses)
 
 
 def _verified(declared: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -221,65 +228,90 @@ def _verified(declared: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
     return names if names and VERIFIED_TYPES.issuperset(names) else None
 
 
-def _strings(raw: Any) -> tuple[str, ...] | None:
+def _strings(raw: Any, _memo: Memo) -> tuple[str, ...] | None:
     # an undef in a list is nothing PVE can match or print usefully; no tree has one
     return tuple(perl_str(v) for v in raw if v is not None) if isinstance(raw, list) else None
 
 
-def _read(raw: Mapping[str, Any], memo: Memo) -> Node:
-    fmt = raw.get("format")
-    pattern = raw.get("pattern")
-    declared = _type(raw.get("type"))
-    checks: dict[str, Any] = {
-        # ``if (my $format = ...)``, ``if (my $pattern = ...)``: Perl-true (1628, 1636)
-        "format": read_property_string(fmt, memo=memo) if isinstance(fmt, Mapping) else _text(fmt),
-        "pattern": Pattern(str(pattern)) if truthy(pattern) else None,
-        "maxLength": bound(raw.get("maxLength")),
-        "minLength": bound(raw.get("minLength")),
-        "maximum": bound(raw.get("maximum")),
-        "minimum": bound(raw.get("minimum")),
-        "enum": _strings(raw.get("enum")),  # ``enum: null`` is no enum
-    }
-    requires = raw.get("requires")
-    items = raw.get("items")
-    properties = raw.get("properties")
-    additional = raw.get("additionalProperties")
-    one_of = raw.get("oneOf")
-    return Node(
-        source=raw,
-        type=declared,
-        types=_verified(declared),
-        absent_ok=absent_ok(raw),
-        required=required(raw),
-        optional=truthy(raw.get("optional")),
-        alias=_text(raw.get("alias")),
-        key_alias=_text(raw.get("keyAlias")),
-        group=_text(raw.get("group")),
-        default_key=truthy(raw.get("default_key")),
-        format=checks["format"],
-        pattern=checks["pattern"],
-        max_length=checks["maxLength"],
-        min_length=checks["minLength"],
-        maximum=checks["maximum"],
-        minimum=checks["minimum"],
-        enum=checks["enum"],
-        scalar_checks=tuple((k, checks[k]) for k in SCALAR_ORDER if checks[k] is not None),
-        default=raw.get("default"),
-        requires=read(requires, memo) if isinstance(requires, Mapping) else _text(requires),
-        items=read(items, memo) if isinstance(items, Mapping) else None,
-        # ``properties: {}`` (or null) is still an object schema to check_prop (1605-1608)
-        properties=_properties(properties or {}, memo) if "properties" in raw else None,
-        additional=read(additional, memo) if isinstance(additional, Mapping)
-        else None if additional is None else truthy(additional),
-        one_of=tuple(read(v, memo) for v in one_of if isinstance(v, Mapping)) if isinstance(one_of, list) else None,
-        type_property=_text(raw.get("type-property")),
-        instance_types=_strings(raw.get("instance-types")),
-        description=_doc(raw.get("description")),
-        verbose_description=_doc(raw.get("verbose_description")),
-        title=_doc(raw.get("title")),
-        typetext=_doc(raw.get("typetext")),
-        format_description=_doc(raw.get("format_description")),
+def _bound(raw: Any, _memo: Memo) -> Bound | None:
+    return bound(raw)
+
+
+def _as_is(raw: Any, _memo: Memo) -> Any:
+    return raw
+
+
+def _format(raw: Any, memo: Memo) -> str | PropertyString | None:
+    # ``if (my $format = $schema->{format})``: Perl-true (1628); a hash is an inline definition (977)
+    return read_property_string(raw, memo=memo) if isinstance(raw, Mapping) else _text(raw)
+
+
+def _pattern(raw: Any, _memo: Memo) -> Pattern | None:
+    return Pattern(str(raw)) if truthy(raw) else None  # ``if (my $pattern = ...)`` (1636)
+
+
+def _requires(raw: Any, memo: Memo) -> str | Node | None:
+    return read(raw, memo) if isinstance(raw, Mapping) else _text(raw)
+
+
+def _items(raw: Any, memo: Memo) -> Node | None:
+    return read(raw, memo) if isinstance(raw, Mapping) else None
+
+
+def _object_properties(raw: Any, memo: Memo) -> Properties:
+    # given at all (even ``{}`` or null), they make an object schema to check_prop (1605-1608)
+    return _properties(raw or {}, memo)
+
+
+def _additional(raw: Any, memo: Memo) -> Node | bool | None:
+    if isinstance(raw, Mapping):
+        return read(raw, memo)
+    return None if raw is None else truthy(raw)
+
+
+def _one_of(raw: Any, memo: Memo) -> tuple[Node, ...] | None:
+    return tuple(read(v, memo) for v in raw if isinstance(v, Mapping)) if isinstance(raw, list) else None
+
+
+_FIELD = {name: index for index, name in enumerate(Node._fields)}
+# each key PVE's dialect gives meaning to: the field it is read into, and how
+_READERS: dict[str, tuple[int, Callable[[Any, Memo], Any]]] = {
+    key: (_FIELD[field], reader) for key, field, reader in (
+        ("type", "type", _type), ("optional", "optional", _flag), ("alias", "alias", _text),
+        ("keyAlias", "key_alias", _text), ("group", "group", _text), ("default_key", "default_key", _flag),
+        ("format", "format", _format), ("pattern", "pattern", _pattern),
+        ("maxLength", "max_length", _bound), ("minLength", "min_length", _bound),
+        ("maximum", "maximum", _bound), ("minimum", "minimum", _bound),
+        ("enum", "enum", _strings),  # ``enum: null`` is no enum
+        ("default", "default", _as_is), ("requires", "requires", _requires), ("items", "items", _items),
+        ("properties", "properties", _object_properties), ("additionalProperties", "additional", _additional),
+        ("oneOf", "one_of", _one_of), ("type-property", "type_property", _text),
+        ("instance-types", "instance_types", _strings), ("description", "description", _doc),
+        ("verbose_description", "verbose_description", _doc), ("title", "title", _doc),
+        ("typetext", "typetext", _doc), ("format_description", "format_description", _doc),
     )
+}
+_SCALAR_FIELDS = tuple((keyword, _FIELD[field]) for keyword, field in zip(
+    SCALAR_ORDER, ("format", "pattern", "max_length", "min_length", "maximum", "minimum", "enum"), strict=True
+))
+_BLANK = tuple(Node({}))
+
+
+def _read(raw: Mapping[str, Any], memo: Memo) -> Node:
+    # only the keys the schema has are read: the OpenAPI document reads thousands of small schemas
+    values = list(_BLANK)
+    values[0] = raw
+    for key, value in raw.items():
+        known = _READERS.get(key)
+        if known is not None:
+            values[known[0]] = known[1](value, memo)
+    values[_FIELD["types"]] = _verified(values[_FIELD["type"]])
+    absent = values[_FIELD["absent_ok"]] = absent_ok(raw)
+    values[_FIELD["required"]] = _required(absent, raw)
+    values[_FIELD["scalar_checks"]] = tuple(
+        (keyword, values[index]) for keyword, index in _SCALAR_FIELDS if values[index] is not None
+    )
+    return Node._make(values)
 
 
 def _properties(raw: Any, memo: Memo) -> Properties:
