@@ -15,8 +15,8 @@ from .perl import truthy
 class ParamValidator:
     """One per operation; :meth:`validate` checks the merged parameters in place.
 
-    The jsonschema validator is compiled on the operation's first request and kept: compiling all
-    675 at startup cost a tenth of a second of every start, for operations most runs never call.
+    The parameters are read (:mod:`.dialect`) on the operation's first request and kept: reading all
+    676 at startup would cost every start tens of milliseconds, for operations most runs never call.
     """
 
     __slots__ = ("_built", "_join", "_parameters", "_properties", "_validator", "_wrap")
