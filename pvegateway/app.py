@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.middleware.errors import ServerErrorMiddleware
@@ -16,18 +16,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .apidoc.schema import Schema, load_schema
 from .backends.base import Backend, Rebindable, SiteRoutes
 from .backends.generic import GenericBackend
+from .extension import Extension
 from .http.api import ApiApp, Limiter, Observer
 from .http.dispatch import Router
 from .http.routes import relative_path
 
 BackendName = Literal["generic", "mock", "proxy"]
-
-
-class Extension(Protocol):
-    """Routes served next to ``/openapi.json`` that need the gateway (health, metrics, codegen): asked
-    for them whenever the site is built, so they follow a :meth:`Gateway.swap`."""
-
-    def routes(self, gateway: Gateway) -> Sequence[BaseRoute]: ...
 
 
 def make_backend(name: str, schema: Schema, **options: Any) -> Backend:

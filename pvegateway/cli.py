@@ -15,7 +15,8 @@ from .secrets import key_lines, secret_from
 from .secrets import read_secret_file as _read_secret_file
 
 if TYPE_CHECKING:
-    from .app import Extension, Gateway
+    from .app import Gateway
+    from .extension import Extension
 
 
 def _mock_secret(flag: str | None, path: str | None, variable: str, what: str) -> str | None:

@@ -57,9 +57,10 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from .apidoc.schema import Schema
-    from .app import Extension, Gateway
+    from .app import Gateway
     from .backends.mock.backend import MockBackend
     from .backends.mock.state import Cluster
+    from .extension import Extension
     from .http.api import Limiter, Observer
 
 T = TypeVar("T")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pvegateway.app import Extension, Gateway
+from pvegateway.app import Gateway
+from pvegateway.extension import Extension
 from pvegateway.http.api import Limiter
 from pvegateway.observe import Observability
 from pvegateway.ratelimit.cli import make_limiter

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..apidoc.operation import Operation
 from ..errors import PVEError
-from ..schema.perl import split_list, truthy
+from ..schema.dialect import Node, read
+from ..schema.perl import split_list
 from .base import Call, Identity, Incoming, Result
 from .samples import sample
 
@@ -58,6 +59,7 @@ class GenericBackend:
                 self._children.setdefault("/", []).append(last)
         self.items: dict[str, dict[str, Any]] = {}
         self._samples: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
+        self._returns: dict[str, Node] = {}  # each operation's returns, read on first use
         # per-operation facts, worked out here once rather than on requests
         self._indexes = frozenset(op.key for op in ops if _lists_subdirs(op))
         self._positions = {path: self._item_position(path) for path in templates}
@@ -72,8 +74,14 @@ class GenericBackend:
         if cached is None:
             if len(self._samples) >= 4096:
                 self._samples.clear()
-            cached = self._samples[key] = sample(op.returns, name, context)
+            cached = self._samples[key] = sample(self._returns_node(op), name, context)
         return cached
+
+    def _returns_node(self, op: Operation) -> Node:
+        node = self._returns.get(op.key)
+        if node is None:
+            node = self._returns[op.key] = read(op.returns)
+        return node
 
     async def startup(self) -> None:
         return None
@@ -157,16 +165,16 @@ class GenericBackend:
         return Result(self._sample(op, "upid" if op.returns_task else "", context))
 
     def _required(self, op: Operation, context: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, Any]:
-        """Sample values for the non-optional ``returns`` properties the item was not created with: an
+        """Sample values for the required ``returns`` properties the item was not created with: an
         item holds its creation parameters, but a client reads what ``returns`` promises (ZFS pool
         details: ``children``, ``errors``, ``state``), as PVE would send them."""
-        properties = op.returns.get("properties") if op.returns.get("type") == "object" else None
-        if not isinstance(properties, Mapping):
+        returns = self._returns_node(op)
+        properties = returns.properties if returns.type == "object" else None
+        if properties is None:
             return {}
         shaped = self._sample(op, "", context)
-        return {k: shaped[k] for k, v in properties.items()
-                if k not in item and isinstance(shaped, dict) and k in shaped
-                and isinstance(v, Mapping) and not truthy(v.get("optional"))}
+        return {k: shaped[k] for k in properties.required
+                if k not in item and isinstance(shaped, dict) and k in shaped}
 
     def completed(self, op: Operation, context: Mapping[str, str], data: Any) -> Any:
         """``data`` (an object, or a list of them) with the non-optional ``returns`` properties it lacks,

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from ..schema.dialect import Node, read
 from ..schema.perl import truthy
 
 _BY_FORMAT: Mapping[str, str] = {
@@ -29,54 +30,59 @@ _BY_NAME: Mapping[str, Any] = {
 }
 
 
-def sample(schema: Mapping[str, Any] | None, name: str = "", context: Mapping[str, str] | None = None) -> Any:
+def sample(
+    schema: Node | Mapping[str, Any] | None, name: str = "", context: Mapping[str, str] | None = None
+) -> Any:
     """A value for ``schema``; ``context`` (the path parameters) wins for names it has."""
     if not schema:
         return None
-    context = context or {}
+    return _sample(schema if isinstance(schema, Node) else read(schema), name, context or {})
+
+
+def _sample(node: Node, name: str, context: Mapping[str, str]) -> Any:
+    if not node.source:
+        return None  # an empty schema says nothing to make a value of
     if name in context:
         value: Any = context[name]
-        return int(value) if schema.get("type") == "integer" and str(value).isdigit() else value
-    kind = schema.get("type")
+        return int(value) if node.type == "integer" and str(value).isdigit() else value
+    kind = node.type
     if kind == "null":
         return None
     if kind == "array":
-        items = schema.get("items")
-        return [sample(items, name, context)] if isinstance(items, Mapping) else []
-    if kind == "object" or "properties" in schema:
-        return {k: sample(v, k, context) for k, v in (schema.get("properties") or {}).items()}
-    enum = schema.get("enum")
-    if enum:
-        return "stopped" if "stopped" in enum else enum[0]
+        return [_sample(node.items, name, context)] if node.items is not None else []
+    if kind == "object" or node.properties is not None:
+        return {k: _sample(v, k, context) for k, v in (node.properties or {}).items()}
+    if node.enum:
+        return "stopped" if "stopped" in node.enum else node.enum[0]
     if kind == "boolean":
-        return 1 if truthy(schema.get("default", 1)) else 0
+        return 1 if node.default is None or truthy(node.default) else 0
     if kind in ("integer", "number"):
-        return _number(schema, name, kind)
-    return _string(schema, name)
+        return _number(node, name, kind)
+    return _string(node, name)
 
 
-def _number(schema: Mapping[str, Any], name: str, kind: str) -> int | float:
+def _number(node: Node, name: str, kind: str) -> int | float:
     preset = _BY_NAME.get(name)
     if isinstance(preset, int | float) and not isinstance(preset, bool):
         return preset if kind == "number" else int(preset)
-    for key in ("default", "minimum"):
-        value = schema.get(key)
-        if value is not None:
-            try:
-                return float(value) if kind == "number" else int(float(value))
-            except ValueError:
-                continue
+    default = node.default
+    if default is not None:
+        try:
+            return float(default) if kind == "number" else int(float(default))
+        except ValueError:
+            pass
+    if node.minimum is not None:
+        return node.minimum.value if kind == "number" else int(node.minimum.value)
     return 0.0 if kind == "number" else 1
 
 
-def _string(schema: Mapping[str, Any], name: str) -> str:
-    fmt = schema.get("format")
+def _string(node: Node, name: str) -> str:
+    fmt = node.format
     if isinstance(fmt, str) and fmt.removesuffix("-list") in _BY_FORMAT:
         return _BY_FORMAT[fmt.removesuffix("-list")]
     preset = _BY_NAME.get(name)
     if preset is not None:
         return str(preset)
-    default = schema.get("default")
-    if default is not None:
-        return str(default)
+    if node.default is not None:
+        return str(node.default)
     return f"{name or 'value'}-{hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6]}"

@@ -35,7 +35,7 @@ from .sources import FetchFailed, Sources, Target
 
 if TYPE_CHECKING:
     from ..apidoc.schema import Schema
-    from ..app import Gateway
+    from ..extension import Site
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +60,19 @@ class Codegen:
         self.options = options
         self.limits = limits if limits is not None else RateLimits("memory://")
         self.keys = AdminKeys(options.admin_keys)
-        self._gateway: Gateway | None = None
+        self._gateway: Site | None = None
         self.sources = Sources(options.sources, None, timeout=options.fetch_timeout)
         self.documents = Documents(lambda: self.gateway.schema)
         self._schema_dir = options.schema_dir
         self._swapping = asyncio.Lock()  # one swap at a time (a Lock binds to the loop on first use)
 
     @property
-    def gateway(self) -> Gateway:
+    def gateway(self) -> Site:
         if self._gateway is None:
             raise RuntimeError("the codegen endpoints are not part of a gateway yet")
         return self._gateway
 
-    def routes(self, gateway: Gateway) -> list[BaseRoute]:
+    def routes(self, gateway: Site) -> list[BaseRoute]:
         if self._gateway is not gateway:
             # a proxy's upstreams are a source ("upstream"), fetched with their own trust
             proxy = gateway.backend.options if isinstance(gateway.backend, ProxyBackend) else None

@@ -27,7 +27,7 @@ from .health import Readiness
 from .metrics import Metrics
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..extension import Site
 
 __all__ = ["LOGGER", "Observability", "log_to"]
 
@@ -65,9 +65,9 @@ class Observability:
         self.started = process_start_time()
         self._readiness = (readiness_ttl, readiness_timeout)
         self.readiness: Readiness | None = None
-        self.gateway: Gateway | None = None
+        self.gateway: Site | None = None
 
-    def routes(self, gateway: Gateway) -> list[Route]:
+    def routes(self, gateway: Site) -> list[Route]:
         """The health routes (and ``/metrics``) of ``gateway``: the gateway asks for them when it builds
         its site, at construction and after a schema swap."""
         if self.gateway is not gateway or self.readiness is None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..backends.base import Backend, NodeClient, Upstreams
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..extension import Site
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ async def _reach(client: NodeClient) -> None:
 
 
 class Readiness:
-    def __init__(self, gateway: Gateway, *, ttl: float = 3.0, timeout: float = 2.0) -> None:
+    def __init__(self, gateway: Site, *, ttl: float = 3.0, timeout: float = 2.0) -> None:
         self.gateway = gateway
         self.ttl = ttl
         self.timeout = timeout  # under a typical probe's own limit, whatever --connect-timeout says

@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..schema import dialect
+from ..schema.dialect import Node
 from ..schema.perl import truthy
-
-if TYPE_CHECKING:
-    pass
 
 JSONDict = dict[str, Any]
 
 
 _SCALAR_TYPES = frozenset(("string", "integer", "number", "array", "object", "null"))
-_NUMERIC_KEYS = frozenset(("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"))
-# PVE keys kept as they are or under an ``x-pve-`` name (string values only).
-_RENAMED: Mapping[str, str] = {
-    "description": "description",
-    "title": "title",
-    "typetext": "x-pve-typetext",
-    "pattern": "x-pve-pattern",
-    "format_description": "x-pve-format-description",
-    "alias": "x-pve-alias",
-    "keyAlias": "x-pve-key-alias",
-    "requires": "x-pve-requires",
-    "type-property": "x-pve-type-property",
-}
-_SKIPPED = frozenset(("type", "optional", "verbose_description"))
-_NUMBER = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 
 
 def _number(value: Any) -> int | float | None:
-    """``minimum`` and friends as JSON numbers (the tree sometimes has them as strings)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, str) and _NUMBER.match(value.strip()):
-        text = value.strip()
-        number = float(text)
-        if number.is_integer() and re.fullmatch(r"[+-]?\d+", text):
-            return int(text)
-        return number
-    return None
+    """An ``enum`` or ``default`` value as a JSON number, when it is one or a string that reads as one."""
+    read = dialect.bound(value)
+    return None if read is None else read.number
 
 
 def plain(value: Any) -> Any:
@@ -64,24 +38,24 @@ class Converter:
     """
 
     def __init__(self) -> None:
+        self._read: dialect.Memo = {}  # also keeps every source alive, so ids stay unique
         self._memo: dict[int, JSONDict] = {}
-        self._keep: list[Mapping[str, Any]] = []
 
     def convert(self, source: Any) -> JSONDict:
         if not _is_mapping(source):
             return {}
-        key = id(source)
-        cached = self._memo.get(key)
-        if cached is not None:
-            return cached
-        result = self._convert(source)
-        self._memo[key] = result
-        self._keep.append(source)  # keeps the id unique for the converter's lifetime
-        return result
+        return self._node(dialect.read(source, self._read))
 
-    def _convert(self, s: Mapping[str, Any], property_key: bool = False) -> JSONDict:
+    def _node(self, node: Node) -> JSONDict:
+        key = id(node)  # nodes live as long as self._read
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = self._memo[key] = self._convert(node)
+        return cached
+
+    def _convert(self, node: Node, property_key: bool = False) -> JSONDict:
         out: JSONDict = {}
-        pve_type = s.get("type")
+        pve_type = node.type
         is_bool = pve_type == "boolean"
         if is_bool:
             out["type"] = "integer"
@@ -95,58 +69,50 @@ class Converter:
                 out["type"] = types
         # "any" or missing: no type constraint
         out_type = out.get("type")
-        default: Any = None
-        for key, value in s.items():
-            if key in _SKIPPED:
-                continue
-            renamed = _RENAMED.get(key)
-            if renamed is not None:
-                if value and isinstance(value, str):
-                    out[renamed] = value
-            elif key == "format":
-                if _is_mapping(value):
-                    out["x-pve-property-string"] = {
-                        str(k): self._convert(v, True) if _is_mapping(v) else {} for k, v in value.items()
-                    }
-                elif value and isinstance(value, str):
-                    out["x-pve-format"] = value
-            elif key == "default":
-                default = value
-            elif key in _NUMERIC_KEYS:
-                number = _number(value)
-                if number is not None:
-                    out[key] = number
-            elif key == "enum":
-                if isinstance(value, list) and not is_bool:
-                    values = [_coerce(out_type, v) for v in value if v is not None]
-                    if values:
-                        out["enum"] = values
-            elif key == "items":
-                if _is_mapping(value):
-                    out["items"] = self.convert(value)
-            elif key == "properties":
-                if _is_mapping(value):
-                    out["properties"] = {str(k): self.convert(v) for k, v in value.items()}
-                    required = [str(k) for k, v in value.items() if is_required(v)]
-                    if required:
-                        out["required"] = required
-            elif key == "additionalProperties":
-                out[key] = self.convert(value) if _is_mapping(value) else truthy(value)
-            elif key == "default_key":
-                if truthy(value):
-                    out["x-pve-default-key"] = True
-            elif key == "oneOf":
-                # The variants overlap (they differ by the value of a sibling property), so anyOf.
-                if isinstance(value, list) and value:
-                    out["anyOf"] = [self.convert(v) for v in value]
-            elif key == "instance-types" and isinstance(value, list):
-                out["x-pve-instance-types"] = [str(v) for v in value]
-            # any other key is PVE-internal (GUI hints, links, typos): dropped
+        # PVE keys kept as they are or under an ``x-pve-`` name (strings only)
+        texts = (
+            ("description", node.description), ("title", node.title), ("x-pve-typetext", node.typetext),
+            ("x-pve-pattern", node.pattern.source if node.pattern is not None else None),
+            ("x-pve-format-description", node.format_description), ("x-pve-alias", node.alias),
+            ("x-pve-key-alias", node.key_alias),
+            ("x-pve-requires", node.requires if isinstance(node.requires, str) else None),
+            ("x-pve-type-property", node.type_property),
+        )
+        out.update((name, text) for name, text in texts if text)
+        if isinstance(node.format, dialect.PropertyString):
+            out["x-pve-property-string"] = {k: self._convert(v, True) for k, v in node.format.keys.items()}
+        elif node.format is not None:
+            out["x-pve-format"] = node.format
+        for name, bound in (("minimum", node.minimum), ("maximum", node.maximum),
+                            ("minLength", node.min_length), ("maxLength", node.max_length)):
+            if bound is not None:
+                out[name] = bound.number
+        if node.enum and not is_bool:
+            out["enum"] = [_coerce(out_type, v) for v in node.enum]
+        if node.items is not None:
+            out["items"] = self._node(node.items)
+        if node.properties is not None:
+            out["properties"] = {k: self._node(v) for k, v in node.properties.items()}
+            if node.properties.required:
+                out["required"] = list(node.properties.required)
+        if node.additional is not None:
+            out["additionalProperties"] = (
+                self._node(node.additional) if isinstance(node.additional, Node) else node.additional
+            )
+        if node.default_key:
+            out["x-pve-default-key"] = True
+        if node.one_of:
+            # The variants overlap (they differ by the value of a sibling property), so anyOf.
+            out["anyOf"] = [self._node(v) for v in node.one_of]
+        if node.instance_types is not None:
+            out["x-pve-instance-types"] = list(node.instance_types)
+        # any other key is PVE-internal (GUI hints, links, typos): dropped
+        default = node.default
         if default is not None:
             default = _coerce("boolean" if is_bool else out_type, default)
             # OpenAPI tools check defaults against the schema; PVE sometimes documents them in prose.
             out["default" if _default_fits(out, default) else "x-pve-default"] = default
-        if property_key and is_required(s):
+        if property_key and node.required:
             out["x-pve-required"] = True
         return out
 
@@ -156,10 +122,8 @@ def _is_mapping(value: Any) -> bool:
 
 
 def is_required(schema: Any) -> bool:
-    """PVE reports a missing value unless it is optional, an alias, in a group, oneOf or null."""
-    if not _is_mapping(schema) or schema.get("type") == "null" or "oneOf" in schema:
-        return False
-    return not (truthy(schema.get("optional")) or truthy(schema.get("alias")) or truthy(schema.get("group")))
+    """Whether PVE reports the value missing when absent (:func:`.dialect.required`)."""
+    return _is_mapping(schema) and dialect.required(schema)
 
 
 def _coerce(json_type: Any, value: Any) -> Any:

@@ -2,14 +2,15 @@
 
 The class is built once with ``jsonschema.validators.create``: a PVE type checker (Perl string
 semantics), a PVE format checker (every registered code format with its ``-list``/``-opt`` variants)
-and PVE keywords. Unlike JSON Schema, PVE checks the keywords of a scalar in a fixed order and stops at
-the first failure (``format`` before ``pattern`` before ``maxLength`` ...), so :func:`check_prop` walks
-them in that order instead of in the schema's key order.
+and PVE keywords. It walks schemas as :mod:`.dialect` reads them: unlike JSON Schema, PVE checks the
+keywords of a scalar in a fixed order and stops at the first failure (``format`` before ``pattern``
+before ``maxLength`` ...), so :func:`check_prop` walks them in that order instead of in the schema's
+key order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, cast
 
@@ -17,13 +18,12 @@ from jsonschema import FormatChecker, TypeChecker, validators
 from jsonschema.exceptions import ValidationError
 
 from . import messages as msg
-from . import propstring  # property strings check their keys with check_object (imported lazily there)
-from .compile import SCALAR_ORDER, SCALAR_PLAN, Bound, HashFormat
-from .errormap import join_path
+from . import propstring
+from .dialect import EMPTY, Bound, Node, Pattern, Properties, PropertyString, named_property_string
+from .errormap import ErrorMap, join_path
 from .formats import FormatError
-from .formats.registry import CODE_FORMATS
+from .formats.registry import CODE_FORMATS, HASH_VALIDATORS
 from .perl import is_integer, is_number, ref_name, split_list, truthy
-from .perlre import AnchoredPattern
 
 Errors = Iterator[ValidationError]
 # A PVEValidator instance; jsonschema's Validator protocol does not declare format_checker.
@@ -88,7 +88,7 @@ def _type_message(type_name: str, value: Any) -> str:
 
 def _type_failure(validator: Validator, type_spec: Any, instance: Any) -> str | None:
     """The ``type`` keyword's message, or None when the instance has (one of) the type(s)."""
-    if isinstance(type_spec, list):
+    if isinstance(type_spec, tuple):
         if not any(_type_ok(validator, t, instance) for t in type_spec):
             return msg.type_failed("|".join(type_spec))
         return None
@@ -149,34 +149,34 @@ PVE_FORMATS = _build_format_checker()
 
 
 @lru_cache(maxsize=1024)
-def _named_format(name: str) -> tuple[HashFormat | None, str | None]:
+def _named_format(name: str) -> tuple[PropertyString | None, str | None]:
     """A format name's property-string definition, or the text refusing its -list/-opt variant.
 
     Depends on the static registry only; the names come from the schemas, never from requests.
     """
-    hashed = propstring.named(name)
+    hashed = named_property_string(name)
     if hashed is not None:
         return hashed, None
     base, _, suffix = name.rpartition("-")
-    if suffix in ("list", "opt") and propstring.named(base) is not None:
+    if suffix in ("list", "opt") and named_property_string(base) is not None:
         return None, f"'-{suffix}' format must have code ref, not hash\n"
     return None, None
 
 
 _PASSED_MAX = 4096
-_passed: dict[tuple[int, str, str], HashFormat] = {}
+_passed: dict[tuple[int, str, str], PropertyString] = {}
 # Property strings that passed, keyed by (id of their format, value, path), each with its format so a
 # reused id never matches: a passing check has no result but None, and the same text passes again.
 # Only for PVEValidator with PVE_FORMATS (the request path); bounded by clearing when full.
 
 
-def _check_hash(validator: Validator, fmt: HashFormat, value: str, path: str) -> str | None:
+def _check_hash(validator: Validator, fmt: PropertyString, value: str, path: str) -> str | None:
     if validator.__class__ is not PVEValidator or validator.format_checker is not PVE_FORMATS:
-        return propstring.check(validator, fmt, value, path)
+        return check_property_string(validator, fmt, value, path)
     key = (id(fmt), value, path)
     if _passed.get(key) is fmt:
         return None
-    failed = propstring.check(validator, fmt, value, path)
+    failed = check_property_string(validator, fmt, value, path)
     if failed is None:
         if len(_passed) >= _PASSED_MAX:
             _passed.clear()
@@ -184,9 +184,30 @@ def _check_hash(validator: Validator, fmt: HashFormat, value: str, path: str) ->
     return failed
 
 
+def check_property_string(validator: Validator, fmt: PropertyString, data: str, path: str) -> str | None:
+    """The text ``check_format`` dies with for a property string, or None when it is valid: PVE's
+    nested text, ``format error\\n`` then one ``path.key: message\\n`` line per key."""
+    try:
+        parsed = propstring.parse(fmt, data)
+    except propstring.ParseError as err:
+        return str(err)
+    errors = ErrorMap()
+    for error in check_object(validator, parsed, fmt.keys, False, path):
+        errors.add(str(error.path[0]) if error.path else "", error.message)
+    if errors:
+        return "format error\n" + "".join(f"{key}: {text}\n" for key, text in errors.items())
+    post = HASH_VALIDATORS.get(fmt.name) if fmt.name else None
+    if post is not None:
+        try:
+            post(dict(parsed))
+        except FormatError as err:
+            return err.text
+    return None
+
+
 def format_text(validator: Validator, fmt: Any, value: str, path: str) -> str | None:
     """The die text of PVE's ``check_format``, or None when the value passes."""
-    if isinstance(fmt, HashFormat):
+    if isinstance(fmt, PropertyString):
         return _check_hash(validator, fmt, value, path)
     name = str(fmt)
     hashed, refused = _named_format(name)
@@ -213,58 +234,54 @@ def format_text(validator: Validator, fmt: Any, value: str, path: str) -> str | 
 
 # --- the walk -----------------------------------------------------------------------------------------
 
-def check_prop(
-    validator: Validator, value: Any, schema: Mapping[str, Any], path: str, instance_type: Any = None
-) -> Errors:
-    """PVE's ``check_prop``: one value against one (compiled) schema; errors carry their key in .path."""
+def check_prop(validator: Validator, value: Any, node: Node, path: str, instance_type: Any = None) -> Errors:
+    """PVE's ``check_prop``: one value against one schema node; errors carry their key in .path."""
     optional_for_type = False
-    if "oneOf" in schema:
-        if schema.get("type-property"):
+    one_of = node.one_of
+    if one_of is not None:
+        if node.type_property is not None:
             # only the alternative for the instance's type applies; without a type it is optional
             optional_for_type = True
-            for inner in schema["oneOf"] if instance_type is not None else ():
-                types = inner.get("instance-types")
+            for inner in one_of if instance_type is not None else ():
+                types = inner.instance_types
                 if types is None:
                     yield _error("missing 'instance-types' in oneOf alternative", path)
                     return
                 if instance_type not in types:
                     continue
-                optional_for_type = bool(inner.get("optional"))
+                optional_for_type = inner.optional
                 yield from check_prop(validator, value, inner, path)
         elif value is not None:
-            yield from _check_untyped_one_of(validator, value, schema["oneOf"], path)
-    elif instance_type is not None and "instance-types" not in schema:
+            yield from _check_untyped_one_of(validator, value, one_of, path)
+    elif instance_type is not None and node.instance_types is None:
         yield _error("missing 'instance-types'", path)
         return
     if value is None:
-        if schema.get("type") == "null":
-            return
-        if not (schema.get("optional") or schema.get("alias") or schema.get("group") or optional_for_type):
+        if node.absent_ok is None and not optional_for_type:
             yield _error(msg.MISSING, path)
         return
-    type_spec = schema.get("type")
+    type_spec = node.type
     if type_spec is not None:
         type_failed = _type_failure(validator, type_spec, value)
         if type_failed is not None:
             yield _error(type_failed, path)
             return
     if isinstance(value, list):
-        items = schema.get("items")
-        if isinstance(items, Mapping):
+        items = node.items
+        if items is not None:
             for index, item in enumerate(value):
                 yield from check_prop(validator, item, items, f"{path}[{index}]")
         return
     if isinstance(value, dict):
-        if schema.get("properties") is not None or schema.get("additionalProperties"):
-            yield from check_object(
-                validator, value, schema.get("properties") or {}, schema.get("additionalProperties"), path
-            )
+        properties = node.properties
+        if properties is not None or node.additional:
+            yield from check_object(validator, value, properties or EMPTY, node.additional, path)
         return
     text = value if isinstance(value, str) else ("1" if value else "0")
-    for keyword in _scalar_keywords(schema):
+    for keyword, argument in node.scalar_checks:
         if keyword == "format":
             # property strings name their sub-keys after the value's path, so format needs it
-            format_failed = format_text(validator, schema["format"], text, path)
+            format_failed = format_text(validator, argument, text, path)
             if format_failed is not None:
                 yield _error(msg.invalid_format(format_failed), path)
                 return
@@ -273,22 +290,16 @@ def check_prop(
         direct = _SCALAR_FAILURES.get(keyword_fn)
         if direct is not None:
             # one of ours below: the same test, without a generator per keyword
-            failed = direct(schema[keyword], text)
+            failed = direct(argument, text)
         else:
-            failure = next(keyword_fn(validator, schema[keyword], text, schema), None)
+            failure = next(keyword_fn(validator, argument, text, node.source), None)
             failed = None if failure is None else failure.message
         if failed is not None:
             yield _error(failed, path)
             return
 
 
-def _scalar_keywords(schema: Mapping[str, Any]) -> tuple[str, ...]:
-    """The schema's scalar keywords in PVE's order: compiled schemas carry them; others are probed."""
-    plan: tuple[str, ...] | None = schema.get(SCALAR_PLAN)
-    return plan if plan is not None else tuple(k for k in SCALAR_ORDER if k in schema)
-
-
-def _check_untyped_one_of(validator: Validator, value: Any, alternatives: Any, path: str) -> Errors:
+def _check_untyped_one_of(validator: Validator, value: Any, alternatives: tuple[Node, ...], path: str) -> Errors:
     """Valid when one alternative passes; otherwise the first alternative's complaints."""
     first: list[ValidationError] | None = None
     for inner in alternatives:
@@ -299,58 +310,54 @@ def _check_untyped_one_of(validator: Validator, value: Any, alternatives: Any, p
     yield from first or ()
 
 
-def _instance_type(sub: Mapping[str, Any], value: Mapping[str, Any]) -> Any:
-    prop = sub.get("type-property")
-    return value.get(prop) if prop else None
+def _instance_type(sub: Node, value: Mapping[str, Any]) -> Any:
+    prop = sub.type_property
+    return value.get(prop) if prop is not None else None
 
 
 def check_object(
     validator: Validator,
     value: Mapping[str, Any],
-    properties: Mapping[str, Mapping[str, Any]],
-    additional: Any,
+    properties: Properties,
+    additional: Node | bool | None,
     path: str,
 ) -> Errors:
     """PVE's ``check_object``: every declared property, then ``requires`` and unknown keys."""
-    when_absent = getattr(properties, "when_absent", None)
-    if when_absent is None:
-        for key, sub in properties.items():
-            yield from check_prop(validator, value.get(key), sub, join_path(path, key), _instance_type(sub, value))
-    else:
-        # same result as visiting every property: an absent optional one cannot fail
-        prefix = f"{path}." if path else ""  # join_path, inlined for the hot loop
-        for key, item in value.items():
-            present = properties.get(key)
-            if present is not None:
-                type_property = present.get("type-property")
-                instance_type = value.get(type_property) if type_property else None
-                yield from check_prop(validator, item, present, prefix + key, instance_type)
-        for key in when_absent:
-            if key not in value:
-                absent = properties[key]
-                yield from check_prop(validator, None, absent, join_path(path, key), _instance_type(absent, value))
+    # same result as visiting every property: an absent one outside when_absent cannot fail
+    prefix = f"{path}." if path else ""  # join_path, inlined for the hot loop
+    for key, item in value.items():
+        present = properties.get(key)
+        if present is not None:
+            type_property = present.type_property
+            instance_type = value.get(type_property) if type_property is not None else None
+            yield from check_prop(validator, item, present, prefix + key, instance_type)
+    for key in properties.when_absent:
+        if key not in value:
+            absent = properties[key]
+            yield from check_prop(validator, None, absent, join_path(path, key), _instance_type(absent, value))
     for key in value:
         known = properties.get(key)
         if known is not None:
-            required = known.get("requires")
+            required = known.requires
             if required is None:
-                pass  # the common case, without the (ABC) isinstance tests below
-            elif isinstance(required, str) and value.get(required) is None:
-                yield _error(msg.requires(join_path(path, key)), join_path(path, required))
-            elif isinstance(required, Mapping):
+                pass  # the common case
+            elif isinstance(required, str):
+                if value.get(required) is None:
+                    yield _error(msg.requires(join_path(path, key)), join_path(path, required))
+            else:
                 yield from check_prop(validator, value, required, path)
-            if "oneOf" not in known or _type_matches(known, _instance_type(known, value)):
+            if known.one_of is None or _type_matches(known.one_of, _instance_type(known, value)):
                 continue
-        if isinstance(additional, Mapping):
+        if isinstance(additional, Node):
             yield from check_prop(validator, value[key], additional, join_path(path, key))
         elif additional is not None and not additional:
             yield _error(msg.UNKNOWN, join_path(path, key))
 
 
-def _type_matches(schema: Mapping[str, Any], instance_type: Any) -> bool:
+def _type_matches(alternatives: tuple[Node, ...], instance_type: Any) -> bool:
     """Whether a oneOf property has an alternative for the instance's type (else it is unknown)."""
-    for alternative in schema["oneOf"]:
-        types = alternative.get("instance-types")
+    for alternative in alternatives:
+        types = alternative.instance_types
         if types is None or instance_type in types:
             return True
     return False
@@ -359,7 +366,7 @@ def _type_matches(schema: Mapping[str, Any], instance_type: Any) -> bool:
 # --- scalar keywords, in PVE's order ------------------------------------------------------------------
 # Each keyword is a plain test returning PVE's message (None on success), wrapped as a jsonschema keyword.
 
-def _pattern_failure(pattern: AnchoredPattern, instance: str) -> str | None:
+def _pattern_failure(pattern: Pattern, instance: str) -> str | None:
     return None if pattern.matches(instance) else msg.PATTERN
 
 
@@ -379,7 +386,7 @@ def _minimum_failure(bound: Bound, instance: str) -> str | None:
     return msg.minimum(bound.text) if is_number(instance) and float(instance) < bound.value else None
 
 
-def _enum_failure(choices: list[str], instance: str) -> str | None:
+def _enum_failure(choices: Sequence[str], instance: str) -> str | None:
     return msg.enum(instance, choices) if instance not in choices else None
 
 
@@ -409,7 +416,7 @@ _SCALAR_FAILURES: dict[object, Callable[[Any, str], str | None]] = {
 }
 
 
-def _kw_root(validator: Validator, root: Any, instance: Any, schema: Mapping[str, Any]) -> Errors:
+def _kw_root(validator: Validator, root: Node, instance: Any, schema: Mapping[str, Any]) -> Errors:
     yield from check_prop(validator, instance, root, "")
 
 

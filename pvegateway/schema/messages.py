@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 MISSING = "property is missing and it is not optional"
 UNKNOWN = "property is not defined in schema and the schema does not allow additional properties"
 PATTERN = "value does not match the regex pattern"
@@ -30,7 +32,7 @@ def minimum(limit: str) -> str:
     return f"value must have a minimum value of {limit}"
 
 
-def enum(value: str, choices: list[str]) -> str:
+def enum(value: str, choices: Sequence[str]) -> str:
     return f"value '{value}' does not have a value in the enumeration '{', '.join(choices)}'"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import PVEError
 from .checker import PVE_FORMATS, PVEValidator
-from .compile import compile_schema
+from .dialect import EMPTY, Properties, read
 from .errormap import ErrorMap
 from .perl import truthy
 
@@ -15,7 +15,7 @@ from .perl import truthy
 class ParamValidator:
     """One per operation; :meth:`validate` checks the merged parameters in place.
 
-    The jsonschema validator is compiled on the operation's first request and kept: compiling every
+    The parameters are read (:mod:`.dialect`) on the operation's first request and kept: reading every
     operation's at startup would add to every start (``make bench`` prints how much) the work for
     operations most runs never call.
     """
@@ -27,17 +27,17 @@ class ParamValidator:
         self._built = False
 
     def _build(self) -> None:
-        compiled = compile_schema(self._parameters)
-        self._validator = PVEValidator({"pve": compiled}, format_checker=PVE_FORMATS)
-        properties: Mapping[str, Any] = compiled.get("properties") or {}
+        node = read(self._parameters)
+        self._validator = PVEValidator({"pve": node}, format_checker=PVE_FORMATS)
+        properties: Properties = node.properties or EMPTY
         self._properties = frozenset(properties)
         # RESTHandler's normalize_legacy_param_formats: arrays joined for '-list' formats, scalars
         # wrapped for 'type: array'.
         self._join = frozenset(
             k for k, s in properties.items()
-            if s.get("type") == "string" and isinstance(s.get("format"), str) and s["format"].endswith("-list")
+            if s.type == "string" and isinstance(s.format, str) and s.format.endswith("-list")
         )
-        self._wrap = frozenset(k for k, s in properties.items() if s.get("type") == "array")
+        self._wrap = frozenset(k for k, s in properties.items() if s.type == "array")
         self._built = True
 
     @property

@@ -107,3 +107,14 @@ async def test_every_operation_answers_like_pve_never_crashes(app: Gateway) -> N
             assert response.status_code in (200, 400), (op.key, response.status_code, body)
         seen += 1
     assert seen == 676
+
+
+async def test_an_item_shows_only_what_returns_requires_by_pves_rule(app: Gateway) -> None:
+    """A fabric's ``redistribute`` is a typed ``oneOf`` whose alternatives are all optional: PVE never
+    requires it (pve-common src/PVE/JSONSchema.pm:1525-1537), so an item created without it is shown
+    without it (it was shown as an invented ``[]``)."""
+    created = await call(app, "POST", "/cluster/sdn/fabrics/fabric",
+                         {"id": "f1", "protocol": "openfabric", "ip_prefix": "10.0.0.0/24"})
+    assert created.status_code == 200
+    shown = (await call(app, "GET", "/cluster/sdn/fabrics/fabric/f1")).json()["data"]
+    assert shown == {"id": "f1", "protocol": "openfabric", "ip_prefix": "10.0.0.0/24"}

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from pvegateway.apidoc.operation import Operation
-from pvegateway.backends.proxy.drift import check, returns_shape
+from pvegateway.backends.proxy.drift import check, returns_node
 
 INTERNAL_ERROR = "internal error - see the gateway's log"
 # the statuses /openapi.json documents for every operation (401 is a failed login on open ones)
@@ -52,6 +52,6 @@ def problems(operation: Operation, status: int, content_type: str, body: bytes) 
     decoded = _envelope(body)
     if decoded is None or "data" not in decoded:
         return [f"200 without PVE's JSON envelope: {body[:120]!r}"]
-    shape = returns_shape(operation)
-    drift = check(shape, decoded["data"]) if shape is not None else None
+    returns = returns_node(operation)
+    drift = check(returns, decoded["data"]) if returns is not None else None
     return [f"returns mismatch: {text}" for text in drift.descriptions] if drift else []

@@ -14,7 +14,7 @@ import pytest
 
 from pvegateway.backends.base import Call
 from pvegateway.backends.mock.runtime import Mock
-from pvegateway.backends.proxy.drift import check, returns_shape
+from pvegateway.backends.proxy.drift import check, returns_node
 
 from .harness import BASE, CONTROL_KEY, Report, Target, fuzz
 
@@ -94,8 +94,8 @@ async def test_an_item_the_fallback_created_answers_with_what_returns_promises(t
     fallback was shown back as its creation parameters, without the ``children``, ``errors`` and
     ``state`` its GET's ``returns`` requires."""
     operation = target.by_key[("GET", "/nodes/{node}/disks/zfs/{name}")]
-    shape = returns_shape(operation)
-    assert shape is not None
+    returns = returns_node(operation)
+    assert returns is not None
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=target.gateway), base_url=BASE,
                                  cookies={"PVEAuthCookie": target.cookie},
                                  headers={"CSRFPreventionToken": target.csrf}) as client:
@@ -107,4 +107,4 @@ async def test_an_item_the_fallback_created_answers_with_what_returns_promises(t
     assert shown.status_code == 200
     data = shown.json()["data"]
     assert data["name"] == "tank" and {"children", "errors", "state"} <= data.keys()
-    assert not check(shape, data)
+    assert not check(returns, data)

@@ -19,7 +19,8 @@ from pvegateway.apidoc.operation import Operation
 from pvegateway.apidoc.schema import Schema, load_schema
 from pvegateway.app import Gateway, make_backend
 from pvegateway.backends.base import Streamed
-from pvegateway.backends.proxy.drift import HEADER, Drift, check, checked, clean, compile_returns, returns_shape
+from pvegateway.backends.proxy.drift import HEADER, Drift, check, checked, clean, returns_node
+from pvegateway.schema.dialect import read
 from pvegateway.testing import Control, gateway_root_password, mock_gateway
 from tests.live import live_server
 
@@ -43,7 +44,7 @@ def operation(key: str, returns: Mapping[str, Any] | None = None) -> Operation:
 
 
 def drift(returns: Mapping[str, Any], data: Any) -> Drift:
-    return check(compile_returns(returns), data)
+    return check(read(returns), data)
 
 
 NODES = {
@@ -189,12 +190,12 @@ def test_descriptions_say_where_and_what_kind_never_the_nodes_values(returns: Ma
 
 
 def test_null_any_and_untyped_returns_are_not_checked() -> None:
-    assert returns_shape(operation("PUT /nodes/{node}/config")) is None  # returns: type null
-    assert returns_shape(operation("GET /version", {})) is None
-    assert returns_shape(operation("GET /version", {"type": "any"})) is None
-    shape = returns_shape(operation("GET /version"))
-    assert shape is not None
-    assert returns_shape(operation("GET /version")) is shape  # compiled once, then kept
+    assert returns_node(operation("PUT /nodes/{node}/config")) is None  # returns: type null
+    assert returns_node(operation("GET /version", {})) is None
+    assert returns_node(operation("GET /version", {"type": "any"})) is None
+    node = returns_node(operation("GET /version"))
+    assert node is not None
+    assert returns_node(operation("GET /version")) is node  # read once, then kept
 
 
 # --- checked(): what is read, what is passed on -------------------------------------------------------
@@ -433,7 +434,7 @@ def test_mock_reads_through_the_proxy_match_their_schemas(mock_upstream: tuple[T
             if path is None:
                 continue
             response = client.get(path)
-            if response.status_code != 200 or returns_shape(op) is None:
+            if response.status_code != 200 or returns_node(op) is None:
                 continue
             checked_count += 1
             if HEADER.decode() in response.headers:

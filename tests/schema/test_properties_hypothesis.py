@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from pvegateway.apidoc.operation import Operation
 from pvegateway.apidoc.schema import load_schema
 from pvegateway.schema import propstring
-from pvegateway.schema.checker import PVE_FORMATS, PVEValidator
-from pvegateway.schema.compile import HashFormat, compile_hash_format
+from pvegateway.schema.checker import PVE_FORMATS, PVEValidator, check_property_string
+from pvegateway.schema.dialect import Bound, Node, PropertyString, read_property_string
 from pvegateway.schema.formats.registry import HASH_FORMATS, HASH_VALIDATORS
 from pvegateway.schema.perl import PERL_SPACE
 from pvegateway.schema.perlre import python_syntax
@@ -61,9 +61,9 @@ def _inline_formats() -> dict[str, Mapping[str, Any]]:
 
 
 INLINE = _inline_formats()
-FORMATS: dict[str, HashFormat] = {
-    **{name: compile_hash_format(raw, name) for name, raw in HASH_FORMATS.items()},
-    **{label: compile_hash_format(raw) for label, raw in INLINE.items()},
+FORMATS: dict[str, PropertyString] = {
+    **{name: read_property_string(raw, name) for name, raw in HASH_FORMATS.items()},
+    **{label: read_property_string(raw) for label, raw in INLINE.items()},
 }
 
 # --- valid values, from each key's schema ------------------------------------------------------------
@@ -96,8 +96,7 @@ class Unsupported(Exception):
     """No generator for this key's values (a format without known-valid examples)."""
 
 
-def _bounds(schema: Mapping[str, Any], low: float, high: float) -> tuple[float, float]:
-    lo, hi = schema.get("minimum"), schema.get("maximum")
+def _bounds(lo: Bound | None, hi: Bound | None, low: float, high: float) -> tuple[float, float]:
     return (max(low, lo.value) if lo else low), (min(high, hi.value) if hi else high)
 
 
@@ -105,32 +104,32 @@ def _usable(value: str, default: bool) -> bool:
     return "," not in value and value.strip() != "" and "\n" not in value and not (default and "=" in value)
 
 
-def value_strategy(schema: Mapping[str, Any], default: bool) -> st.SearchStrategy[str]:
+def value_strategy(schema: Node, default: bool) -> st.SearchStrategy[str]:
     """Strings PVE accepts for one key (raises Unsupported when none can be made)."""
-    shortest, longest = _bounds({"minimum": schema.get("minLength"), "maximum": schema.get("maxLength")}, 0, 10**6)
+    shortest, longest = _bounds(schema.min_length, schema.max_length, 0, 10**6)
     return _unbounded_values(schema, default).filter(lambda v: shortest <= len(v) <= longest)
 
 
-def _unbounded_values(schema: Mapping[str, Any], default: bool) -> st.SearchStrategy[str]:
-    kind = schema.get("type")
-    if "enum" in schema:
-        return st.sampled_from([v for v in schema["enum"] if _usable(v, default)])
+def _unbounded_values(schema: Node, default: bool) -> st.SearchStrategy[str]:
+    kind = schema.type
+    if schema.enum is not None:
+        return st.sampled_from([v for v in schema.enum if _usable(v, default)])
     if kind == "boolean":
         return st.sampled_from(BOOLEAN_SPELLINGS)
     if kind == "integer":
-        low, high = _bounds(schema, -(10**9), 10**9)
+        low, high = _bounds(schema.minimum, schema.maximum, -(10**9), 10**9)
         return st.integers(math.ceil(low), math.floor(high)).map(str)
     if kind == "number":
-        low, high = _bounds(schema, -1e9, 1e9)
+        low, high = _bounds(schema.minimum, schema.maximum, -1e9, 1e9)
         return st.floats(low, high, allow_nan=False, allow_infinity=False).map(repr)
-    fmt = schema.get("format")
+    fmt = schema.format
     if isinstance(fmt, str) and fmt != "string":
         base = fmt.removesuffix("-list")
         values = [v for v in KNOWN_VALID.get(base, []) if _usable(v, default)]
         if not values:
             raise Unsupported(fmt)
         return st.sampled_from(values)
-    pattern = schema.get("pattern")
+    pattern = schema.pattern
     if pattern is not None:
         return _perl_matches(pattern.source)
     return _PLAIN
@@ -148,13 +147,13 @@ def _perl_matches(source: str) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def property_hash(draw: st.DrawFn, fmt: HashFormat) -> dict[str, str]:
+def property_hash(draw: st.DrawFn, fmt: PropertyString) -> dict[str, str]:
     """A hash PVE accepts for ``fmt``: every required key, a random choice of the optional ones."""
     chosen: dict[str, str] = {}
-    keys = [k for k, s in fmt.keys.items() if not s.get("alias")]
-    wanted = [k for k in keys if not fmt.keys[k].get("optional") or draw(st.booleans())]
+    keys = [k for k, s in fmt.keys.items() if s.alias is None]
+    wanted = [k for k in keys if not fmt.keys[k].optional or draw(st.booleans())]
     for key in wanted:
-        required = fmt.keys[key].get("requires")
+        required = fmt.keys[key].requires
         if isinstance(required, str) and required not in wanted:
             wanted.append(required)
     for key in wanted:
@@ -164,7 +163,7 @@ def property_hash(draw: st.DrawFn, fmt: HashFormat) -> dict[str, str]:
     return chosen
 
 
-def print_property_string(fmt: HashFormat, data: Mapping[str, str], order: list[str], aliased: bool) -> str:
+def print_property_string(fmt: PropertyString, data: Mapping[str, str], order: list[str], aliased: bool) -> str:
     """PVE's ``print_property_string``: the default key's bare value first, then ``key=value``.
 
     With ``aliased``, a key that has an alias form is written that way (``virtio=<mac>`` for
@@ -174,7 +173,7 @@ def print_property_string(fmt: HashFormat, data: Mapping[str, str], order: list[
     rest = dict(data)
     if aliased:
         for name, schema in fmt.keys.items():
-            target, key_alias = schema.get("alias"), schema.get("keyAlias")
+            target, key_alias = schema.alias, schema.key_alias
             if key_alias and rest.get(key_alias) == name and target in rest:
                 parts.append(f"{name}={rest.pop(target)}")
                 del rest[key_alias]
@@ -185,10 +184,10 @@ def print_property_string(fmt: HashFormat, data: Mapping[str, str], order: list[
     return ",".join(parts)
 
 
-def _normalised(fmt: HashFormat, data: Mapping[str, str]) -> dict[str, str]:
+def _normalised(fmt: PropertyString, data: Mapping[str, str]) -> dict[str, str]:
     """What parsing yields: booleans in their ``1``/``0`` form."""
     return {
-        key: (parse_boolean(value) or value) if fmt.keys[key].get("type") == "boolean" else value
+        key: (parse_boolean(value) or value) if fmt.keys[key].type == "boolean" else value
         for key, value in data.items()
     }
 
@@ -198,7 +197,7 @@ def _roundtrip_formats() -> list[str]:
     for label, fmt in FORMATS.items():
         try:
             for key, schema in fmt.keys.items():
-                if not schema.get("alias"):
+                if schema.alias is None:
                     value_strategy(schema, key == fmt.default_key)
         except Unsupported:
             continue
@@ -227,7 +226,7 @@ def test_printed_property_strings_parse_back_and_pass(label: str, data: st.DataO
     text = print_property_string(fmt, written, list(order), aliased=data.draw(st.booleans()))
     with time_bound():
         assert propstring.parse(fmt, text) == _normalised(fmt, written), text
-        failed = propstring.check(VALIDATOR, fmt, text, "p")
+        failed = check_property_string(VALIDATOR, fmt, text, "p")
     if label not in HASH_VALIDATORS:  # cpu flags and prune-backups also relate keys to each other
         assert failed is None, (text, failed)
 
@@ -243,17 +242,17 @@ def test_bare_boolean_default_key_and_alias_clash_follow_pve_common() -> None:
     """Regressions found by the round trip, with pve-common's own test cases (test/json-schema):
     ``on`` alone sets a boolean default key (it was kept as 'on' and then failed the type check),
     and an alias may not overwrite a key already given (it was silently overwritten)."""
-    fmt = compile_hash_format({"enabled": {"type": "boolean", "default_key": 1}, "active": {"alias": "enabled"}})
+    fmt = read_property_string({"enabled": {"type": "boolean", "default_key": 1}, "active": {"alias": "enabled"}})
     for text in ("1", "true", "yes", "on", "enabled=on", "active=yes"):
         assert propstring.parse(fmt, text) == {"enabled": "1"}, text
-        assert propstring.check(VALIDATOR, fmt, text, "p") is None, text
-    assert propstring.check(VALIDATOR, fmt, "wrong", "p") == (
+        assert check_property_string(VALIDATOR, fmt, text, "p") is None, text
+    assert check_property_string(VALIDATOR, fmt, "wrong", "p") == (
         "format error\np.enabled: type check ('boolean') failed - got 'wrong'\n"
     )
-    clash = propstring.check(VALIDATOR, fmt, "enabled=1,active=1", "p")
+    clash = check_property_string(VALIDATOR, fmt, "enabled=1,active=1", "p")
     assert clash == "key 'enabled' is already defined (via alias)\n"
     net = FORMATS["POST /nodes/{node}/qemu net0"]
-    assert propstring.check(VALIDATOR, net, "macaddr=BC:24:11:00:00:01,e1000=BC:24:11:00:00:02", "p") == (
+    assert check_property_string(VALIDATOR, net, "macaddr=BC:24:11:00:00:01,e1000=BC:24:11:00:00:02", "p") == (
         "key 'macaddr' is already defined (via alias)\n"
     )
 
@@ -262,7 +261,7 @@ def test_bare_boolean_default_key_and_alias_clash_follow_pve_common() -> None:
 
 
 @st.composite
-def hostile_property_string(draw: st.DrawFn, fmt: HashFormat) -> str:
+def hostile_property_string(draw: st.DrawFn, fmt: PropertyString) -> str:
     """``key=value`` parts with real keys (so checks run) and hostile values, keys or separators."""
     keys = sorted(fmt.keys)
     part = st.one_of(
@@ -281,7 +280,7 @@ def test_hostile_property_strings_get_pve_text(label: str, data: st.DataObject) 
     fmt = FORMATS[label]
     text = data.draw(hostile_property_string(fmt))
     with time_bound():
-        failed = propstring.check(VALIDATOR, fmt, text, "p")
+        failed = check_property_string(VALIDATOR, fmt, text, "p")
     assert failed is None or (isinstance(failed, str) and failed.endswith("\n")), failed
 
 
@@ -335,7 +334,7 @@ def request_params(draw: st.DrawFn, key: str) -> dict[str, Any]:
     for name in draw(st.lists(names, max_size=10)):
         fmt = (properties.get(name) or {}).get("format")
         if isinstance(fmt, Mapping) and draw(st.booleans()):
-            params[name] = draw(hostile_property_string(compile_hash_format(fmt)))
+            params[name] = draw(hostile_property_string(read_property_string(fmt)))
         else:
             params[name] = draw(param_value)
     return params

@@ -23,11 +23,12 @@ import asyncio
 import json
 import logging
 import zlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...apidoc.operation import Operation
+from ...schema.dialect import EMPTY, Node, read
 from ...schema.perl import is_integer, is_number, perl_str, truthy
 from ..base import Streamed
 
@@ -38,59 +39,6 @@ LIMIT = 4 * 1024 * 1024  # answers larger than this (on the wire or inflated) ar
 MAX_DESCRIBED = 10  # differences described per answer; all are counted
 _HEADER_MAX = 200
 _OFFLOAD = 256 * 1024  # JSON this large is parsed and checked off the event loop
-_CHECKED_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object"})
-
-
-# --- the returns schema, compiled ---------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Shape:
-    """What the check reads of one (sub)schema: the rest (formats, bounds, descriptions) is dropped."""
-
-    types: tuple[str, ...] | None = None  # None: any value passes the type check
-    optional: bool = False
-    enum: frozenset[str] | None = None
-    properties: dict[str, Shape] | None = None
-    additional: Shape | None = None
-    items: Shape | None = None
-    one_of: tuple[Shape, ...] = ()
-    type_property: str | None = None
-    instance_types: frozenset[str] | None = None
-    required: tuple[str, ...] = ()  # properties that must be present (and not null)
-
-
-def compile_returns(raw: Mapping[str, Any], memo: dict[int, tuple[Mapping[str, Any], Shape]] | None = None) -> Shape:
-    """A ``returns`` schema (PVE dialect) as the check's :class:`Shape`; shared subschemas once."""
-    memo = {} if memo is None else memo
-    hit = memo.get(id(raw))
-    if hit is not None and hit[0] is raw:
-        return hit[1]
-    shape = Shape()
-    memo[id(raw)] = (raw, shape)
-    raw_type = raw.get("type")
-    names = tuple(raw_type) if isinstance(raw_type, list) else (raw_type,) if isinstance(raw_type, str) else ()
-    # one unchecked alternative ('null', 'any', SDN's 'ip'...) lets every value through, as in PVE
-    if names and all(n in _CHECKED_TYPES for n in names):
-        shape.types = names
-    shape.optional = truthy(raw.get("optional")) or truthy(raw.get("alias")) or truthy(raw.get("group"))
-    if isinstance(raw.get("enum"), list):
-        shape.enum = frozenset(perl_str(v) for v in raw["enum"])
-    if isinstance(raw.get("properties"), Mapping):
-        shape.properties = {k: compile_returns(v, memo) for k, v in raw["properties"].items()
-                            if isinstance(v, Mapping)}
-        shape.required = tuple(k for k, s in shape.properties.items()
-                               if not s.optional and not s.one_of and s.type_property is None)
-    if isinstance(raw.get("additionalProperties"), Mapping):
-        shape.additional = compile_returns(raw["additionalProperties"], memo)
-    if isinstance(raw.get("items"), Mapping):
-        shape.items = compile_returns(raw["items"], memo)
-    if isinstance(raw.get("oneOf"), list):
-        shape.one_of = tuple(compile_returns(v, memo) for v in raw["oneOf"] if isinstance(v, Mapping))
-    if isinstance(raw.get("type-property"), str):
-        shape.type_property = raw["type-property"]
-    if isinstance(raw.get("instance-types"), list):
-        shape.instance_types = frozenset(perl_str(v) for v in raw["instance-types"])
-    return shape
 
 
 # --- the check ----------------------------------------------------------------------------------------
@@ -152,47 +100,56 @@ class Drift:
         return self.count > 0
 
 
-def check(shape: Shape, value: Any, path: str = "data") -> Drift:
-    """How ``value`` (an answer's ``data``) differs from ``shape``."""
+def check(node: Node, value: Any, path: str = "data") -> Drift:
+    """How ``value`` (an answer's ``data``) differs from the schema ``node``."""
     drift = Drift()
-    _check(shape, value, path, drift, None)
+    _check(node, value, path, drift, None)
     return drift
 
 
-def _check(shape: Shape, value: Any, path: str, drift: Drift, instance_type: Any) -> None:
-    if shape.one_of:
-        _check_one_of(shape, value, path, drift, instance_type)
+def _types(node: Node) -> tuple[str, ...] | None:
+    """The types a value is held to; a node that admits null is not checked (nor are 'any', unknown names)."""
+    types = node.types
+    return None if types is None or "null" in types else types
+
+
+def _check(node: Node, value: Any, path: str, drift: Drift, instance_type: Any) -> None:
+    if node.one_of:
+        _check_one_of(node, node.one_of, value, path, drift, instance_type)
         return
+    types = _types(node)
     if value is None:
-        if shape.types is not None and not shape.optional:
-            drift.add(f"{path}: expected {'|'.join(shape.types)}, got null")
+        if types is not None and node.absent_ok is None:
+            drift.add(f"{path}: expected {'|'.join(types)}, got null")
         return
-    if shape.types is not None and not any(_type_ok(t, value) for t in shape.types):
-        drift.add(f"{path}: expected {'|'.join(shape.types)}, got {_kind(value)}")
+    if types is not None and not any(_type_ok(t, value) for t in types):
+        drift.add(f"{path}: expected {'|'.join(types)}, got {_kind(value)}")
         return
     if isinstance(value, list):
-        if shape.items is not None:
+        if node.items is not None:
             for index, item in enumerate(value):
-                _check(shape.items, item, f"{path}[{index}]", drift, None)
+                _check(node.items, item, f"{path}[{index}]", drift, None)
     elif isinstance(value, dict):
-        _check_object(shape, value, path, drift)
-    elif shape.enum is not None and not isinstance(value, bool) and perl_str(value) not in shape.enum:
-        allowed = ", ".join(sorted(shape.enum))
+        _check_object(node, value, path, drift)
+    elif node.enum is not None and not isinstance(value, bool) and perl_str(value) not in node.enum:
+        allowed = ", ".join(sorted(set(node.enum)))
         drift.add(f"{path}: {_kind(value)} that is not one of {allowed}")
 
 
-def _check_object(shape: Shape, value: dict[str, Any], path: str, drift: Drift) -> None:
-    properties = shape.properties or {}
-    for key in shape.required:
+def _check_object(node: Node, value: dict[str, Any], path: str, drift: Drift) -> None:
+    properties = node.properties or EMPTY
+    required = properties.required
+    for key in required:
         if value.get(key) is None:
             drift.add(f"{path}: missing required property '{key}'")
+    additional = node.additional
     for key, item in value.items():
         sub = properties.get(key)
         if sub is None:
-            if shape.additional is not None:  # a key the schema does not name is the node's data
-                _check(shape.additional, item, f"{path}.*", drift, None)
+            if isinstance(additional, Node):  # a key the schema does not name is the node's data
+                _check(additional, item, f"{path}.*", drift, None)
             continue
-        if item is None and key in shape.required:
+        if item is None and key in required:
             continue  # reported as missing above
         instance_type = value.get(sub.type_property) if sub.type_property else None
         if sub.type_property and not sub.one_of and not _applies(sub, instance_type):
@@ -200,18 +157,19 @@ def _check_object(shape: Shape, value: dict[str, Any], path: str, drift: Drift) 
         _check(sub, item, f"{path}.{key}", drift, instance_type)
 
 
-def _applies(shape: Shape, instance_type: Any) -> bool:
-    return shape.instance_types is None or (instance_type is not None and perl_str(instance_type) in
-                                            shape.instance_types)
+def _applies(node: Node, instance_type: Any) -> bool:
+    return node.instance_types is None or (instance_type is not None and perl_str(instance_type) in
+                                           node.instance_types)
 
 
-def _check_one_of(shape: Shape, value: Any, path: str, drift: Drift, instance_type: Any) -> None:
+def _check_one_of(node: Node, one_of: tuple[Node, ...], value: Any, path: str, drift: Drift,
+                  instance_type: Any) -> None:
     """Fine when one applicable alternative fits; else what the first one found. An absent value,
     or one no alternative applies to, is not judged (PVE treats those as optional)."""
     if value is None:
         return
-    typed = shape.type_property is not None
-    alternatives = [a for a in shape.one_of if not typed or _applies(a, instance_type)]
+    typed = node.type_property is not None
+    alternatives = [a for a in one_of if not typed or _applies(a, instance_type)]
     first: Drift | None = None
     for alternative in alternatives:
         found = Drift()
@@ -225,21 +183,21 @@ def _check_one_of(shape: Shape, value: Any, path: str, drift: Drift, instance_ty
             drift.add(text)
 
 
-_compiled: dict[int, tuple[Operation, Shape | None]] = {}
+_read: dict[int, tuple[Operation, Node | None]] = {}
 
 
-def returns_shape(operation: Operation) -> Shape | None:
-    """The operation's compiled ``returns`` (on first use, then kept), or None when there is nothing
+def returns_node(operation: Operation) -> Node | None:
+    """The operation's ``returns`` as read (on first use, then kept), or None when there is nothing
     to check: no schema, or a type of ``null`` / ``any``."""
-    hit = _compiled.get(id(operation))
+    hit = _read.get(id(operation))
     if hit is not None and hit[0] is operation:
         return hit[1]
     returns = operation.returns
-    shape = compile_returns(returns) if returns and returns.get("type") else None
-    if shape is not None and shape.types is None and not shape.one_of:
-        shape = None
-    _compiled[id(operation)] = (operation, shape)
-    return shape
+    node = read(returns) if returns and returns.get("type") else None
+    if node is not None and _types(node) is None and not node.one_of:
+        node = None
+    _read[id(operation)] = (operation, node)
+    return node
 
 
 # --- the answer ---------------------------------------------------------------------------------------
@@ -280,7 +238,7 @@ def _inflate(body: bytes, encoding: bytes, limit: int) -> bytes | None:
     return None
 
 
-def _drift_of(body: bytes, encoding: bytes, shape: Shape, limit: int) -> Drift | None:
+def _drift_of(body: bytes, encoding: bytes, node: Node, limit: int) -> Drift | None:
     """The answer's drift, or None when it is not a PVE JSON answer (undecodable, an extjs failure)."""
     text = _inflate(body, encoding, limit)
     if text is None:
@@ -293,7 +251,7 @@ def _drift_of(body: bytes, encoding: bytes, shape: Shape, limit: int) -> Drift |
         return None
     if "success" in decoded and not truthy(decoded["success"]):
         return None  # extjs reports failures with a 200
-    return check(shape, decoded["data"])
+    return check(node, decoded["data"])
 
 
 async def _replay(chunks: list[bytes], rest: AsyncIterator[bytes] | None,
@@ -316,8 +274,8 @@ async def checked(answer: Streamed, operation: Operation, *, limit: int = LIMIT)
     """
     headers = [(k, v) for k, v in answer.headers if k.lower() != HEADER]  # only the gateway says this
     answer = Streamed(answer.status, answer.reason, headers, answer.body, answer.close)
-    shape = returns_shape(operation)
-    if shape is None or not _worth_reading(answer, limit):
+    node = returns_node(operation)
+    if node is None or not _worth_reading(answer, limit):
         return answer
     if isinstance(answer.body, bytes):  # all there already
         body, replayed = answer.body, answer
@@ -340,9 +298,9 @@ async def checked(answer: Streamed, operation: Operation, *, limit: int = LIMIT)
         body = b"".join(chunks)
     encoding = (_header(headers, b"content-encoding") or b"").strip().lower()
     if len(body) > _OFFLOAD:
-        drift = await asyncio.to_thread(_drift_of, body, encoding, shape, limit)
+        drift = await asyncio.to_thread(_drift_of, body, encoding, node, limit)
     else:
-        drift = _drift_of(body, encoding, shape, limit)
+        drift = _drift_of(body, encoding, node, limit)
     if drift:
         _report(operation, drift, replayed)
     return replayed
