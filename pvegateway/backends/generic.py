@@ -181,13 +181,13 @@ class GenericBackend:
         shaped like the schema: what the mock's configuration store answers from what it kept."""
         if isinstance(data, dict):
             return {**self._required(op, context, data), **data}
-        items = op.returns.get("items") if op.returns.get("type") == "array" else None
-        properties = items.get("properties") if isinstance(items, Mapping) else None
+        returns = self._returns_node(op)
+        items = returns.items if returns.type == "array" else None
+        properties = items.properties if items is not None and items.type == "object" else None
         shaped = self._sample(op, "", context)
-        if not isinstance(data, list) or not isinstance(properties, Mapping) or not isinstance(shaped, list) \
-                or not shaped:
+        if not isinstance(data, list) or properties is None or not isinstance(shaped, list) or not shaped:
             return data
-        needed = [k for k, v in properties.items() if isinstance(v, Mapping) and not truthy(v.get("optional"))]
+        needed = properties.required
         first = shaped[0] if isinstance(shaped[0], dict) else {}
         return [{**{k: first[k] for k in needed if k not in entry and k in first}, **entry} for entry in data]
 
