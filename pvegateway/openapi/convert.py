@@ -70,15 +70,24 @@ class Converter:
         # "any" or missing: no type constraint
         out_type = out.get("type")
         # PVE keys kept as they are or under an ``x-pve-`` name (strings only)
-        texts = (
-            ("description", node.description), ("title", node.title), ("x-pve-typetext", node.typetext),
-            ("x-pve-pattern", node.pattern.source if node.pattern is not None else None),
-            ("x-pve-format-description", node.format_description), ("x-pve-alias", node.alias),
-            ("x-pve-key-alias", node.key_alias),
-            ("x-pve-requires", node.requires if isinstance(node.requires, str) else None),
-            ("x-pve-type-property", node.type_property),
-        )
-        out.update((name, text) for name, text in texts if text)
+        if node.description:
+            out["description"] = node.description
+        if node.title:
+            out["title"] = node.title
+        if node.typetext:
+            out["x-pve-typetext"] = node.typetext
+        if node.pattern is not None:
+            out["x-pve-pattern"] = node.pattern.source
+        if node.format_description:
+            out["x-pve-format-description"] = node.format_description
+        if node.alias:
+            out["x-pve-alias"] = node.alias
+        if node.key_alias:
+            out["x-pve-key-alias"] = node.key_alias
+        if isinstance(node.requires, str):
+            out["x-pve-requires"] = node.requires
+        if node.type_property:
+            out["x-pve-type-property"] = node.type_property
         if isinstance(node.format, dialect.PropertyString):
             out["x-pve-property-string"] = {k: self._convert(v, True) for k, v in node.format.keys.items()}
         elif node.format is not None:

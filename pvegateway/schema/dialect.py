@@ -49,7 +49,7 @@ def bound(raw: Any) -> Bound | None:
     number: int | float
     if isinstance(raw, bool):
         number = int(raw)
-    elif isinstance(raw, int | float):
+    elif isinstance(raw, (int, float)):  # a tuple: faster than int | float
         number = raw
     elif isinstance(raw, str) and is_number(raw.strip()):
         text = raw.strip()
@@ -174,33 +174,41 @@ def read(raw: Mapping[str, Any], memo: Memo | None = None) -> Node:
 
 
 def absent_ok(raw: Mapping[str, Any]) -> Absent | None:
-    """Why PVE lets the value of ``raw`` be absent, or None when it reports it.
+    """Why PVE lets the value of ``raw`` be absent, or None when it reports it (see :func:`_absent`)."""
+    return _absent(truthy(raw.get("alias")), raw.get("type") == "null", truthy(raw.get("optional")),
+                   truthy(raw.get("group")))
 
-    ``return if $schema->{alias}`` (1576); ``return if $schema->{type} eq 'null'`` (1579); then only
+
+def required(raw: Mapping[str, Any]) -> bool:
+    """Whether PVE reports ``raw``'s value missing whatever the object around it holds (see
+    :func:`_required`)."""
+    return _required(absent_ok(raw), isinstance(raw.get("oneOf"), list), truthy(raw.get("type-property")))
+
+
+def _absent(alias: bool, null: bool, optional: bool, group: bool) -> Absent | None:
+    """``return if $schema->{alias}`` (1576); ``return if $schema->{type} eq 'null'`` (1579); then only
     ``!$schema->{optional} && !$schema->{group}`` is "property is missing and it is not optional"
-    (1580-1581). Each flag is Perl-true or not (``optional: "0"`` is not optional).
-    """
-    if truthy(raw.get("alias")):
+    (1580-1581). Each flag is Perl-true or not (``optional: "0"`` is not optional)."""
+    if alias:
         return "alias"
-    if raw.get("type") == "null":
+    if null:
         return "null"
-    if truthy(raw.get("optional")):
+    if optional:
         return "optional"
-    if truthy(raw.get("group")):
+    if group:
         return "group"
     return None
 
 
-def required(raw: Mapping[str, Any]) -> bool:
-    """Whether PVE reports ``raw``'s value missing whatever the object around it holds: no reason in
-    :func:`absent_ok`, and neither a ``oneOf`` nor a ``type-property``, for which the object's
+def _required(absent: Absent | None, one_of: bool, type_property: bool) -> bool:
+    """No reason to be absent, and neither a ``oneOf`` nor a ``type-property``, for which the object's
     instance type decides (a typed oneOf is optional without one, 1525-1537; a property of other
     instance types may be absent, 1563-1573)."""
-    return _required(absent_ok(raw), raw)
+    return absent is None and not one_of and not type_property
 
 
-def _required(absent: Absent | None, raw: Mapping[str, Any]) -> bool:
-    return absent is None and not isinstance(raw.get("oneOf"), list) and not truthy(raw.get("type-property"))
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, dict) or isinstance(value, Mapping)  # noqa: SIM101 (dict: the fast path)
 
 
 def _text(value: Any, _memo: Memo | None = None) -> str | None:
@@ -243,7 +251,7 @@ def _as_is(raw: Any, _memo: Memo) -> Any:
 
 def _format(raw: Any, memo: Memo) -> str | PropertyString | None:
     # ``if (my $format = $schema->{format})``: Perl-true (1628); a hash is an inline definition (977)
-    return read_property_string(raw, memo=memo) if isinstance(raw, Mapping) else _text(raw)
+    return read_property_string(raw, memo=memo) if _is_mapping(raw) else _text(raw)
 
 
 def _pattern(raw: Any, _memo: Memo) -> Pattern | None:
@@ -251,11 +259,11 @@ def _pattern(raw: Any, _memo: Memo) -> Pattern | None:
 
 
 def _requires(raw: Any, memo: Memo) -> str | Node | None:
-    return read(raw, memo) if isinstance(raw, Mapping) else _text(raw)
+    return read(raw, memo) if _is_mapping(raw) else _text(raw)
 
 
 def _items(raw: Any, memo: Memo) -> Node | None:
-    return read(raw, memo) if isinstance(raw, Mapping) else None
+    return read(raw, memo) if _is_mapping(raw) else None
 
 
 def _object_properties(raw: Any, memo: Memo) -> Properties:
@@ -264,13 +272,13 @@ def _object_properties(raw: Any, memo: Memo) -> Properties:
 
 
 def _additional(raw: Any, memo: Memo) -> Node | bool | None:
-    if isinstance(raw, Mapping):
+    if _is_mapping(raw):
         return read(raw, memo)
     return None if raw is None else truthy(raw)
 
 
 def _one_of(raw: Any, memo: Memo) -> tuple[Node, ...] | None:
-    return tuple(read(v, memo) for v in raw if isinstance(v, Mapping)) if isinstance(raw, list) else None
+    return tuple(read(v, memo) for v in raw if _is_mapping(v)) if isinstance(raw, list) else None
 
 
 _FIELD = {name: index for index, name in enumerate(Node._fields)}
@@ -295,6 +303,10 @@ _SCALAR_FIELDS = tuple((keyword, _FIELD[field]) for keyword, field in zip(
     SCALAR_ORDER, ("format", "pattern", "max_length", "min_length", "maximum", "minimum", "enum"), strict=True
 ))
 _BLANK = tuple(Node({}))
+_TYPE, _TYPES, _ABSENT, _REQUIRED, _OPTIONAL, _ALIAS, _GROUP, _CHECKS, _ONE_OF, _TYPE_PROPERTY = (
+    _FIELD[name] for name in ("type", "types", "absent_ok", "required", "optional", "alias", "group",
+                              "scalar_checks", "one_of", "type_property")
+)
 
 
 def _read(raw: Mapping[str, Any], memo: Memo) -> Node:
@@ -305,18 +317,21 @@ def _read(raw: Mapping[str, Any], memo: Memo) -> Node:
         known = _READERS.get(key)
         if known is not None:
             values[known[0]] = known[1](value, memo)
-    values[_FIELD["types"]] = _verified(values[_FIELD["type"]])
-    absent = values[_FIELD["absent_ok"]] = absent_ok(raw)
-    values[_FIELD["required"]] = _required(absent, raw)
-    values[_FIELD["scalar_checks"]] = tuple(
-        (keyword, values[index]) for keyword, index in _SCALAR_FIELDS if values[index] is not None
-    )
+    declared = values[_TYPE]
+    values[_TYPES] = _verified(declared)
+    # the flags as read above are Perl-true exactly when given
+    absent = values[_ABSENT] = _absent(values[_ALIAS] is not None, declared == "null", values[_OPTIONAL],
+                                       values[_GROUP] is not None)
+    values[_REQUIRED] = _required(absent, values[_ONE_OF] is not None, values[_TYPE_PROPERTY] is not None)
+    checks = [(keyword, values[index]) for keyword, index in _SCALAR_FIELDS if values[index] is not None]
+    if checks:
+        values[_CHECKS] = tuple(checks)
     return Node._make(values)
 
 
 def _properties(raw: Any, memo: Memo) -> Properties:
-    items = raw.items() if isinstance(raw, Mapping) else ()
-    return Properties({str(k): read(v, memo) for k, v in items if isinstance(v, Mapping)})
+    items = raw.items() if _is_mapping(raw) else ()
+    return Properties({str(k): read(v, memo) for k, v in items if _is_mapping(v)})
 
 
 def read_property_string(
