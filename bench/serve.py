@@ -45,10 +45,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.which == "gateway":
         from pvegateway.app import create_app
-        from pvegateway.http.server import uvicorn_config
+        from pvegateway.http.server import tune_gc, uvicorn_config
 
         app = create_app("9.2", "generic", send_reason=True)
         config = uvicorn_config(app, port=args.port, access_log=False)
+        tune_gc()  # as `pvegateway serve` does for its process (the library leaves the host's GC alone)
     else:
         config = uvicorn.Config(reference(), host="127.0.0.1", port=args.port, http="httptools",
                                 log_level="warning", access_log=False)

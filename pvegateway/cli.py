@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -123,17 +122,6 @@ def _gateway(args: argparse.Namespace, apidoc: str | None, options: dict[str, An
                    observer=observability.observer, extensions=extensions)
 
 
-def _tune_gc() -> None:
-    """``serve`` owns its process (an embedding host keeps its own GC settings). The schema, validators
-    and router are tens of thousands of long-lived objects (``make bench`` prints their count and
-    memory): frozen, the cyclic GC no longer walks them again and again while it collects each
-    request's garbage (and forked workers share their pages). A request allocates hundreds of
-    short-lived objects that reference counting frees; collecting every 700 allocations (CPython's
-    default) would run the collector several times per request."""
-    gc.freeze()
-    gc.set_threshold(max(gc.get_threshold()[0], 20_000), *gc.get_threshold()[1:])
-
-
 def _serve(args: argparse.Namespace) -> int:
     from . import statedir
     from .backends.proxy.options import ProxyConfigError
@@ -171,7 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
           f"{args.mode} mode{target}, listening on {scheme}://{args.host}:{port}/api2/json", flush=True)
     if fingerprint:
         print(f"pvegateway: TLS certificate {cert}, SHA-256 fingerprint {fingerprint}", flush=True)
-    _tune_gc()
+    server.tune_gc()
     runner = server.run_uvicorn if args.server == "uvicorn" else server.run_hypercorn
     cert, key = (None, None) if args.http else (cert, key)
     if args.workers > 1:
