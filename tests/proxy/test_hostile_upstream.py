@@ -52,9 +52,11 @@ def unavailable(node: Node, reason: str) -> str:
 
 
 @pytest.mark.parametrize(("pieces", "reason"), [
-    (many_headers(200_000), "answer head of more than 100 header lines"),
+    # ~30 MB of header lines: more than loopback's socket buffers can hold, so a node that got it all
+    # out would show that the gateway kept reading (200,000 lines, 2.3 MB, fitted in the buffers)
+    (many_headers(2_000_000), "answer head of more than 100 header lines"),
     (one_huge_header(100 * MiB), "answer head larger than 64 KiB"),
-], ids=["200,000 header lines", "a 100 MiB header"])
+], ids=["2,000,000 header lines", "a 100 MiB header"])
 async def test_an_oversized_answer_head_is_a_502_naming_the_node(pieces: Iterable[bytes], reason: str) -> None:
     sent = Sent()
     node = Node(sending(pieces, sent))
