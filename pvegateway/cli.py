@@ -1,4 +1,4 @@
-"""``pvegateway``: serve | routes | openapi | apidoc {install, import, list, diff}."""
+"""``pvegateway``: serve | routes | openapi | apidoc {install, import, list, diff} | seed {capture, schema}."""
 
 from __future__ import annotations
 
@@ -315,6 +315,10 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("--json", action="store_true", help="machine-readable output (format in apidoc/diff.py)")
     diff.add_argument("--descriptions", action="store_true", help="also report changed descriptions and prose")
     apidoc.set_defaults(func=_apidoc)
+
+    from .capture.cli import add_parser as seed_parser
+
+    seed_parser(sub)
     return top
 
 

@@ -185,8 +185,11 @@ async def test_a_seed_is_kept_not_shared(ctl: PVE) -> None:
     ({"guest": []}, "unknown seed section(s) ['guest']"),  # a misspelt section is not an empty one
     ({"clock": "soon"}, "seed clock 'soon': an integer"),
     ({"format": 2}, "seed format 2: this version reads format 1"),
-    ({"nodes": [{"name": "n1"}]}, "missing 1 required positional argument: 'ip'"),
-    ({"roles": [{"privs": []}]}, "an item lacks its 'roleid'"),
+    # checked against the seed's JSON Schema (`pvegateway seed schema`): where, and what is wrong
+    ({"nodes": [{"name": "n1"}]}, "seed: nodes/0: 'ip' is a required property"),
+    ({"roles": [{"privs": []}]}, "seed: roles/0: 'roleid' is a required property"),
+    ({"guests": [{"vmid": "x", "kind": "qemu", "node": "pve-a", "config": {}}]},
+     "seed: guests/0/vmid: 'x' is not of type 'integer'"),
 ])
 async def test_a_bad_seed_is_refused_and_changes_nothing(ctl: PVE, seed: dict[str, Any], message: str) -> None:
     await control(ctl, "seed", SEED)

@@ -52,6 +52,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import seed_schema
 from .roles import builtin_roles
 from .state import (
     AclEntry,
@@ -98,6 +99,7 @@ class Seed:
         clock = data.get("clock")
         if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int)):
             raise ValueError(f"seed clock {clock!r}: an integer (epoch seconds) or null")
+        seed_schema.check(data)
         password = data.get("root_password")
         return cls(json.dumps(data), clock, None if password is None else str(password))
 
