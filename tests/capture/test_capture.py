@@ -35,7 +35,9 @@ LDAP_PASSWORD = "PLANTED-ldap-bind-password-a7b8"
 COPY_PASSWORD = "copy-password-for-every-user"  # nosec B105 # the copy's own, given to capture
 SEED = {  # a second storage that several nodes share, on top of the default cluster's three nodes
     "storages": [
-        {"storage": "local", "type": "dir", "content": ["iso", "vztmpl", "backup"], "config": {"path": "/var/lib/vz"}},
+        {"storage": "local", "type": "dir", "content": ["iso", "vztmpl", "backup"], "config": {"path": "/var/lib/vz"},
+         "volumes": [{"volid": "local:iso/debian-13.iso", "storage": "local", "node": "pve1", "content": "iso",
+                      "size": 663748608, "format": "iso", "ctime": 1735689600}]},
         {"storage": "local-lvm", "type": "lvmthin", "content": ["images", "rootdir"],
          "config": {"thinpool": "data", "vgname": "pve"},
          "volumes": [{"volid": "local-lvm:vm-100-disk-0", "storage": "local-lvm", "node": "pve1", "content": "images",
@@ -147,6 +149,15 @@ def prepare(client: httpx.Client) -> list[str]:
     write(client, "PUT", "/nodes/pve1/qemu/100/firewall/options", {"enable": "1"})
     write(client, "POST", "/nodes/pve1/qemu/100/firewall/rules", {"type": "in", "action": "ACCEPT", "dport": "80",
                                                                    "proto": "tcp", "enable": "1"})
+    write(client, "POST", "/nodes/pve1/qemu/100/firewall/aliases", {"name": "backend", "cidr": "10.0.0.0/8"})
+    write(client, "POST", "/nodes/pve1/qemu/100/firewall/ipset", {"name": "trusted"})
+    write(client, "POST", "/nodes/pve1/qemu/100/firewall/ipset/trusted", {"cidr": "10.1.2.3", "comment": "admin"})
+    write(client, "POST", "/cluster/sdn/ipams", {"ipam": "pve", "type": "pve"})
+    write(client, "POST", "/cluster/sdn/controllers", {"controller": "evpn1", "type": "evpn", "asn": "65000",
+                                                       "peers": "192.0.2.11,192.0.2.12"})
+    write(client, "POST", "/cluster/mapping/dir", {"id": "share", "map": "node=pve1,path=/srv/share"})
+    write(client, "POST", "/cluster/replication", {"id": "100-0", "type": "local", "target": "pve2",
+                                                   "schedule": "*/15"})
     write(client, "POST", "/cluster/sdn/zones", {"zone": "zone1", "type": "simple"})
     write(client, "POST", "/cluster/sdn/vnets", {"vnet": "vnet1", "zone": "zone1"})
     write(client, "POST", "/cluster/sdn/vnets/vnet1/subnets", {"subnet": "10.10.0.0/24", "type": "subnet",
@@ -411,4 +422,4 @@ def test_the_copy_answers_every_client_get_as_the_source(source: Source, capture
             if a != b:
                 differ.append(f"GET {path}: {difference(a, b)}")
     assert not differ, f"{len(differ)} of {compared}:\n" + "\n".join(differ)
-    assert compared >= 100
+    assert compared >= 125, compared  # of 142: tasks are not captured; an ACME account, Ceph, ZFS are absent
