@@ -90,3 +90,52 @@ def test_a_playbook_builds_its_cluster_and_a_second_run_changes_nothing(
     vm, ct = cluster.guests[150], cluster.guests[250]
     assert (vm.node, vm.status, list(vm.snapshots), vm.pool) == ("pve1", "running", ["pre"], "team")
     assert vm.config["scsi0"].startswith("local-lvm:vm-150-disk-0") and ct.config["hostname"] == "ct250"
+
+
+def inventory(config: Path, certificate: str) -> dict[str, Any]:
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": certificate, "ANSIBLE_NOCOLOR": "1", "PYTHONWARNINGS": "ignore",
+           "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}
+    done = subprocess.run(  # nosec B603 # the venv's own ansible-inventory, fixed arguments
+        [str(ANSIBLE_PLAYBOOK.with_name("ansible-inventory")), "-i", str(config), "--list"],
+        capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    listed: dict[str, Any] = json.loads(done.stdout)
+    return listed
+
+
+def test_the_inventory_plugin_lists_guests_with_their_agent_and_container_addresses(
+        certificate: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """community.proxmox's inventory (want_facts): hosts by name, groups by node, type and state, and
+    addresses from the QEMU guest agent and the container's interfaces, ansible_host composed from them."""
+    cert, key, _ = certificate
+    gateway = mock_gateway(secret=b"ansible-inventory")
+    with live_server(gateway, certfile=str(cert), keyfile=str(key)) as url:
+        from proxmoxer import ProxmoxAPI
+
+        prox = ProxmoxAPI("127.0.0.1", port=int(url.rsplit(":", 1)[1]), user="root@pam", password=DEFAULT_PASSWORD,
+                          verify_ssl=str(cert))
+        prox.nodes("pve1").qemu(100).config.put(agent="1")  # qemu-guest-agent installed and enabled
+        agent = prox.nodes("pve1").qemu(100).agent("network-get-interfaces").get()["result"]
+        prox._store["session"].close()
+        config = tmp_path / "cluster.proxmox.yml"
+        config.write_text(json.dumps({
+            "plugin": "community.proxmox.proxmox", "url": url, "user": "root@pam", "password": DEFAULT_PASSWORD,
+            "validate_certs": True, "want_facts": True, "want_proxmox_nodes_ansible_host": False,
+            "compose": {"ansible_host": "(proxmox_agent_interfaces | default([]) | rejectattr('name', 'eq', 'lo') "
+                                        "| map(attribute='ip-addresses') | flatten | first | default('')).split('/')[0]"},
+        }))
+        listed = inventory(config, str(cert))
+    hostvars = listed["_meta"]["hostvars"]
+    assert {"web01", "db01", "proxy01"} <= set(hostvars)
+    assert set(listed["proxmox_all_running"]["hosts"]) >= {"web01", "proxy01"}
+    assert "db01" in listed["proxmox_all_stopped"]["hosts"]
+    assert "web01" in listed["proxmox_pve1_qemu"]["hosts"] and "proxy01" in listed["proxmox_pve1_lxc"]["hosts"]
+    web = hostvars["web01"]
+    names = [iface["name"] for iface in web["proxmox_agent_interfaces"]]
+    assert "lo" in names and len(names) == len(agent)
+    nic = next(i for i in agent if i["name"] != "lo")
+    assert nic["hardware-address"].upper() == "BC:24:11:00:01:00"  # the MAC of the VM's net0
+    ipv4 = next(a["ip-address"] for a in nic["ip-addresses"] if a["ip-address-type"] == "ipv4")
+    assert web["ansible_host"] == ipv4
+    eth0 = next(i for i in hostvars["proxy01"]["proxmox_lxc_interfaces"] if i["name"] == "eth0")
+    assert eth0["hwaddr"].upper() == "BC:24:11:00:02:00" and eth0.get("inet")
