@@ -21,6 +21,9 @@ from pvegateway.testing import DEFAULT_PASSWORD, mock_gateway
 from tests.live import live_server
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+# the first agent-reported address that is not loopback's, as an inventory's `compose` picks it
+COMPOSED_HOST = ("(proxmox_agent_interfaces | default([]) | rejectattr('name', 'eq', 'lo') "
+                 "| map(attribute='ip-addresses') | flatten | first | default('')).split('/')[0]")
 TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"  # in the default seed
 
 
@@ -121,8 +124,7 @@ def test_the_inventory_plugin_lists_guests_with_their_agent_and_container_addres
         config.write_text(json.dumps({
             "plugin": "community.proxmox.proxmox", "url": url, "user": "root@pam", "password": DEFAULT_PASSWORD,
             "validate_certs": True, "want_facts": True, "want_proxmox_nodes_ansible_host": False,
-            "compose": {"ansible_host": "(proxmox_agent_interfaces | default([]) | rejectattr('name', 'eq', 'lo') "
-                                        "| map(attribute='ip-addresses') | flatten | first | default('')).split('/')[0]"},
+            "compose": {"ansible_host": COMPOSED_HOST},
         }))
         listed = inventory(config, str(cert))
     hostvars = listed["_meta"]["hostvars"]
