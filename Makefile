@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APIDOC_MIRROR ?= $(if $(wildcard ../shared/apidoc),../shared/apidoc,)
 
-.PHONY: install system deps apidoc docs-assets test lint typecheck security unit bench soak formats-doc coverage-doc clean
+.PHONY: install system deps apidoc docs-assets js-deps test lint typecheck security unit bench soak formats-doc coverage-doc clean
 
-install: system deps apidoc docs-assets
+install: system deps apidoc docs-assets js-deps
 
 system:
 	./scripts/system-packages.sh
@@ -23,6 +23,9 @@ apidoc: deps
 
 docs-assets: deps
 	$(PY) tools/docs_assets.py install
+
+js-deps:  # tests/clients/test_js.py: the proxmox-api npm client, pinned by tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --silent
 
 test: lint typecheck security unit
 

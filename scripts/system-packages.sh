@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the test suite runs for real: redis-server (shared rate-limit storage) and chromium
-# (the docs UI, driven headless). Installed only when missing; apt needs root (or sudo).
+# Debian packages the test suite runs for real: redis-server (shared rate-limit storage), chromium
+# (the docs UI, driven headless) and Node.js with npm (a JS client of the API). Installed only when
+# missing; apt needs root (or sudo).
 set -euo pipefail
 
-declare -A wanted=([redis-server]=redis-server [chromium]=chromium)
+declare -A wanted=([redis-server]=redis-server [chromium]=chromium [node]=nodejs [npm]=npm)
 missing=()
 for command in "${!wanted[@]}"; do
     command -v "$command" >/dev/null 2>&1 || missing+=("${wanted[$command]}")

@@ -6,8 +6,11 @@ kind of answer it gets, from MockBackend's realistic handlers and its configurat
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Mapping
+from pathlib import Path
 
 from ...apidoc.operation import Operation
 from ...apidoc.schema import load_schema
@@ -16,6 +19,14 @@ from .store.layout import POSITIONAL_KINDS, SECTION_KINDS, SINGLETON_KINDS, Kind
 from .store.views import VIEWS
 
 VERSION = "9.2"
+# the operations four real client tools call (Ansible's community.proxmox, the bpg and Telmate Terraform
+# providers, prometheus-pve-exporter), with where each was found: docs/client-usage.json
+CLIENT_USAGE = Path(__file__).resolve().parents[3] / "docs" / "client-usage.json"
+# kinds that behave like PVE on the cluster's state (what "realistic" counts); `task` answers a real
+# task but models no effect, `shaped` keeps nothing
+REALISTIC = frozenset({"handler", "section", "singleton", "positional", "view", "index"})
+# why a client-called operation is still answered without its effect
+NOT_REALISTIC: Mapping[str, str] = {}
 
 KINDS = {
     "handler": "a realistic handler working on the cluster's objects (guests, storages, users, pools, HA, tasks)",
@@ -84,10 +95,32 @@ def render(version: str = VERSION) -> str:
     for area in sorted(areas):
         counts = areas[area]
         lines.append(f"| `{area}` | {sum(counts.values())} | " + " | ".join(str(counts[k]) for k in columns) + " |")
+    lines += _client_section(kinds)
     lines += ["", "## Operations", "", "| Method | Path | Answered by |", "|---|---|---|"]
     for op in operations:
         lines.append(f"| {op.method} | `{op.path}` | {kinds[op.key]} |")
     return "\n".join(lines) + "\n"
+
+
+def client_usage() -> list[dict[str, object]]:
+    usage: list[dict[str, object]] = json.loads(CLIENT_USAGE.read_text())["operations"]
+    return usage
+
+
+def _client_section(kinds: Mapping[str, str]) -> list[str]:
+    if not CLIENT_USAGE.exists():  # an installed package: the list lives in the repository
+        return []
+    used = client_usage()
+    base = {str(o["op"]): kinds.get(str(o["op"]), "absent").split(" + ")[0] for o in used}
+    realistic = sum(1 for kind in base.values() if kind in REALISTIC)
+    lines = ["", "## What client tools call", "",
+             f"Of the {len(used)} operations Ansible's community.proxmox, the bpg and Telmate Terraform providers and "
+             f"prometheus-pve-exporter call (`docs/client-usage.json`), **{realistic}** have a realistic answer "
+             f"({', '.join(sorted(REALISTIC))}). The others, and why:", "",
+             "| Operation | Answered by | Why |", "|---|---|---|"]
+    for op in sorted(o for o, kind in base.items() if kind not in REALISTIC):
+        lines.append(f"| `{op}` | {kinds.get(op, 'absent')} | {NOT_REALISTIC.get(op, '')} |")
+    return lines
 
 
 def main() -> int:

@@ -65,8 +65,10 @@ def node_replication(mock: Mock, call: Call) -> list[dict[str, Any]]:
         guest = mock.cluster.guests.get(int(guest_id)) if guest_id.isdigit() else None
         if guest is None or guest.node != node or (wanted is not None and str(wanted) != guest_id):
             continue
+        # pve-guest-common src/PVE/ReplicationState.pm:279-281 (job_status): the state's figures, the id and
+        # the guest's type (prometheus-pve-exporter labels its metrics with it)
         out.append({**job, "id": ident, "guest": int(guest_id), "jobnum": int(jobnum or 0), "source": node,
-                    "fail_count": 0})
+                    "vmtype": guest.kind, "fail_count": 0})
     return out
 
 
