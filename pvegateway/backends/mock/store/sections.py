@@ -12,7 +12,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ..state import Cluster
-from . import defaults
+from . import defaults, sdn
 from .act import MODIFIED, Act
 from .layout import id_default, place
 from .texts import Say, texts_for
@@ -130,6 +130,18 @@ def _item(act: Act, ident: str, say: Say | None) -> dict[str, Any] | None:
     return found
 
 
+def _shown(act: Act) -> tuple[defaults.Section, bool]:
+    """What a read shows, and whether it is the written configuration (which alone has a digest): SDN's
+    running or pending configuration when asked for (:mod:`.sdn`)."""
+    other = sdn.shown(act.cluster.store, act.plan.where, place(act.plan.where, act.params), act.params)
+    return (act.section(), True) if other is None else (other, False)
+
+
+def _locked(act: Act) -> None:
+    """Writes of SDN objects check the global lock's token first (:mod:`.sdn`)."""
+    sdn.check_write(act.cluster.store, act.plan.where, act.op.method, act.params)
+
+
 def _check_digest(act: Act) -> None:
     digest = act.params.get("digest")
     if digest and digest != section_digest(act.section()):
@@ -138,10 +150,10 @@ def _check_digest(act: Act) -> None:
 
 def listing(act: Act) -> list[dict[str, Any]]:
     _migrated_groups(act, "index")
-    section = act.section()
+    section, written = _shown(act)
     param, wanted = act.plan.param, act.params.get("type")
     items = act.op.returns.get("items") or {}
-    with_digest = "digest" in (items.get("properties") or {})
+    with_digest = written and "digest" in (items.get("properties") or {})
     digest = section_digest(section) if with_digest else ""
     out = []
     for ident, options in section.items():
@@ -157,13 +169,16 @@ def listing(act: Act) -> list[dict[str, Any]]:
 def read(act: Act) -> dict[str, Any]:
     _migrated_groups(act, "read")
     ident = _ident(act)
-    options = _item(act, ident, _texts(act).missing) or {}
+    section, written = _shown(act)
+    options = section.get(ident)
+    if options is None:
+        raise _texts(act).missing.error(ident)
     shown = act.op.returns.get("properties") or {}
     entry = dict(options)
     if not shown or act.plan.param in shown:
         entry = {act.plan.param: ident, **entry}
-    if not shown or "digest" in shown:
-        entry["digest"] = section_digest(act.section())
+    if written and (not shown or "digest" in shown):
+        entry["digest"] = section_digest(section)
     return entry
 
 
@@ -183,6 +198,7 @@ def create(act: Act) -> str:
     else:
         derive = _IDS.get(where)
         ident = derive(act, str(given)) if derive is not None else str(given)
+    _locked(act)
     if ident in act.section():
         raise _texts(act).duplicate.error(ident)
     validate = _ON_VALIDATE.get(where)
@@ -198,6 +214,7 @@ def create(act: Act) -> str:
 
 def update(act: Act) -> None:
     _migrated_groups(act, "update")
+    _locked(act)
     _check_digest(act)
     ident = _ident(act)
     _item(act, ident, _texts(act).on_update())
@@ -214,6 +231,7 @@ def update(act: Act) -> None:
 
 def remove(act: Act) -> None:
     _migrated_groups(act, "delete")
+    _locked(act)
     ident = _ident(act)
     if _item(act, ident, _texts(act).on_remove()) is None:
         return  # PVE writes the file back without the (absent) item
