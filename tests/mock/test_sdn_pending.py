@@ -122,3 +122,33 @@ def test_applied_zones_are_network_resources(pve_mock: PVEMock) -> None:
         _ok(session.put(f"{url}/cluster/sdn", timeout=10))
         assert rows()[1] == {"id": "network/pve1/zone/z1", "node": "pve1", "type": "network",
                              "network-type": "zone", "network": "z1", "status": "available", "zone-type": "simple"}
+
+
+def test_applied_vnets_are_bridges_of_the_nodes_their_zone_spans(pve_mock: PVEMock) -> None:
+    """pve-manager PVE/API2/Network.pm:430-453: 'any_bridge' lists the node's vnets of the running
+    configuration (pve-network src/PVE/Network/SDN.pm:311-351 get_local_vnets); a guest plugs into one
+    once applied, as into a bridge."""
+    with login(pve_mock) as session:
+        url = pve_mock.api_url
+        _ok(session.post(f"{url}{ZONES}", data={"zone": "z1", "type": "simple", "nodes": "pve2"}, timeout=10))
+        _ok(session.post(f"{url}/cluster/sdn/vnets", data={"vnet": "v1", "zone": "z1", "alias": "lab"}, timeout=10))
+        _ok(session.put(f"{url}/nodes/pve2/qemu/101/config", data={"net1": "virtio,bridge=v1"}, timeout=10))
+
+        def bridges(node: str) -> dict[str, dict[str, Any]]:
+            found = _ok(session.get(f"{url}/nodes/{node}/network", params={"type": "any_bridge"}, timeout=10))
+            return {e["iface"]: e for e in found}
+
+        def start() -> str:
+            upid = _ok(session.post(f"{url}/nodes/pve2/qemu/101/status/start", timeout=10))
+            pve_mock.control.finish_tasks()
+            status: str = _ok(session.get(f"{url}/nodes/pve2/tasks/{upid}/status", timeout=10))["exitstatus"]
+            return status
+
+        assert "v1" not in bridges("pve2")
+        assert start() == "bridge 'v1' does not exist"
+        _ok(session.put(f"{url}/cluster/sdn", timeout=10))
+        pve_mock.control.finish_tasks()
+        assert bridges("pve2")["v1"] == {"iface": "v1", "type": "vnet", "active": "1", "ipam": 0, "vlanaware": 0,
+                                         "comments": "lab"}
+        assert "v1" not in bridges("pve1")  # the zone spans pve2 only
+        assert start() == "OK"

@@ -13,6 +13,7 @@ from ....errors import PVEError
 from ..runtime import Mock
 from ..state import Guest
 from ..store.interfaces import in_force
+from ..store.sdn import local_vnets
 from . import _volumes as vols
 from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
 
@@ -128,10 +129,11 @@ def check_bridges(mock: Mock, guest: Guest) -> None:
     if guest.node not in mock.cluster.nodes:
         return
     found = in_force(mock.cluster, guest.node)
+    vnets = {vnet for vnet, _, _ in local_vnets(mock.cluster.store, guest.node)}  # applied SDN vnets too
     for key, value in guest.config.items():
         if _NET.fullmatch(key):
             bridge = split_prop(str(value))[1].get("bridge")
-            if bridge and found.get(bridge, {}).get("type") not in ("bridge", "OVSBridge"):
+            if bridge and bridge not in vnets and found.get(bridge, {}).get("type") not in ("bridge", "OVSBridge"):
                 raise PVEError(500, f"bridge '{bridge}' does not exist\n")
 
 

@@ -16,6 +16,7 @@ from ....schema.perl import split_list
 from ...base import Call, Result
 from ..runtime import Handler, Mock, user_of
 from ..store import interfaces as store
+from ..store import sdn
 from ..store.values import deleted, typed
 
 _KEPT_OUT = frozenset({"node", "iface", "delete", "digest"})
@@ -235,10 +236,13 @@ def index(mock: Mock, call: Call) -> Result:
     SDN.Audit or SDN.Use on them (or a VLAN of them); ``changes`` the diff waiting (:414-418)."""
     node, wanted = _node(mock, call), call.params.get("type")
     entries = [e for e in _entries(mock, node) if e["iface"] != "lo"]
-    if wanted:
+    if wanted and wanted != "include_sdn":
         kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
         entries = [e for e in entries if e["type"] in kinds]
     perms = mock.permissions
+    if wanted in ("any_bridge", "include_sdn", "vnet"):  # :430-453: the node's vnets, those one may use
+        entries += [{"iface": vnet, **entry} for vnet, zone, entry in sdn.local_vnets(mock.cluster.store, node)
+                    if perms.check_sdn_bridge(call.identity, zone, vnet, ["SDN.Audit", "SDN.Use"], True)]
     shown = [e for e in entries if e["type"] not in _BRIDGES
              or perms.check_sdn_bridge(call.identity, "localnetwork", e["iface"], ["SDN.Audit", "SDN.Use"], True)]
     return Result(shown, changes=store.changes(mock.cluster, node, mock.clock.now()))

@@ -193,10 +193,33 @@ def network_resources(cluster: Cluster) -> list[dict[str, Any]]:
     zones = running(cluster.store, "/cluster/sdn/zones")
     for name in sorted(n for n, node in cluster.nodes.items() if node.online):
         for zone in sorted(zones):
-            members = split_list(str(zones[zone].get("nodes") or ""))
+            members = _members(zones[zone])
             if members and name not in members:
                 continue
             out.append({"id": f"network/{name}/zone/{zone}", "node": name, "type": "network",
                         "network-type": "zone", "network": zone, "status": "available",
                         "zone-type": zones[zone].get("type")})
+    return out
+
+
+def _members(zone: Mapping[str, Any]) -> list[str]:
+    return split_list(str(zone.get("nodes") or ""))
+
+
+def local_vnets(store: ConfigData, node: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """SDN.pm:311-351 get_local_vnets (its permission filter the caller's): the vnets of the running
+    configuration whose zone spans ``node``, as the node lists them among its interfaces: (vnet, zone,
+    entry)."""
+    zones = running(store, "/cluster/sdn/zones")
+    out = []
+    for vnet, options in sorted(running(store, "/cluster/sdn/vnets").items()):
+        name = str(options.get("zone") or "")
+        zone = zones.get(name)
+        if zone is None or (_members(zone) and node not in _members(zone)):
+            continue
+        entry = {"type": "vnet", "active": "1", "ipam": 1 if zone.get("ipam") else 0,
+                 "vlanaware": 1 if options.get("vlanaware") else 0}
+        if options.get("alias") is not None:
+            entry["comments"] = options["alias"]
+        out.append((vnet, name, entry))
     return out
