@@ -65,7 +65,14 @@ def test_a_subnet_is_pending_under_its_zone_derived_id(pve_mock: PVEMock) -> Non
         subnets = f"{url}/cluster/sdn/vnets/v1/subnets"
         _ok(session.post(subnets, data={"subnet": "10.0.0.0/24", "type": "subnet", "gateway": "10.0.0.1"},
                          timeout=10))
+        # pve-network src/PVE/Network/SDN/Subnets.pm:19-38: a read adds what the id says; the vnet is the
+        # section's (SubnetPlugin), the DHCP ranges parsed (API2/Network/SDN/Subnets.pm:27-35)
+        shown = _ok(session.get(f"{subnets}/z1-10.0.0.0-24", timeout=10))
+        assert {k: shown[k] for k in ("id", "vnet", "cidr", "zone", "network", "mask", "dhcp-range")} == {
+            "id": "z1-10.0.0.0-24", "vnet": "v1", "cidr": "10.0.0.0/24", "zone": "z1", "network": "10.0.0.0",
+            "mask": "24", "dhcp-range": []}
         new = _ok(session.get(f"{subnets}/z1-10.0.0.0-24", params={"pending": 1}, timeout=10))
+        assert new["vnet"] == "v1" and "vnet" not in new["pending"]  # SDN.pm:169-170: vnet stays on top
         assert (new["subnet"], new["state"], new["pending"]["gateway"]) == ("z1-10.0.0.0-24", "new", "10.0.0.1")
         _ok(session.put(f"{url}/cluster/sdn", timeout=10))
         applied = _ok(session.get(f"{subnets}/z1-10.0.0.0-24", params={"running": 1}, timeout=10))

@@ -57,27 +57,43 @@ _ITEM_IDS: Mapping[str, Callable[[Act, str], str]] = {"/cluster/qemu/custom-cpu-
 _GENERATED: Mapping[str, Callable[[Act, str], str]] = {"/cluster/backup": _uuid}
 
 
-def _backup_job(item: dict[str, Any], ident: str) -> None:
+def _backup_job(act: Act, item: dict[str, Any], ident: str) -> None:
     """Backup.pm:329: a job is enabled unless told otherwise; jobs.cfg sections are of type vzdump."""
     item.setdefault("enabled", 1)
     item.setdefault("type", "vzdump")
 
 
-def _subnet(item: dict[str, Any], ident: str) -> None:
+def _subnet(act: Act, item: dict[str, Any], ident: str) -> None:
     """Subnets.pm: the subnet's vnet is part of its section (SubnetPlugin 'vnet' option)."""
     item.pop("subnet", None)
+    item["vnet"] = str(act.params["vnet"])
 
 
-def _cpu_model_type(item: dict[str, Any], ident: str) -> None:
+def _cpu_model_type(act: Act, item: dict[str, Any], ident: str) -> None:
     """qemu-server src/PVE/QemuServer/CPUConfig.pm:523-537: a model's cputype is 'custom-<name>'."""
     item["cputype"] = f"custom-{ident}"
 
 
-_ON_CREATE: Mapping[str, Callable[[dict[str, Any], str], None]] = {
+_ON_CREATE: Mapping[str, Callable[[Act, dict[str, Any], str], None]] = {
     "/cluster/backup": _backup_job,
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet,
     "/cluster/qemu/custom-cpu-models": _cpu_model_type,
 }
+
+
+def _subnet_shown(ident: str, entry: dict[str, Any]) -> None:
+    """pve-network src/PVE/Network/SDN/Subnets.pm:19-38 sdn_subnets_config: what the id says, and the DHCP
+    ranges parsed (:40-59, API2/Network/SDN/Subnets.pm:27-35)."""
+    zone, _, rest = ident.partition("-")
+    network, _, mask = rest.rpartition("-")
+    entry.update(id=ident, cidr=f"{network}/{mask}", zone=zone, network=network, mask=mask)
+    ranges = entry.get("dhcp-range") or []
+    entry["dhcp-range"] = [dict(p.split("=", 1) for p in str(r).split(",") if "=" in p)
+                           for r in (ranges if isinstance(ranges, list) else [ranges])]
+
+
+# what a read adds to each item it shows
+_ON_SHOW: Mapping[str, Callable[[str, dict[str, Any]], None]] = {"/cluster/sdn/vnets/{vnet}/subnets": _subnet_shown}
 
 
 def _ha_rule(act: Act, ident: str) -> None:
@@ -142,6 +158,12 @@ def _locked(act: Act) -> None:
     sdn.check_write(act.cluster.store, act.plan.where, act.op.method, act.params)
 
 
+def _shows(act: Act, ident: str, entry: dict[str, Any]) -> None:
+    decorate = _ON_SHOW.get(act.plan.where)
+    if decorate is not None:
+        decorate(ident, entry)
+
+
 def _check_digest(act: Act) -> None:
     digest = act.params.get("digest")
     if digest and digest != section_digest(act.section()):
@@ -160,6 +182,7 @@ def listing(act: Act) -> list[dict[str, Any]]:
         if wanted and "type" in (act.op.parameters.get("properties") or {}) and options.get("type") != wanted:
             continue
         entry = {param: ident, **options}
+        _shows(act, ident, entry)
         if with_digest:
             entry["digest"] = digest
         out.append(entry)
@@ -177,6 +200,7 @@ def read(act: Act) -> dict[str, Any]:
     entry = dict(options)
     if not shown or act.plan.param in shown:
         entry = {act.plan.param: ident, **entry}
+    _shows(act, ident, entry)
     if written and (not shown or "digest" in shown):
         entry["digest"] = section_digest(section)
     return entry
@@ -207,7 +231,7 @@ def create(act: Act) -> str:
     item = kept(act.op, act.params, (param,))
     hook = _ON_CREATE.get(where)
     if hook is not None:
-        hook(item, ident)
+        hook(act, item, ident)
     act.writable()[ident] = item
     return ident
 
