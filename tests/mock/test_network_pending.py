@@ -110,6 +110,10 @@ def test_the_api_checks_as_network_pm_does(pve_mock: PVEMock) -> None:
         # the writer's checks, pve-common src/PVE/Network/Interfaces.pm
         assert post(iface="bond0", type="bond", slaves="eno9") == (
             500, "bond 'bond0' - unable to find slave 'eno9'\n")  # :900
+        assert post(iface="bond1", type="bond", slaves="vmbr0") == (
+            500, "bond 'bond1' - wrong interface type on slave 'vmbr0' ('bridge' != 'eth or bond')\n")  # :901-903
+        assert post(iface="vmbr9", type="OVSBridge", ovs_ports="mgmt0") == (
+            500, "OVS bridge 'vmbr9' - unable to find port 'mgmt0'\n")  # :854
         assert post(iface="vlan5", type="vlan") == (
             500, "missing vlan-raw-device option at /usr/share/perl5/PVE/Network/Interfaces.pm line 954.\n")
         assert post(iface="vlan7", type="vlan", **{"vlan-raw-device": "eno9"}) == (

@@ -258,36 +258,32 @@ def checked(ifaces: Section) -> Section:
     for name in sorted(ifaces):  # :874-887
         entry = ifaces[name]
         if entry.get("type") == "OVSBond" and entry.get("ovs_bonds"):
-            for port in str(entry["ovs_bonds"]).split():
-                child = ifaces.get(port)
-                if child is None:
-                    raise PVEError(500, f"OVS bond '{name}' - unable to find slave '{port}'\n")
-                if child.get("type") != "eth":
-                    raise PVEError(500, f"OVS bond '{name}' - wrong interface type on slave '{port}' "
-                                        f"('{child.get('type')}' != 'eth')\n")
-                child["autostart"] = 1
-                _check_mtu(ifaces, name, port)
+            _check_slaves(ifaces, f"OVS bond '{name}'", name, str(entry["ovs_bonds"]).split(), ("eth",))
     for name in sorted(ifaces):  # :890-910
         entry = ifaces[name]
         if entry.get("type") != "bond" or not entry.get("slaves"):
             continue
-        primary_is_slave = False
-        for port in str(entry["slaves"]).split():
-            child = ifaces.get(port)
-            if child is None:
-                raise PVEError(500, f"bond '{name}' - unable to find slave '{port}'\n")
-            if child.get("type") not in ("eth", "bond"):
-                raise PVEError(500, f"bond '{name}' - wrong interface type on slave '{port}' "
-                                    f"('{child.get('type')}' != 'eth or bond')\n")
-            child["autostart"] = 1
-            _check_mtu(ifaces, name, port)
-            primary_is_slave = primary_is_slave or entry.get("bond-primary") == port
-        if entry.get("bond-primary") and not primary_is_slave:
+        slaves = str(entry["slaves"]).split()
+        _check_slaves(ifaces, f"bond '{name}'", name, slaves, ("eth", "bond"))
+        if entry.get("bond-primary") and entry["bond-primary"] not in slaves:
             raise _die(f"bond '{name}' - bond-primary interface is not a slave", 908)
     _check_vlans(ifaces)
     _check_uplinks(ifaces)
     _check_bridge_ports(ifaces)
     return ifaces
+
+
+def _check_slaves(ifaces: Section, what: str, name: str, slaves: list[str], kinds: tuple[str, ...]) -> None:
+    """A bond's slaves exist, are of ``kinds`` and start with it (Interfaces.pm:878-885, :896-905)."""
+    for port in slaves:
+        child = ifaces.get(port)
+        if child is None:
+            raise PVEError(500, f"{what} - unable to find slave '{port}'\n")
+        if child.get("type") not in kinds:
+            raise PVEError(500, f"{what} - wrong interface type on slave '{port}' ('{child.get('type')}' != "
+                                f"'{' or '.join(kinds)}')\n")
+        child["autostart"] = 1
+        _check_mtu(ifaces, name, port)
 
 
 def _check_vlans(ifaces: Section) -> None:
