@@ -159,3 +159,21 @@ def test_applied_vnets_are_bridges_of_the_nodes_their_zone_spans(pve_mock: PVEMo
                                          "comments": "lab"}
         assert "v1" not in bridges("pve1")  # the zone spans pve2 only
         assert start() == "OK"
+
+
+def test_a_zone_names_existing_dns_servers_and_ipams(pve_mock: PVEMock) -> None:
+    """pve-network src/PVE/Network/SDN/Ipams.pm:101-106: the 'pve' IPAM is built in. API2/Network/SDN/
+    Zones.pm:421-436 check what a zone names inside lock_sdn_config, whose "$errmsg: $err" (SDN.pm:306)
+    stringifies the parameter error (pve-common src/PVE/Exception.pm stringify)."""
+    with login(pve_mock) as session:
+        url = pve_mock.api_url
+        assert _ok(session.get(f"{url}/cluster/sdn/ipams", timeout=10)) == [{"ipam": "pve", "type": "pve"}]
+        assert _message(session.post(f"{url}/cluster/sdn/ipams", data={"ipam": "pve", "type": "pve"}, timeout=10)) == (
+            500, "create sdn ipam object failed: sdn ipam object ID 'pve' already defined\n")  # Ipams.pm:160
+        prefix = "create sdn zone object failed: 400 Parameter verification failed.\n"
+        assert _message(session.post(f"{url}{ZONES}", data={"zone": "z1", "type": "simple", "ipam": "netbox1"},
+                                     timeout=10)) == (500, f"{prefix}ipam: netbox1 not existing\n")
+        assert _message(session.post(f"{url}{ZONES}", data={"zone": "z1", "type": "simple", "dns": "pdns1"},
+                                     timeout=10)) == (500, f"{prefix}dns: pdns1 don't exist\n")
+        assert _ok(session.get(f"{url}{ZONES}", timeout=10)) == []
+        _ok(session.post(f"{url}{ZONES}", data={"zone": "z1", "type": "simple", "ipam": "pve"}, timeout=10))

@@ -124,7 +124,25 @@ def _realm(act: Act, ident: str) -> None:
                             f"'ad'\n")
 
 
-_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm}
+def _sdn_zone(act: Act, ident: str) -> None:
+    """pve-network src/PVE/API2/Network/SDN/Zones.pm:421-436: the DNS servers and IPAM a zone names exist;
+    the parameter error is raised inside lock_sdn_config, whose "$errmsg: $err" stringifies it
+    (pve-common src/PVE/Exception.pm stringify: code, message, then each error)."""
+    params = act.params
+    dns = defaults.section(act.cluster, "/cluster/sdn/dns", {})
+    ipams = defaults.section(act.cluster, "/cluster/sdn/ipams", {})
+    checks = (("dns", params.get("dns") and params["dns"] not in dns, f"{params.get('dns')} don't exist"),
+              ("reversedns", params.get("reversedns") and params["reversedns"] not in dns,
+               f"{params.get('reversedns')} don't exist"),
+              ("dnszone", params.get("dnszone") and not params.get("dns"), "missing dns server"),
+              ("ipam", params.get("ipam") and params["ipam"] not in ipams, f"{params.get('ipam')} not existing"))
+    for key, failed, text in checks:
+        if failed:
+            raise PVEError(500, f"create sdn zone object failed: 400 Parameter verification failed.\n{key}: {text}\n")
+
+
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm,
+                                                          "/cluster/sdn/zones": _sdn_zone}
 
 
 # --- operations -------------------------------------------------------------------------------------------
