@@ -74,8 +74,10 @@ MOCK_GAPS: dict[str, frozenset[str]] = {
     }),
     # Objects and settings the recorded cluster held that the golden seed does not give yet (the store is
     # seedable now): IPSets, a replication job, a metrics server, options set before they are deleted,
-    # a config digest. The mock answers PVE's own text for the missing object.
+    # a config digest, the ports of an OVS bridge and the bond a VLAN sits on (pve-common
+    # src/PVE/Network/Interfaces.pm:854, :969). The mock answers PVE's own text for the missing object.
     "state the golden seed lacks": frozenset({
+        "pub-post-network-001", "pub-post-network-002",
         "pub-post-qemu-firewall-ipset-004", "pub-post-qemu-firewall-ipset-005",
         "pub-put-cluster-firewall-options-004", "pub-post-replication-schedule-now-001",
         "pub-put-cluster-metrics-server-001", "pub-put-config-001", "pub-put-config-003",

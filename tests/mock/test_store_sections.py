@@ -298,7 +298,11 @@ async def test_a_realm_or_interface_made_through_the_api_is_the_one_every_reader
     assert gone.status_code == 200, gone.text
     missing = await client.get("/api2/json/nodes/pve2/network/vmbr0", headers=headers)
     assert (missing.status_code, missing.json()["errors"]) == (400, {"iface": "interface does not exist"})
-    # VM 101 on pve2 has lost its bridge: it cannot start (as PVE's tap plugging fails)
+    # the removal waits in interfaces.new (pve-common src/PVE/INotify.pm:45): once applied (pve-manager
+    # PVE/API2/Network.pm:921), VM 101 on pve2 has lost its bridge and cannot start (PVE's tap plugging fails)
+    applied = await client.put("/api2/json/nodes/pve2/network", headers=headers)
+    assert applied.status_code == 200, applied.text
+    walk.backend.mock.tasks.finish_all()
     started = await client.post("/api2/json/nodes/pve2/qemu/101/status/start", headers=headers)
     task = started.json()["data"]
     status = (await client.get(f"/api2/json/nodes/pve2/tasks/{task}/status", headers=headers)).json()["data"]

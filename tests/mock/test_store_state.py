@@ -48,7 +48,7 @@ async def _dump(pve: PVE) -> dict[str, Any]:
 
 async def test_the_dump_shows_the_store_and_a_reset_gives_the_seeded_store_back(ctl: PVE) -> None:
     seeded = await _dump(ctl)
-    assert seeded["store"] == {"sections": {}, "singletons": {}, "lists": {}, "serial": 0}
+    assert seeded["store"] == {"sections": {}, "singletons": {}, "lists": {}, "serial": 0, "running": {}}
     await _populate(ctl)
     store = (await _dump(ctl))["store"]
     assert store["sections"]["/cluster/sdn/zones"] == {"z1": {"type": "simple"}}

@@ -357,7 +357,6 @@ async def _prepare(app: Gateway, client: httpx.AsyncClient) -> Walk:
     await root.data("POST", f"/access/users/{WALKER}/token/{TOKEN}")
     await root.data("POST", "/cluster/sdn/zones", {"zone": "zone1", "type": "simple"})
     await root.data("POST", "/cluster/sdn/vnets", {"vnet": "vnet1", "zone": "zone1"})
-    await root.data("POST", "/cluster/sdn/ipams", {"ipam": "pve", "type": "pve"})
     await root.data("POST", "/cluster/replication", {"id": "100-0", "type": "local", "target": "pve2"})
     upid = await root.data("POST", "/nodes/pve1/lxc/200/status/stop")
     backend = root.backend

@@ -16,7 +16,7 @@ from tests.mock.test_zero_privilege import ROOT, Walk, _prepare
 
 
 async def root_walk(app: Gateway, client: httpx.AsyncClient) -> Walk:
-    """The zero-privilege walk's state (seed, SDN zone1/vnet1, IPAM pve, replication job 100-0) plus an
+    """The zero-privilege walk's state (seed, SDN zone1/vnet1, the built-in IPAM pve, replication job 100-0) plus an
     HA resource vm:100 and root's token 'walk', with CT 200 running again; calls made as root."""
     walk = await _prepare(app, client)
     walk.headers = await login(client)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from ....errors import PVEError
 from ..runtime import Mock
 from ..state import Guest
-from ..store.defaults import interfaces
+from ..store.interfaces import in_force
+from ..store.sdn import local_vnets
 from . import _volumes as vols
 from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
 
@@ -123,15 +124,16 @@ def _lxc_nic(plan: Plan, value: str) -> str:
 
 
 def check_bridges(mock: Mock, guest: Guest) -> None:
-    """At start, as PVE's tap/veth plugging does: every NIC's bridge must exist on the node (among its
-    interfaces, as the node's network configuration holds them)."""
+    """At start, as PVE's tap/veth plugging does: every NIC's bridge must exist on the node (among the
+    interfaces of the configuration in force: what waits in interfaces.new is not up yet)."""
     if guest.node not in mock.cluster.nodes:
         return
-    found = interfaces(mock.cluster, guest.node)
+    found = in_force(mock.cluster, guest.node)
+    vnets = {vnet for vnet, _, _ in local_vnets(mock.cluster.store, guest.node)}  # applied SDN vnets too
     for key, value in guest.config.items():
         if _NET.fullmatch(key):
             bridge = split_prop(str(value))[1].get("bridge")
-            if bridge and found.get(bridge, {}).get("type") not in ("bridge", "OVSBridge"):
+            if bridge and bridge not in vnets and found.get(bridge, {}).get("type") not in ("bridge", "OVSBridge"):
                 raise PVEError(500, f"bridge '{bridge}' does not exist\n")
 
 

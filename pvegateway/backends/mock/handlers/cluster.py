@@ -9,6 +9,7 @@ from ....errors import PVEError
 from ...base import Call, Identity
 from ..runtime import Handler, Mock
 from ..state import Guest
+from ..store import sdn
 from . import _ha
 from . import _metrics as m
 from .nodes import audits_node, node_entry
@@ -98,10 +99,9 @@ def resources(mock: Mock, call: Call) -> list[dict[str, Any]]:
             out.append(entry)
     if wanted in (None, "storage"):
         out.extend(_storage_resources(mock, identity))
-    if wanted in (None, "sdn") and _can(mock, identity, "/sdn/zones/localnetwork", "SDN.Audit"):  # Cluster.pm:673
-        for name, node in mock.cluster.nodes.items():
-            out.append({"id": f"sdn/{name}/localnetwork", "type": "sdn", "sdn": "localnetwork", "node": name,
-                        "status": "ok" if node.online else "unknown"})
+    if wanted is None:  # Cluster.pm:661-684: 9.x nodes report 'network' rows, so no 'sdn' ones
+        out.extend(e for e in sdn.network_resources(mock.cluster)
+                   if _can(mock, identity, f"/sdn/zones/{e['network']}", "SDN.Audit"))  # Cluster.pm:239-260
     if wanted in (None, "pool"):
         for pool in mock.cluster.pools.values():
             if _can(mock, identity, f"/pool/{pool.poolid}", "Pool.Audit"):  # Cluster.pm:538

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
-from ..store.defaults import interfaces
 from . import _metrics as m
+from . import _network
 
 PVE_VERSION = "9.2.0"
 REPOID = "0000000000000000"
@@ -79,41 +78,10 @@ def node_version(mock: Mock, call: Call) -> dict[str, str]:
     return {"version": PVE_VERSION, "release": PVE_VERSION.rsplit(".", 1)[0], "repoid": REPOID}
 
 
-def _interfaces(mock: Mock, name: str) -> list[dict[str, Any]]:
-    """The node's interfaces, as its configuration store holds them (store/defaults.py)."""
-    mock.node(name)
-    return [{"iface": iface, **entry} for iface, entry in interfaces(mock.cluster, name).items()]
-
-
-_TYPE_GROUPS = {"any_bridge": ("bridge", "OVSBridge"), "any_local_bridge": ("bridge", "OVSBridge")}
-
-
-def network_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
-    wanted = call.params.get("type")
-    # PVE's index leaves the loopback out ("do not list the loopback device"); GET .../network/lo works
-    entries = [e for e in _interfaces(mock, str(call.params["node"])) if e["iface"] != "lo"]
-    if wanted:
-        kinds = _TYPE_GROUPS.get(str(wanted), (str(wanted),))
-        entries = [e for e in entries if e["type"] in kinds]
-    # Network.pm:471-481: a bridge is listed to those with SDN.Audit or SDN.Use on it (or a VLAN of it)
-    perms = mock.permissions
-    return [e for e in entries if e["type"] not in ("bridge", "OVSBridge")
-            or perms.check_sdn_bridge(call.identity, "localnetwork", e["iface"], ["SDN.Audit", "SDN.Use"], True)]
-
-
-def network_iface(mock: Mock, call: Call) -> dict[str, Any]:
-    iface = str(call.params["iface"])
-    entry = next((e for e in _interfaces(mock, str(call.params["node"])) if e["iface"] == iface), None)
-    if entry is None:
-        raise PVEError.params({"iface": "interface does not exist"})
-    return entry
-
-
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/nodes"): nodes_index,
     ("GET", "/nodes/{node}"): node_index,
     ("GET", "/nodes/{node}/status"): node_status,
     ("GET", "/nodes/{node}/version"): node_version,
-    ("GET", "/nodes/{node}/network"): network_index,
-    ("GET", "/nodes/{node}/network/{iface}"): network_iface,
+    **_network.ROUTES,
 }

@@ -28,16 +28,20 @@ class ConfigData:
     # ordered entries addressed by position (firewall rules)
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     serial: int = 0  # ids the store generates (backup jobs), deterministic across runs
+    # section-config collections as last applied, by place, where PVE keeps a running configuration beside
+    # the one its API writes: a node's /etc/network/interfaces while interfaces.new holds changes, SDN's
+    # .running-config (interfaces.py, sdn.py)
+    running: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def dump(self) -> dict[str, Any]:
         return copy.deepcopy({"sections": self.sections, "singletons": self.singletons, "lists": self.lists,
-                              "serial": self.serial})
+                              "serial": self.serial, "running": self.running})
 
     @classmethod
     def load(cls, data: Mapping[str, Any] | None) -> ConfigData:
         data = copy.deepcopy(dict(data or {}))
         return cls(dict(data.get("sections") or {}), dict(data.get("singletons") or {}),
-                   dict(data.get("lists") or {}), int(data.get("serial") or 0))
+                   dict(data.get("lists") or {}), int(data.get("serial") or 0), dict(data.get("running") or {}))
 
     def item(self, path: str) -> dict[str, Any] | None:
         """The item of a collection by its path (``/cluster/replication/100-0``)."""

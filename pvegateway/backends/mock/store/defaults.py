@@ -58,10 +58,16 @@ def _corosync_nodes(cluster: Cluster, values: Mapping[str, Any]) -> Section:
             for index, (name, node) in enumerate(cluster.nodes.items(), start=1)}
 
 
+def _ipams(cluster: Cluster, values: Mapping[str, Any]) -> Section:
+    """pve-network src/PVE/Network/SDN/Ipams.pm:101-106: the built-in 'pve' IPAM is always there."""
+    return {"pve": {"type": "pve"}}
+
+
 DEFAULTS: Mapping[str, Callable[[Cluster, Mapping[str, Any]], Section]] = {
     REALMS: _realms,
     INTERFACES: _interfaces,
     "/cluster/config/nodes": _corosync_nodes,
+    "/cluster/sdn/ipams": _ipams,
 }
 
 

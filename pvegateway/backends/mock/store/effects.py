@@ -15,6 +15,7 @@ from ...base import Call
 from ..handlers import _metrics, _upload, _volumes
 from ..runtime import Mock
 from ..state import Storage, Volume
+from . import interfaces, sdn
 
 GiB = 1024**3
 DOWNLOADED = 512 * 1024**2  # the size of what a download puts on a storage (the mock fetches nothing)
@@ -122,8 +123,23 @@ def vzdump(mock: Mock, call: Call) -> Effect:
     return Effect(finish, log)
 
 
+def sdn_reload(mock: Mock, call: Call) -> Effect:
+    """pve-network src/PVE/API2/Network/SDN.pm:286-328: the configuration is committed under the lock
+    before the task starts; the task reloads every node's network (:96-118), which applies what waits
+    in its interfaces.new too (pve-manager PVE/API2/Network.pm:921)."""
+    sdn.commit(mock.cluster, call.params)
+    nodes = list(mock.cluster.nodes)
+
+    def finish() -> None:
+        for node in nodes:
+            interfaces.apply(mock.cluster, node)
+
+    return Effect(finish, [f"{node}: reloading network config" for node in nodes])
+
+
 EFFECTS: Mapping[str, Callable[[Mock, Call], Effect]] = {
     "POST /nodes/{node}/storage/{storage}/download-url": download,
     "POST /nodes/{node}/aplinfo": appliance,
     "POST /nodes/{node}/vzdump": vzdump,
+    "PUT /cluster/sdn": sdn_reload,
 }

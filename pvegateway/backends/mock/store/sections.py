@@ -12,7 +12,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ..state import Cluster
-from . import defaults
+from . import defaults, sdn
 from .act import MODIFIED, Act
 from .layout import id_default, place
 from .texts import Say, texts_for
@@ -57,27 +57,43 @@ _ITEM_IDS: Mapping[str, Callable[[Act, str], str]] = {"/cluster/qemu/custom-cpu-
 _GENERATED: Mapping[str, Callable[[Act, str], str]] = {"/cluster/backup": _uuid}
 
 
-def _backup_job(item: dict[str, Any], ident: str) -> None:
+def _backup_job(act: Act, item: dict[str, Any], ident: str) -> None:
     """Backup.pm:329: a job is enabled unless told otherwise; jobs.cfg sections are of type vzdump."""
     item.setdefault("enabled", 1)
     item.setdefault("type", "vzdump")
 
 
-def _subnet(item: dict[str, Any], ident: str) -> None:
+def _subnet(act: Act, item: dict[str, Any], ident: str) -> None:
     """Subnets.pm: the subnet's vnet is part of its section (SubnetPlugin 'vnet' option)."""
     item.pop("subnet", None)
+    item["vnet"] = str(act.params["vnet"])
 
 
-def _cpu_model_type(item: dict[str, Any], ident: str) -> None:
+def _cpu_model_type(act: Act, item: dict[str, Any], ident: str) -> None:
     """qemu-server src/PVE/QemuServer/CPUConfig.pm:523-537: a model's cputype is 'custom-<name>'."""
     item["cputype"] = f"custom-{ident}"
 
 
-_ON_CREATE: Mapping[str, Callable[[dict[str, Any], str], None]] = {
+_ON_CREATE: Mapping[str, Callable[[Act, dict[str, Any], str], None]] = {
     "/cluster/backup": _backup_job,
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet,
     "/cluster/qemu/custom-cpu-models": _cpu_model_type,
 }
+
+
+def _subnet_shown(ident: str, entry: dict[str, Any]) -> None:
+    """pve-network src/PVE/Network/SDN/Subnets.pm:19-38 sdn_subnets_config: what the id says, and the DHCP
+    ranges parsed (:40-59, API2/Network/SDN/Subnets.pm:27-35)."""
+    zone, _, rest = ident.partition("-")
+    network, _, mask = rest.rpartition("-")
+    entry.update(id=ident, cidr=f"{network}/{mask}", zone=zone, network=network, mask=mask)
+    ranges = entry.get("dhcp-range") or []
+    entry["dhcp-range"] = [dict(p.split("=", 1) for p in str(r).split(",") if "=" in p)
+                           for r in (ranges if isinstance(ranges, list) else [ranges])]
+
+
+# what a read adds to each item it shows
+_ON_SHOW: Mapping[str, Callable[[str, dict[str, Any]], None]] = {"/cluster/sdn/vnets/{vnet}/subnets": _subnet_shown}
 
 
 def _ha_rule(act: Act, ident: str) -> None:
@@ -108,7 +124,25 @@ def _realm(act: Act, ident: str) -> None:
                             f"'ad'\n")
 
 
-_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm}
+def _sdn_zone(act: Act, ident: str) -> None:
+    """pve-network src/PVE/API2/Network/SDN/Zones.pm:421-436: the DNS servers and IPAM a zone names exist;
+    the parameter error is raised inside lock_sdn_config, whose "$errmsg: $err" stringifies it
+    (pve-common src/PVE/Exception.pm stringify: code, message, then each error)."""
+    params = act.params
+    dns = defaults.section(act.cluster, "/cluster/sdn/dns", {})
+    ipams = defaults.section(act.cluster, "/cluster/sdn/ipams", {})
+    checks = (("dns", params.get("dns") and params["dns"] not in dns, f"{params.get('dns')} don't exist"),
+              ("reversedns", params.get("reversedns") and params["reversedns"] not in dns,
+               f"{params.get('reversedns')} don't exist"),
+              ("dnszone", params.get("dnszone") and not params.get("dns"), "missing dns server"),
+              ("ipam", params.get("ipam") and params["ipam"] not in ipams, f"{params.get('ipam')} not existing"))
+    for key, failed, text in checks:
+        if failed:
+            raise PVEError(500, f"create sdn zone object failed: 400 Parameter verification failed.\n{key}: {text}\n")
+
+
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm,
+                                                          "/cluster/sdn/zones": _sdn_zone}
 
 
 # --- operations -------------------------------------------------------------------------------------------
@@ -130,6 +164,24 @@ def _item(act: Act, ident: str, say: Say | None) -> dict[str, Any] | None:
     return found
 
 
+def _shown(act: Act) -> tuple[defaults.Section, bool]:
+    """What a read shows, and whether it is the written configuration (which alone has a digest): SDN's
+    running or pending configuration when asked for (:mod:`.sdn`)."""
+    other = sdn.shown(act.cluster.store, act.plan.where, place(act.plan.where, act.params), act.params)
+    return (act.section(), True) if other is None else (other, False)
+
+
+def _locked(act: Act) -> None:
+    """Writes of SDN objects check the global lock's token first (:mod:`.sdn`)."""
+    sdn.check_write(act.cluster.store, act.plan.where, act.op.method, act.params)
+
+
+def _shows(act: Act, ident: str, entry: dict[str, Any]) -> None:
+    decorate = _ON_SHOW.get(act.plan.where)
+    if decorate is not None:
+        decorate(ident, entry)
+
+
 def _check_digest(act: Act) -> None:
     digest = act.params.get("digest")
     if digest and digest != section_digest(act.section()):
@@ -138,16 +190,17 @@ def _check_digest(act: Act) -> None:
 
 def listing(act: Act) -> list[dict[str, Any]]:
     _migrated_groups(act, "index")
-    section = act.section()
+    section, written = _shown(act)
     param, wanted = act.plan.param, act.params.get("type")
     items = act.op.returns.get("items") or {}
-    with_digest = "digest" in (items.get("properties") or {})
+    with_digest = written and "digest" in (items.get("properties") or {})
     digest = section_digest(section) if with_digest else ""
     out = []
     for ident, options in section.items():
         if wanted and "type" in (act.op.parameters.get("properties") or {}) and options.get("type") != wanted:
             continue
         entry = {param: ident, **options}
+        _shows(act, ident, entry)
         if with_digest:
             entry["digest"] = digest
         out.append(entry)
@@ -157,13 +210,17 @@ def listing(act: Act) -> list[dict[str, Any]]:
 def read(act: Act) -> dict[str, Any]:
     _migrated_groups(act, "read")
     ident = _ident(act)
-    options = _item(act, ident, _texts(act).missing) or {}
+    section, written = _shown(act)
+    options = section.get(ident)
+    if options is None:
+        raise _texts(act).missing.error(ident)
     shown = act.op.returns.get("properties") or {}
     entry = dict(options)
     if not shown or act.plan.param in shown:
         entry = {act.plan.param: ident, **entry}
-    if not shown or "digest" in shown:
-        entry["digest"] = section_digest(act.section())
+    _shows(act, ident, entry)
+    if written and (not shown or "digest" in shown):
+        entry["digest"] = section_digest(section)
     return entry
 
 
@@ -183,6 +240,7 @@ def create(act: Act) -> str:
     else:
         derive = _IDS.get(where)
         ident = derive(act, str(given)) if derive is not None else str(given)
+    _locked(act)
     if ident in act.section():
         raise _texts(act).duplicate.error(ident)
     validate = _ON_VALIDATE.get(where)
@@ -191,13 +249,14 @@ def create(act: Act) -> str:
     item = kept(act.op, act.params, (param,))
     hook = _ON_CREATE.get(where)
     if hook is not None:
-        hook(item, ident)
+        hook(act, item, ident)
     act.writable()[ident] = item
     return ident
 
 
 def update(act: Act) -> None:
     _migrated_groups(act, "update")
+    _locked(act)
     _check_digest(act)
     ident = _ident(act)
     _item(act, ident, _texts(act).on_update())
@@ -214,6 +273,7 @@ def update(act: Act) -> None:
 
 def remove(act: Act) -> None:
     _migrated_groups(act, "delete")
+    _locked(act)
     ident = _ident(act)
     if _item(act, ident, _texts(act).on_remove()) is None:
         return  # PVE writes the file back without the (absent) item

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...base import Call
 from ..runtime import Mock
-from . import defaults
+from . import defaults, sdn
 from .layout import place
 
 View = Callable[[Mock, Call], Any]
@@ -80,9 +80,15 @@ def monitor(mock: Mock, call: Call) -> str:
 
 
 def sdn_lock(mock: Mock, call: Call) -> str:
-    """pve-network src/PVE/Network/SDN.pm:258-272 create_global_lock: a UUID (v7) as the lock token."""
-    mock.cluster.store.serial += 1
-    return f"0190a000-0000-7000-8000-{mock.cluster.store.serial:012x}"
+    return sdn.take_lock(mock.cluster, call.params)
+
+
+def sdn_unlock(mock: Mock, call: Call) -> None:
+    sdn.release_lock(mock.cluster, call.params)
+
+
+def sdn_rollback(mock: Mock, call: Call) -> None:
+    sdn.rollback(mock.cluster, call.params)
 
 
 def schedule_now(mock: Mock, call: Call) -> str:
@@ -149,5 +155,7 @@ VIEWS: Mapping[str, View] = {
     "GET /nodes/{node}/replication": node_replication,
     "POST /nodes/{node}/qemu/{vmid}/monitor": monitor,
     "POST /cluster/sdn/lock": sdn_lock,
+    "DELETE /cluster/sdn/lock": sdn_unlock,
+    "POST /cluster/sdn/rollback": sdn_rollback,
     "POST /nodes/{node}/replication/{id}/schedule_now": schedule_now,
 }
