@@ -80,7 +80,7 @@ async def capture(client: ReadOnlyClient, operations: Iterable[Operation], areas
     await area("ha", lambda: objects.capture_ha(client), lambda f: f"{len(f['ha'])} HA resource(s)")
     await area("options", lambda: objects.capture_options(client), lambda f: f"{len(f['options'])} option(s)")
 
-    store: dict[str, Any] = {"sections": {}, "singletons": {}, "lists": {}, "serial": 0}
+    store: dict[str, Any] = {"sections": {}, "singletons": {}, "lists": {}, "serial": 0, "running": {}}
     if areas & STORE_AREAS:
         guests = [(g["kind"], g["node"], g["vmid"]) for g in seed.get("guests", [])]
         walk = StoreWalk(list(operations), frozenset(areas & STORE_AREAS))
@@ -88,6 +88,7 @@ async def capture(client: ReadOnlyClient, operations: Iterable[Operation], areas
         sections.update(got.sections)
         store["singletons"] = {where: without_secrets(v) for where, v in got.singletons.items()}
         store["lists"] = {where: without_secrets(v) for where, v in got.lists.items()}
+        store["running"] = {where: items_without_secrets(where, v) for where, v in got.running.items()}
         forbidden = [r for r in got.refused.values() if r.forbidden]
         if forbidden:
             result.problems.append(f"configuration: {len(forbidden)} path(s) not readable with these credentials, "

@@ -48,6 +48,7 @@ class StoreCapture:
     sections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     singletons: dict[str, dict[str, Any]] = field(default_factory=dict)
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    running: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # SDN's applied configuration
     refused: dict[str, Refused] = field(default_factory=dict)
 
 
@@ -128,6 +129,31 @@ class StoreWalk:
             got.lists[where] = [self._settable(template, ("POST",), rule) for rule in ordered]
         elif kind == "section" and isinstance(data, list):
             got.sections[where] = await self._items(client, template, values, data)
+            lister = self.layout.by_path[template]["GET"]
+            if "pending" in (lister.parameters.get("properties") or {}):
+                await self._running(client, template, path, where, got)
+
+    async def _running(self, client: ReadOnlyClient, template: str, path: str, where: str,
+                       got: StoreCapture) -> None:
+        """SDN: what the last apply committed, from ``pending=1`` (pve-network SDN.pm pending_config): an
+        object without a ``state`` runs as written, a ``changed`` or ``deleted`` one runs with the values
+        shown beside its ``pending`` ones, a ``new`` one does not run yet."""
+        try:
+            annotated = await client.get(path, {"pending": 1})
+        except Refused:
+            return
+        param = self.layout.sections[template].param
+        written = got.sections.get(where, {})
+        running: dict[str, dict[str, Any]] = {}
+        for entry in annotated if isinstance(annotated, list) else []:
+            ident, state = str(entry.get(param)), entry.get("state")
+            if state is None and ident in written:
+                running[ident] = dict(written[ident])
+            elif state in ("changed", "deleted"):
+                shown = {k: v for k, v in entry.items() if k not in (param, "state", "pending")}
+                running[ident] = self._settable(template, ("POST",), shown)
+        if running:
+            got.running[where] = running
 
     async def _items(self, client: ReadOnlyClient, template: str, values: Mapping[str, Any],
                      listed: list[Any]) -> dict[str, dict[str, Any]]:
@@ -161,4 +187,5 @@ class StoreWalk:
             if writer is not None:
                 settable |= set(writer.parameters.get("properties") or {})
         settable -= _BOOKKEEPING | {"delete"}
-        return {k: v for k, v in shown.items() if k in settable}
+        # an empty list is how a read shows an option nobody set (a subnet's ``dhcp-range``)
+        return {k: v for k, v in shown.items() if k in settable and v != []}

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from . import state
+from .store.data import ConfigData
 
 Schema = dict[str, Any]
 _SCALARS: Mapping[Any, Schema] = {str: {"type": "string"}, int: {"type": "integer"}, bool: {"type": "boolean"},
@@ -97,11 +98,7 @@ def _seed_schema() -> Schema:
             "tasks": {"type": "array", "items": _object(state.Task)},
             "counters": {"type": "object", "additionalProperties": False,
                          "properties": {"pid": {"type": "integer"}, "mac": {"type": "integer"}}},
-            "store": {"type": "object", "additionalProperties": False, "properties": {
-                "sections": {"type": "object", "additionalProperties": mapping},
-                "singletons": mapping,
-                "lists": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "object"}}},
-                "serial": {"type": "integer"}}},
+            "store": _object(ConfigData),
         },
     }
 
