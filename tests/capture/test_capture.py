@@ -423,7 +423,8 @@ def test_the_copy_answers_every_client_get_as_the_source(source: Source, capture
             if a != b:
                 differ.append(f"GET {path}: {difference(a, b)}")
         for path in ("/cluster/sdn/zones", "/cluster/sdn/vnets"):  # SDN's pending and running state too
-            for query in ({"pending": 1}, {"running": 1}):
+            for view in ("pending", "running"):
+                query = {view: "1"}
                 first, second = source.client.get("/api2/json" + path, params=query), \
                     copy.get("/api2/json" + path, params=query)
                 compared += 1
