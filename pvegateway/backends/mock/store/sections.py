@@ -108,6 +108,17 @@ def _realm(act: Act, ident: str) -> None:
                             f"'ad'\n")
 
 
+def _replication_job(entry: dict[str, Any], ident: str) -> None:
+    """pve-guest-common src/PVE/ReplicationConfig.pm:131-146 parse_config: a job's guest and number are
+    read off its id ('100-0'), not kept in the file."""
+    guest, _, jobnum = ident.partition("-")
+    if guest.isdigit() and jobnum.isdigit():
+        entry.update(guest=int(guest), jobnum=int(jobnum))
+
+
+# what PVE's reader of the file adds to each item
+_ON_READ: Mapping[str, Callable[[dict[str, Any], str], None]] = {"/cluster/replication": _replication_job}
+
 _ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm}
 
 
@@ -136,6 +147,12 @@ def _check_digest(act: Act) -> None:
         raise PVEError(500, MODIFIED)
 
 
+def _derived(act: Act, entry: dict[str, Any], ident: str) -> None:
+    derive = _ON_READ.get(act.plan.where)
+    if derive is not None:
+        derive(entry, ident)
+
+
 def listing(act: Act) -> list[dict[str, Any]]:
     _migrated_groups(act, "index")
     section = act.section()
@@ -148,6 +165,7 @@ def listing(act: Act) -> list[dict[str, Any]]:
         if wanted and "type" in (act.op.parameters.get("properties") or {}) and options.get("type") != wanted:
             continue
         entry = {param: ident, **options}
+        _derived(act, entry, ident)
         if with_digest:
             entry["digest"] = digest
         out.append(entry)
@@ -162,6 +180,7 @@ def read(act: Act) -> dict[str, Any]:
     entry = dict(options)
     if not shown or act.plan.param in shown:
         entry = {act.plan.param: ident, **entry}
+    _derived(act, entry, ident)
     if not shown or "digest" in shown:
         entry["digest"] = section_digest(act.section())
     return entry
