@@ -1,6 +1,6 @@
-"""What the configuration store refuses, and what it lets through, as PVE's handlers do: digests compared
+"""What the configuration store refuses, lets through and derives, as PVE's handlers do: digests compared
 only where PVE compares them, unknown options deleted or refused by who keeps them, SDN subnets checked by
-the subnet plugin. Texts and lines cited from PVE's sources."""
+the subnet plugin, jobs read with what PVE works out from them. Texts and lines cited from PVE's sources."""
 
 from __future__ import annotations
 
@@ -76,3 +76,22 @@ async def test_replication_jobs_read_with_their_guest_and_number(pve: PVE) -> No
     assert (job["guest"], job["jobnum"]) == (100, 2)
     listed = await pve.data("GET", "/cluster/replication")
     assert [(j["id"], j["guest"], j["jobnum"]) for j in listed] == [("100-2", 100, 2)]
+
+
+async def test_a_backup_jobs_included_volumes_are_the_clusters(pve: PVE) -> None:
+    """pve-manager PVE/API2/Backup.pm:656-848: the job's guests (VZDump.pm get_included_guests) with their
+    disks as qemu-server QemuConfig.pm:181-210 and pve-container LXC/Config.pm mountpoint_backup_enabled
+    judge them; a listed VMID without a guest is 'unknown'. No guest is invented."""
+    await pve.data("PUT", "/nodes/pve1/qemu/100/config", {"scsi1": "local-lvm:1,backup=0"})
+    await pve.data("PUT", "/nodes/pve1/lxc/200/config", {"mp0": "/srv/data,mp=/data"})
+    await pve.data("POST", "/cluster/backup", {"id": "job1", "schedule": "daily", "vmid": "100,200,999",
+                                               "storage": "local"})
+    tree = await pve.data("GET", "/cluster/backup/job1/included_volumes")
+    assert [(g["id"], g["type"], g.get("name")) for g in tree["children"]] == [
+        (100, "qemu", "web01"), (200, "lxc", "proxy01"), (999, "unknown", None)]
+    vm, ct = tree["children"][0]["children"], tree["children"][1]["children"]
+    assert [(v["id"], v["name"], v["included"], v["reason"]) for v in vm] == [
+        ("100:scsi0", "local-lvm:vm-100-disk-0", 1, "backup=yes"),
+        ("100:scsi1", "local-lvm:vm-100-disk-1", 0, "backup=no")]
+    assert [(v["id"], v["included"], v["reason"]) for v in ct] == [
+        ("200:rootfs", 1, "rootfs"), ("200:mp0", 0, "not a volume")]
