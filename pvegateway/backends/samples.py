@@ -124,8 +124,11 @@ def _sample(node: Node, name: str, context: Mapping[str, str]) -> Any:
 
 
 def _names_objects(items: Node, name: str) -> bool:
-    """Whether a list's items name cluster objects: by their format, or by a property's name or format."""
-    if _base_format(items) in _OBJECT_FORMATS or (items.type != "object" and name in _OBJECT_NAMES):
+    """Whether a list's items name cluster objects: by their format, or by a property's name or format
+    (a list of plain names called ``...nodes`` or ``...resources`` names nodes or HA resources)."""
+    if _base_format(items) in _OBJECT_FORMATS:
+        return True
+    if items.type != "object" and (name in _OBJECT_NAMES or name.endswith(("nodes", "resources"))):
         return True
     return any(key in _OBJECT_NAMES or _base_format(sub) in _OBJECT_FORMATS
                for key, sub in (items.properties or {}).items())
