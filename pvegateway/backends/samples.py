@@ -83,7 +83,7 @@ def sample(
     return _sample(schema if isinstance(schema, Node) else read(schema), name, context or {})
 
 
-def valid(node: Node, value: Any) -> bool:
+def _valid(node: Node, value: Any) -> bool:
     """Whether ``value`` (as JSON decodes it) passes ``node`` as PVE checks a value, scalars read as Perl
     reads them (``5`` is the string "5")."""
     return next(check_prop(_VALIDATOR, _perl(value), node, ""), None) is None
@@ -141,7 +141,7 @@ def _base_format(node: Node) -> str | None:
 
 def _first_valid(node: Node, candidates: Iterator[Any], fallback: Any) -> Any:
     for candidate in candidates:
-        if candidate is not None and valid(node, candidate):
+        if candidate is not None and _valid(node, candidate):
             return candidate
     return fallback
 
