@@ -58,7 +58,7 @@ class GenericBackend:
             elif not head and last:
                 self._children.setdefault("/", []).append(last)
         self.items: dict[str, dict[str, Any]] = {}
-        self._samples: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
+        self._samples: dict[tuple[str, str, bool, tuple[tuple[str, str], ...]], Any] = {}
         self._returns: dict[str, Node] = {}  # each operation's returns, read on first use
         # per-operation facts, worked out here once rather than on requests
         self._indexes = frozenset(op.key for op in ops if _lists_subdirs(op))
@@ -67,14 +67,15 @@ class GenericBackend:
     def _is_index(self, op: Operation) -> bool:
         return op.key in self._indexes
 
-    def _sample(self, op: Operation, name: str, context: Mapping[str, str]) -> Any:
-        """Shaped data for ``op``; deterministic, so built once per operation and path and reused."""
-        key = (op.key, name, tuple(sorted(context.items())))
+    def _sample(self, op: Operation, name: str, context: Mapping[str, str], item: Node | None = None) -> Any:
+        """Shaped data for ``op`` (or for one ``item`` of the list it returns); deterministic, so built
+        once per operation and path and reused."""
+        key = (op.key, name, item is not None, tuple(sorted(context.items())))
         cached = self._samples.get(key)
         if cached is None:
             if len(self._samples) >= 4096:
                 self._samples.clear()
-            cached = self._samples[key] = sample(self._returns_node(op), name, context)
+            cached = self._samples[key] = sample(item if item is not None else self._returns_node(op), name, context)
         return cached
 
     def _returns_node(self, op: Operation) -> Node:
@@ -184,11 +185,12 @@ class GenericBackend:
         returns = self._returns_node(op)
         items = returns.items if returns.type == "array" else None
         properties = items.properties if items is not None and items.type == "object" else None
-        shaped = self._sample(op, "", context)
-        if not isinstance(data, list) or properties is None or not isinstance(shaped, list) or not shaped:
+        if not isinstance(data, list) or items is None or properties is None:
             return data
+        # one item shaped on its own: shaped data lists no item that names a cluster object
+        shaped = self._sample(op, "", context, items)
+        first = shaped if isinstance(shaped, dict) else {}
         needed = properties.required
-        first = shaped[0] if isinstance(shaped[0], dict) else {}
         return [{**{k: first[k] for k in needed if k not in entry and k in first}, **entry} for entry in data]
 
     def _create(self, call: Call, param: str) -> Result:

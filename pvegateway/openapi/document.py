@@ -88,6 +88,13 @@ def _error_response(description: str, example: JSONDict | None = None) -> JSONDi
     return {"description": description, "content": {"application/json": media}}
 
 
+# Statuses one of PVE's handlers answers besides the framework's (which every operation documents):
+# pve-access-control src/PVE/API2/TFA.pm:192 raises HTTP_NOT_FOUND for an unknown entry.
+HANDLER_STATUSES: Mapping[str, Mapping[str, JSONDict]] = {
+    "GET /access/tfa/{userid}/{id}": {"404": _error_response(
+        "No such TFA entry.", {"data": None, "message": "No such tfa entry 'recovery'"})},
+}
+
 RESPONSES: Mapping[str, JSONDict] = {
     "BadRequest": _error_response(
         "Parameter verification failed; `errors` maps each parameter to its message.",
@@ -337,6 +344,9 @@ class _Builder:
             out["403"] = {"$ref": "#/components/responses/Forbidden"}
         out["500"] = {"$ref": "#/components/responses/InternalServerError"}
         out["501"] = {"$ref": "#/components/responses/NotImplemented"}
+        extra = HANDLER_STATUSES.get(op.key)
+        if extra is not None:  # in status order, as the others
+            out = dict(sorted({**out, **copy.deepcopy(dict(extra))}.items()))
         return out
 
 

@@ -55,3 +55,15 @@ async def test_destroy_container(pve: PVE) -> None:
     await pve.data("POST", f"{CT}/200/status/stop")
     await pve.data("DELETE", f"{CT}/200")
     assert 200 not in pve.backend.mock.cluster.guests
+
+
+async def test_bind_and_device_mounts_are_host_paths(pve: PVE) -> None:
+    """pve-container src/PVE/LXC/Config.pm:1897-1904 classify_mountpoint: a mount point's path beginning
+    with '/' is a bind (or, under /dev, a device) mount: kept as given, no volume allocated."""
+    before = {v for s in pve.backend.mock.cluster.storages.values() for b in s.volumes.values() for v in b}
+    await pve.data("POST", CT, {"vmid": "210", "ostemplate": TEMPLATE, "rootfs": "local-lvm:8",
+                                "mp0": "/srv/data,mp=/data", "mp1": "/dev/sdb1,mp=/mnt/disk"})
+    config = await pve.data("GET", f"{CT}/210/config")
+    assert (config["mp0"], config["mp1"]) == ("/srv/data,mp=/data", "/dev/sdb1,mp=/mnt/disk")
+    after = {v for s in pve.backend.mock.cluster.storages.values() for b in s.volumes.values() for v in b}
+    assert after - before == {"local-lvm:vm-210-disk-0"}

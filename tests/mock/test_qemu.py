@@ -166,3 +166,28 @@ async def test_destroy(pve: PVE) -> None:
     assert 101 not in pve.backend.mock.cluster.guests and "local-lvm:vm-101-disk-0" not in volids(pve)
     response = await pve.get("/nodes/pve2/qemu/101/status/current")
     assert response.status_code == 500 and "does not exist" in response.json()["message"]
+
+
+async def test_create_allocates_a_cloudinit_drive(pve: PVE) -> None:
+    """qemu-server src/PVE/API2/Qemu.pm:478-514: ``STORAGE:cloudinit`` is a 4 MiB volume
+    ``vm-<vmid>-cloudinit`` (with its format as suffix on a file storage), attached as a CD-ROM."""
+    await pve.data("POST", VM, {"vmid": "110", "ide2": "local-lvm:cloudinit", "scsi0": "local-lvm:1"})
+    await pve.data("POST", VM, {"vmid": "111", "ide2": "local:cloudinit"})
+    assert (await pve.data("GET", f"{VM}/110/config"))["ide2"] == "local-lvm:vm-110-cloudinit,media=cdrom"
+    assert (await pve.data("GET", f"{VM}/111/config"))["ide2"] == "local:111/vm-111-cloudinit.qcow2,media=cdrom"
+    volume = pve.backend.mock.cluster.storages["local-lvm"].bucket("pve1")["local-lvm:vm-110-cloudinit"]
+    assert (volume.size, volume.vmid) == (4 * 1024**2, 110)
+    twice = await pve.post(VM, {"vmid": "112", "ide2": "local-lvm:cloudinit", "ide3": "local-lvm:cloudinit"})
+    assert twice.json()["message"] == "ide3 - cloud-init drive is already attached at 'ide2'\n"
+    assert "112" not in str(volids(pve))
+
+
+async def test_create_imports_a_disk_at_the_source_size(pve: PVE) -> None:
+    """Qemu.pm:520-560: ``STORAGE:0,import-from=VOLUME`` makes the new disk a copy of the source."""
+    iso = "local:iso/debian-12.9.0-amd64-netinst.iso"
+    source = pve.backend.mock.cluster.storages["local"].bucket("pve1")[iso]
+    await pve.data("POST", VM, {"vmid": "110", "scsi0": f"local-lvm:0,import-from={iso}"})
+    config = await pve.data("GET", f"{VM}/110/config")
+    assert config["scsi0"].startswith("local-lvm:vm-110-disk-0,") and "import-from" not in config["scsi0"]
+    assert pve.backend.mock.cluster.storages["local-lvm"].bucket("pve1")["local-lvm:vm-110-disk-0"].size == \
+        source.size

@@ -27,6 +27,7 @@ from pvegateway.apidoc.operation import Operation
 from pvegateway.app import Gateway
 from pvegateway.backends.mock.backend import MockBackend, MockOptions
 from pvegateway.backends.mock.state import Volume
+from pvegateway.backends.mock.totp import Totp
 from pvegateway.backends.samples import sample
 from tests.mock.conftest import PVE, login, mock_app
 
@@ -172,7 +173,8 @@ OPEN: Mapping[str, Open] = {
     "GET /storage": Open("pve-storage src/PVE/API2/Storage/Config.pm:162-163", empty=True),
     "GET /access/groups": Open("pve-access-control src/PVE/API2/Group.pm:67", empty=True),
     "GET /access/acl": Open("pve-access-control src/PVE/API2/ACL.pm:74-85", empty=True),
-    "GET /access/tfa": Open("pve-access-control src/PVE/API2/TFA.pm:296-309: own entries", empty=True),
+    "GET /access/tfa": Open("pve-access-control src/PVE/API2/TFA.pm:296-309: own entries only",
+                            shows=lambda d: [u["userid"] for u in d] == [WALKER]),
     "GET /pools": Open("pve-manager PVE/API2/Pool.pm:147: Pool.Audit", empty=True),
 }
 
@@ -265,6 +267,7 @@ class Walk:
     headers: dict[str, str]
     seed: dict[str, Any]
     upid: str
+    tfa_id: str = ""  # the walker's TOTP entry
     problems: list[str] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)  # calls by what PVE does with them
 
@@ -277,6 +280,8 @@ class Walk:
             return next(v for p, v in _ID_BY_PATH.items() if op.path.startswith(p))
         if name == "upid":
             return self.upid
+        if name == "id" and op.path.startswith("/access/tfa/"):
+            return self.tfa_id
         if name == "vmid":
             return 200 if "/lxc" in op.path else 100
         if name in VALUES:
@@ -360,10 +365,14 @@ async def _prepare(app: Gateway, client: httpx.AsyncClient) -> Walk:
     await root.data("POST", "/cluster/replication", {"id": "100-0", "type": "local", "target": "pve2"})
     upid = await root.data("POST", "/nodes/pve1/lxc/200/status/stop")
     backend = root.backend
+    uri = "otpauth://totp/walker?secret=JBSWY3DPEHPK3PXP"
+    tfa = await root.data("POST", f"/access/tfa/{WALKER}", {
+        "type": "totp", "description": "walker", "totp": uri,
+        "value": Totp.parse(uri).value(backend.mock.clock.now() // 30)})
     backend.mock.cluster.storages["local"].bucket("pve1")[BACKUP] = Volume(
         volid=BACKUP, storage="local", node="pve1", content="backup", size=1024**3, format="vma.zst", vmid=100)
     headers = await login(client, WALKER, PASSWORD)
-    return Walk(app, client, headers, backend.dump(), str(upid))
+    return Walk(app, client, headers, backend.dump(), str(upid), str(tfa["id"]))
 
 
 @pytest.fixture

@@ -101,6 +101,7 @@ VALID = [
     ("mac-prefix", "BC:24:11"),
     ("mac-prefix", "02:"),
     ("pem-certificate-chain", CERT),
+    ("pem-certificate", "subject=CN=pve1\n" + CERT),
     ("pem-certificate-chain", "subject=CN=pve1\n" + CERT + "\n\n" + CERT),
     ("pem-string", KEY),
     ("pve-command-batch", '[{"path": "version", "method": "GET", "args": {}}]'),
@@ -219,6 +220,9 @@ INVALID = [
     ("pve-acme-alias", "-x.lab", "value '-x.lab' does not look like a valid alias name!\n"),
     ("pem-string", "no pem here", "not a valid PEM-formatted string.\n"),
     ("pem-certificate-chain", KEY, "not a valid PEM-formatted string.\n"),
+    # pve-common src/PVE/Certificate.pm:16-23, 150-153: one block only, of label CERTIFICATE
+    ("pem-certificate", CERT + "\n" + CERT, "not a valid PEM-formatted string.\n"),
+    ("pem-certificate", KEY, "not a valid PEM-formatted string.\n"),
 ]
 
 

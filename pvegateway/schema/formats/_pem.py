@@ -1,4 +1,5 @@
-"""pve-common ``PVE::Certificate::check_pem`` (formats ``pem-certificate-chain``, ``pem-string``).
+"""pve-common ``PVE::Certificate::check_pem`` (formats ``pem-certificate``, ``pem-certificate-chain``,
+``pem-string``).
 
 The Perl pattern is applied as written, with two rewrites that keep its language but make
 Python's backtracking engine linear: every run of Perl whitespace is shortened to at most three
@@ -29,6 +30,7 @@ def _block(label: str) -> str:
 # ``(?:BLOCK\s*\n+)*BLOCK\s*``: the separator is all the whitespace up to the next block,
 # taken at once, and must end in a newline
 _CHAIN = lazy_re(f"(?:(?>{_block('CERTIFICATE')})(?>{S}*)(?<=\\n))*(?>{_block('CERTIFICATE')}){S}*")
+_ONE = lazy_re(f"{_block('CERTIFICATE')}{S}*")
 _ANY = lazy_re(f"{_block('.*?')}{S}*")
 
 
@@ -42,6 +44,11 @@ def _check(content: str, pattern: LazyRe) -> bool:
     if leading is not None:  # strip_leading_text
         content = content[leading.start() :]
     return pattern.fullmatch(_RUN.sub(_shorten, content)) is not None
+
+
+def is_pem_certificate(content: str) -> bool:
+    """``check_pem($content)``: a single ``CERTIFICATE`` block (Certificate.pm:16-23, 145-157)."""
+    return _check(content, _ONE)
 
 
 def is_pem_chain(content: str) -> bool:

@@ -20,7 +20,7 @@ from . import CodeFormat, FormatError
 from ._batch import command_batch_error
 from ._calendar import calendar_event_error
 from ._net import DNS_LABEL, DNS_NAME, IFACE, IPV4_MASKS, is_cidr, is_dns_name, is_ip, is_ipv4, is_ipv6
-from ._pem import is_pem_chain, is_pem_string
+from ._pem import is_pem_certificate, is_pem_chain, is_pem_string
 from ._perl import WORD_MARK, PerlRe, S, check_format, fail, num, regex_format, split, split_list, word_view
 from ._zonetab import is_timezone
 
@@ -269,6 +269,7 @@ FORMATS: dict[str, CodeFormat] = {
         "ok|error|warning|unknown", "invalid status '{value}'\n", dollar=_Z, ignorecase=True
     ),
     "pve-calendar-event": verify_calendar_event,
+    "pem-certificate": _pem(is_pem_certificate),
     "pem-certificate-chain": _pem(is_pem_chain),
     "pem-string": _pem(is_pem_string),
     "pve-cpuset": verify_cpuset,

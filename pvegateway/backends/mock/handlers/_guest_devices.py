@@ -71,6 +71,10 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
         if volid not in ("", "none", "cdrom"):
             vols.require(mock, volid, node)
         return value
+    if plan.kind.name == "lxc" and volid.startswith("/"):
+        return value  # a bind or device mount: a host path, no volume (pve-container LXC/Config.pm:1897-1904)
+    if plan.kind.name == "qemu" and volid.endswith(":cloudinit"):
+        return _plan_cloudinit(plan, key, value, volid.removesuffix(":cloudinit"))
     new = vols.NEW_DISK.fullmatch(volid)
     if new is None:
         volume = vols.require(mock, volid, node)
@@ -83,6 +87,9 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
     vols.check_content(store, content, "storage" if plan.kind.name == "qemu" else key)
     size = int(float(new.group(2)) * 1024**3)
     head, opts = split_prop(value)
+    source = opts.pop("import-from", None)  # qemu-server API2/Qemu.pm:520-560: the new disk is the source's copy
+    if source is not None:
+        size = vols.require(mock, source, node).size
     fmt = opts.pop("format", None) or vols.default_format(store, plan.kind.name)
     if plan.kind.name == "lxc" and size == 0 and store.type not in ("dir", "btrfs", "zfspool"):
         raise PVEError(500, f"unable to create containers on storage '{store.storage}' with size 0\n")
@@ -97,6 +104,34 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
     opts.pop("file", None)
     opts.pop("volume", None)
     return with_size(join_prop(target, opts), size)
+
+
+_CLOUDINIT_SIZE = 4 * 1024**2  # qemu-server PVE/QemuServer/Cloudinit.pm CLOUDINIT_DISK_SIZE
+
+
+def _plan_cloudinit(plan: Plan, key: str, value: str, storeid: str) -> str:
+    """qemu-server src/PVE/API2/Qemu.pm:478-514: ``STORAGE:cloudinit`` allocates ``vm-<vmid>-cloudinit``
+    (with the format as suffix on a file storage), 4 MiB, attached as a CD-ROM; one per guest."""
+    for other, given in plan.values.items():
+        if other != key and "cloudinit" in (volume_of(given) or ""):
+            raise PVEError(500, f"{key} - cloud-init drive is already attached at '{other}'\n")
+    store = vols.storage(plan.mock, storeid, plan.node)
+    opts = split_prop(value)[1]
+    name = f"vm-{plan.vmid}-cloudinit"
+    if store.type in vols.FILE_STORAGES:
+        fmt = opts.pop("format", "") or "qcow2"
+        target = f"{store.storage}:{plan.vmid}/{name}.{fmt}"
+    else:
+        fmt = opts.pop("format", "") or "raw"
+        target = f"{store.storage}:{name}"
+    mock, node, vmid = plan.mock, plan.node, plan.vmid
+
+    def step() -> None:
+        vols.allocate(mock, store, node, vmid, _CLOUDINIT_SIZE, "images", fmt, target)
+
+    plan.steps.append(step)
+    opts["media"] = "cdrom"
+    return join_prop(target, opts)
 
 
 def _qemu_nic(plan: Plan, value: str) -> str:

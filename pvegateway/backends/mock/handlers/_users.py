@@ -10,6 +10,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Cluster, Token, User
+from ..store import tfa
 from ..store.defaults import realms
 from ._params import flag, id_list
 
@@ -151,6 +152,7 @@ def delete_user(mock: Mock, call: Call) -> None:
     cluster = mock.cluster
     userid = str(call.params["userid"])
     cluster.users.pop(userid, None)
+    tfa.forget_user(mock, userid)
     for key, entry in list(cluster.acl.items()):
         if (entry.kind == "user" and entry.ugid == userid) or (
                 entry.kind == "token" and entry.ugid.startswith(userid + "!")):

@@ -9,7 +9,7 @@ from ....errors import PVEError
 from ..runtime import Mock
 from ..state import Storage, Volume
 
-_FILE_STORAGES = {"dir", "nfs", "cifs", "glusterfs", "btrfs", "cephfs"}
+FILE_STORAGES = {"dir", "nfs", "cifs", "glusterfs", "btrfs", "cephfs"}
 NEW_DISK = re.compile(r"([^:\s]+):(\d+(?:\.\d+)?)")  # STORAGE:SIZE_IN_GiB asks for a new volume
 
 
@@ -48,13 +48,13 @@ def check_content(store: Storage, content: str, param: str) -> None:
 
 
 def _name(store: Storage, vmid: int, index: int, fmt: str, prefix: str = "vm") -> str:
-    if store.type in _FILE_STORAGES:
+    if store.type in FILE_STORAGES:
         return f"{store.storage}:{vmid}/{prefix}-{vmid}-disk-{index}.{fmt}"
     return f"{store.storage}:{prefix}-{vmid}-disk-{index}"
 
 
 def default_format(store: Storage, kind: str) -> str:
-    return "qcow2" if store.type in _FILE_STORAGES and kind == "qemu" else "raw"
+    return "qcow2" if store.type in FILE_STORAGES and kind == "qemu" else "raw"
 
 
 def new_volid(mock: Mock, store: Storage, node: str, vmid: int, fmt: str, taken: set[str] | None = None) -> str:
@@ -88,7 +88,7 @@ def owned(mock: Mock, vmid: int, node: str) -> list[Volume]:
 
 def copy(mock: Mock, source: Volume, store: Storage, node: str, vmid: int, fmt: str | None = None,
          taken: set[str] | None = None) -> Volume:
-    fmt = fmt or (source.format if store.type in _FILE_STORAGES else "raw")
+    fmt = fmt or (source.format if store.type in FILE_STORAGES else "raw")
     volid = new_volid(mock, store, node, vmid, fmt, taken)
     return allocate(mock, store, node, vmid, source.size, source.content, fmt, volid)
 

@@ -12,6 +12,7 @@ from ..auth import user_active
 from ..perms import ROOT
 from ..perms import fail as perm_fail
 from ..runtime import Handler, Mock
+from ..store import tfa
 from ..store.defaults import realms
 from . import _acl, _users, pools
 from ._params import flag
@@ -123,11 +124,19 @@ def _check_enabled(mock: Mock, userid: str) -> None:
 
 
 def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
-    """User.pm:620-648 read_user_tfa_type: the mock's realms require no TFA and no user has any."""
-    realm = str(call.params["userid"]).rpartition("@")[2]
-    if realm not in realms(mock.cluster):
+    """User.pm:620-648 read_user_tfa_type: the realm's TFA type (its ``tfa`` option), and with ``multiple``
+    the user's entries' types. Without it, PVE reads a key the TFA config object does not have (User.pm:645),
+    so ``user`` is never set."""
+    userid = str(call.params["userid"])
+    realm = userid.rpartition("@")[2]
+    realm_cfg = realms(mock.cluster).get(realm)
+    if realm_cfg is None:
         raise PVEError(500, f"auth domain '{realm}' does not exist\n")
-    return {"user": []} if flag(call.params.get("multiple")) else {}
+    settings = dict(p.partition("=")[::2] for p in str(realm_cfg.get("tfa") or "").split(",") if p)
+    out: dict[str, Any] = {"realm": settings["type"]} if settings.get("type") else {}
+    if flag(call.params.get("multiple")):
+        out["user"] = tfa.user_types(mock, userid)
+    return out
 
 
 def vnc_ticket(mock: Mock, call: Call) -> None:

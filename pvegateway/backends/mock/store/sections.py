@@ -6,6 +6,7 @@ with ``digest`` and ``delete``, remove; PVE's texts for missing and duplicate id
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -92,8 +93,17 @@ def _subnet_shown(ident: str, entry: dict[str, Any]) -> None:
                            for r in (ranges if isinstance(ranges, list) else [ranges])]
 
 
+def _replication_job(ident: str, entry: dict[str, Any]) -> None:
+    """pve-guest-common src/PVE/ReplicationConfig.pm:131-146 parse_config: a job's guest and number are
+    read off its id ('100-0'), not kept in the file."""
+    guest, _, jobnum = ident.partition("-")
+    if guest.isdigit() and jobnum.isdigit():
+        entry.update(guest=int(guest), jobnum=int(jobnum))
+
+
 # what a read adds to each item it shows
-_ON_SHOW: Mapping[str, Callable[[str, dict[str, Any]], None]] = {"/cluster/sdn/vnets/{vnet}/subnets": _subnet_shown}
+_ON_SHOW: Mapping[str, Callable[[str, dict[str, Any]], None]] = {"/cluster/sdn/vnets/{vnet}/subnets": _subnet_shown,
+                                                                 "/cluster/replication": _replication_job}
 
 
 def _ha_rule(act: Act, ident: str) -> None:
@@ -124,6 +134,55 @@ def _realm(act: Act, ident: str) -> None:
                             f"'ad'\n")
 
 
+def _address(text: str, which: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Net::IP->new on one end of a DHCP range: an address, or PVE's two refusals."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise _subnet_refused(f"{which} is not a valid IP {text}") from None
+    if network.num_addresses != 1:
+        raise _subnet_refused(f"{which} must be a singular IP")
+    return network.network_address
+
+
+def _subnet_refused(text: str, key: str = "dhcp-range") -> PVEError:
+    """raise_param_exc inside lock_sdn_config: pve-network src/PVE/Network/SDN.pm:300-307 dies with its
+    message and the exception as text (pve-common src/PVE/Exception.pm:98-116: code, message, errors)."""
+    return PVEError(500, f"create sdn subnet object failed: 400 Parameter verification failed.\n{key}: {text}\n")
+
+
+def _subnet_checks(act: Act, ident: str) -> None:
+    """pve-network src/PVE/Network/SDN/SubnetPlugin.pm:195-227 on_update_hook: no subnet on a VLAN-aware
+    vnet, the gateway inside the subnet (but for a /32), then validate_dhcp_ranges (:87-137)."""
+    cidr = str(act.params.get("subnet"))
+    network = ipaddress.ip_network(cidr, strict=False)
+    vnet_id = str(act.params.get("vnet"))
+    vnet = defaults.section(act.cluster, "/cluster/sdn/vnets", {}).get(vnet_id, {})
+    if str(vnet.get("vlanaware", "0")) not in ("", "0"):
+        raise _subnet_refused("you can't add a subnet on a vlanaware vnet", "vnet")
+    gateway = act.params.get("gateway")
+    if gateway and network.prefixlen != 32 and ipaddress.ip_address(str(gateway)) not in network:
+        raise _subnet_refused(f"{gateway} is not in subnet {cidr}", "gateway")
+    ranges = act.params.get("dhcp-range")
+    seen: list[tuple[int, int]] = []
+    for text in ranges if isinstance(ranges, list) else [ranges] if ranges else []:
+        parts = dict(part.partition("=")[::2] for part in str(text).split(",") if part)
+        start_text, end_text = parts.get("start-address", ""), parts.get("end-address", "")
+        start, end = _address(start_text, "start-address"), _address(end_text, "end-address")
+        if start.version != end.version or int(start) > int(end):
+            raise _subnet_refused(f"start-address {start_text} must be smaller than end-address {end_text}")
+        for address, which, given in ((start, "start-address", start_text), (end, "end-address", end_text)):
+            if address not in network:
+                raise _subnet_refused(f"{which} {given} is not in subnet {cidr}")
+        if any(int(start) <= other_end and other_start <= int(end) for other_start, other_end in seen):
+            raise _subnet_refused("dhcp ranges must not overlap")
+        seen.append((int(start), int(end)))
+
+
 def _sdn_zone(act: Act, ident: str) -> None:
     """pve-network src/PVE/API2/Network/SDN/Zones.pm:421-436: the DNS servers and IPAM a zone names exist;
     the parameter error is raised inside lock_sdn_config, whose "$errmsg: $err" stringifies it
@@ -141,8 +200,9 @@ def _sdn_zone(act: Act, ident: str) -> None:
             raise PVEError(500, f"create sdn zone object failed: 400 Parameter verification failed.\n{key}: {text}\n")
 
 
-_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm,
-                                                          "/cluster/sdn/zones": _sdn_zone}
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {
+    "/cluster/ha/rules": _ha_rule, "/access/domains": _realm, "/cluster/sdn/zones": _sdn_zone,
+    "/cluster/sdn/vnets/{vnet}/subnets": _subnet_checks}
 
 
 # --- operations -------------------------------------------------------------------------------------------
@@ -274,6 +334,9 @@ def update(act: Act) -> None:
 def remove(act: Act) -> None:
     _migrated_groups(act, "delete")
     _locked(act)
+    # pve-firewall src/PVE/API2/Firewall/IPSet.pm:372-373, Aliases.pm:309-310: the only deletes that take a
+    # digest compare it first
+    _check_digest(act)
     ident = _ident(act)
     if _item(act, ident, _texts(act).on_remove()) is None:
         return  # PVE writes the file back without the (absent) item

@@ -21,6 +21,14 @@ BOUND: Mapping[str, Callable[[Cluster], dict[str, Any]]] = {
 }
 
 
+# pve-manager PVE/NodeConfig.pm:50-57: a node without a config file reads as {}, without a digest to compare
+_NO_DIGEST_WHEN_EMPTY = frozenset({"/nodes/{node}/config"})
+# pve-firewall src/PVE/API2/Firewall/VM.pm:139-143, Cluster.pm:144-148: a firewall refuses to delete an option
+# it does not have; datacenter.cfg (pve-manager PVE/API2/Cluster.pm:855) and a node's config
+# (PVE/API2/NodeConfig.pm:106-108) delete any name given
+_REFUSES_UNKNOWN_DELETE = "/firewall/options"
+
+
 def _options(act: Act, create: bool) -> dict[str, Any]:
     bound = BOUND.get(act.plan.where)
     if bound is not None:
@@ -42,20 +50,27 @@ def show(act: Act) -> dict[str, Any]:
         if key not in options and isinstance(schema, Mapping) and schema.get("default") is not None \
                 and not schema.get("optional"):
             options[key] = schema["default"]
-    if "digest" in returned:
-        options["digest"] = options_digest(_options(act, create=False))
+    digest = _digest(act, _options(act, create=False))
+    if "digest" in returned and digest is not None:
+        options["digest"] = digest
     return options
 
 
+def _digest(act: Act, options: Mapping[str, Any]) -> str | None:
+    """The options' digest, or None where PVE reads none (an empty node config)."""
+    if not options and act.plan.where in _NO_DIGEST_WHEN_EMPTY:
+        return None
+    return options_digest(options)
+
+
 def set_options(act: Act) -> None:
-    current = _options(act, create=False)
-    digest = act.params.get("digest")
-    if digest and digest != options_digest(current):
+    digest, expected = act.params.get("digest"), _digest(act, _options(act, create=False))
+    if digest and expected is not None and digest != expected:
         raise PVEError(500, MODIFIED)
     props = act.op.parameters.get("properties") or {}
     removed = deleted(act.params)
-    for key in removed:  # pve-firewall src/PVE/API2/Firewall/VM.pm:139-143, Cluster.pm:144-148
-        if key not in props:
+    for key in removed:
+        if key not in props and act.plan.where.endswith(_REFUSES_UNKNOWN_DELETE):
             raise PVEError.params({"delete": f"no such option '{key}'"})
     changes = kept(act.op, act.params)
     options = _options(act, create=True)

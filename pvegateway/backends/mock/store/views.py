@@ -12,7 +12,7 @@ from typing import Any
 
 from ...base import Call
 from ..runtime import Mock
-from . import defaults, sdn
+from . import defaults, sdn, tfa
 from .layout import place
 
 View = Callable[[Mock, Call], Any]
@@ -53,6 +53,61 @@ def not_backed_up(mock: Mock, call: Call) -> list[dict[str, Any]]:
             continue
         out.append({"vmid": vmid, "type": guest.kind, "name": guest.name})
     return out
+
+
+_QEMU_DRIVES = [f"{bus}{i}" for bus, count in (("ide", 4), ("scsi", 31), ("virtio", 16), ("sata", 6))
+                for i in range(count)] + ["efidisk0", "tpmstate0"]  # qemu-server Drive.pm valid_drive_names
+
+
+def _backup_volumes(guest: Any) -> list[dict[str, Any]]:
+    """qemu-server src/PVE/QemuConfig.pm:181-210 and pve-container src/PVE/LXC/Config.pm
+    get_backup_volumes, mountpoint_backup_enabled: each disk or mount point, whether vzdump takes it, why."""
+    config = guest.config
+    out = []
+    keys = _QEMU_DRIVES if guest.kind == "qemu" else ["rootfs"] + [f"mp{i}" for i in range(256)]
+    for key in keys:
+        if key not in config:
+            continue
+        head, _, rest = str(config[key]).partition(",")
+        opts = dict(part.partition("=")[::2] for part in rest.split(",") if "=" in part)
+        volume = opts.get("file") or opts.get("volume") or head
+        if guest.kind == "qemu":
+            if opts.get("media") == "cdrom" or volume in ("cdrom", "none"):
+                continue
+            included = str(opts.get("backup", "1")) not in ("0", "")
+            # PVE words it from whether 'backup' is set at all, not from its value (QemuConfig.pm:190-192)
+            reason = "backup=" + ("no" if "backup" in opts else "yes")
+            if key == "efidisk0" and config.get("bios") != "ovmf":
+                included, reason = False, "efidisk but no OVMF BIOS"
+        elif key == "rootfs":
+            included, reason = True, "rootfs"
+        elif volume.startswith("/"):
+            included, reason = False, "not a volume"
+        else:
+            included = str(opts.get("backup", "0")) not in ("0", "")
+            reason = "enabled" if included else "disabled"
+        out.append({"id": f"{guest.vmid}:{key}", "name": volume, "included": int(included), "reason": reason,
+                    "leaf": 1})
+    return out
+
+
+def included_volumes(mock: Mock, call: Call) -> dict[str, Any]:
+    """pve-manager PVE/API2/Backup.pm:656-848 get_volume_backup_included: the job's guests the caller may
+    audit, each with its volumes (a VMID no guest has any more is 'unknown')."""
+    job = defaults.section(mock.cluster, "/cluster/backup", {}).get(str(call.params["id"]), {})
+    children: list[dict[str, Any]] = []
+    for vmid in sorted(_covered(mock, job)):
+        if not mock.permissions.check(call.identity, f"/vms/{vmid}", ["VM.Audit"], noerr=True):
+            continue
+        guest = mock.cluster.guests.get(vmid)
+        if guest is None:
+            children.append({"id": vmid, "type": "unknown", "leaf": 1})
+            continue
+        volumes = _backup_volumes(guest)
+        name = guest.config.get("name" if guest.kind == "qemu" else "hostname")
+        children.append({"id": vmid, "type": guest.kind, "name": name, "children": volumes,
+                         "leaf": 0 if volumes else 1})
+    return {"children": children}
 
 
 def node_replication(mock: Mock, call: Call) -> list[dict[str, Any]]:
@@ -152,10 +207,12 @@ VIEWS: Mapping[str, View] = {
     "DELETE /nodes/{node}/subscription": delete_subscription,
     "GET /nodes/{node}/time": node_time,
     "GET /cluster/backup-info/not-backed-up": not_backed_up,
+    "GET /cluster/backup/{id}/included_volumes": included_volumes,
     "GET /nodes/{node}/replication": node_replication,
     "POST /nodes/{node}/qemu/{vmid}/monitor": monitor,
     "POST /cluster/sdn/lock": sdn_lock,
     "DELETE /cluster/sdn/lock": sdn_unlock,
     "POST /cluster/sdn/rollback": sdn_rollback,
     "POST /nodes/{node}/replication/{id}/schedule_now": schedule_now,
+    **tfa.VIEWS,
 }
