@@ -8,6 +8,8 @@ src/PVE/APIServer/AnyEvent.pm, pve-xtermjs termproxy/src/main.rs.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import struct
 from collections.abc import AsyncIterator, Iterator
@@ -267,6 +269,19 @@ async def test_a_wrong_ticket_port_or_path_is_refused_before_the_upgrade(pve: Cl
     assert await refused(pve, "/nodes/pve1/lxc/200/vncwebsocket", answer["port"], answer["ticket"]) == (401, INVALID)
     ws = await pve.connect(path, answer["port"], answer["ticket"])
     await ws.close()
+
+
+async def test_an_upgrade_to_a_path_that_is_no_websocket_gets_the_plain_answer(pve: Client, mock: PVEMock) -> None:
+    # pveproxy upgrades only GETs of paths ending in 'websocket' (AnyEvent.pm:1018); others get their answer
+    reader, writer = await asyncio.open_connection(mock.host, mock.port)
+    writer.write(f"GET /api2/json/version HTTP/1.1\r\nHost: pve1\r\nCookie: {pve.headers['Cookie']}\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+    answer = await asyncio.wait_for(reader.read(), TIMEOUT)  # to the end: the server closes after it
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body) == {"data": await pve.data("GET", "/version")}
 
 
 async def test_an_expired_ticket_is_refused(pve: Client) -> None:
