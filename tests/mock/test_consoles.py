@@ -224,6 +224,17 @@ async def test_termproxy_refuses_a_ticket_line_that_is_not_its_own(pve: Client) 
     assert (task["status"], task["exitstatus"]) == ("stopped", "authentication request failed")
 
 
+async def test_a_message_over_pveproxys_frame_limit_ends_the_session(pve: Client) -> None:
+    answer = await pve.data("POST", "/nodes/pve1/termproxy")
+    ws = await pve.connect("/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"])
+    await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
+    assert await received(ws) == b"OK"
+    assert await received(ws) == PROMPT
+    big = 128 * 1024  # AnyEvent.pm:543, 651-653: 'received too large websocket frame', and the end
+    await ws.send_bytes(f"0:{big}:".encode() + b"x" * big)
+    assert await closed(ws)
+
+
 async def test_stopping_a_console_task_ends_its_session(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/lxc/200/termproxy")
     ws = await pve.connect("/nodes/pve1/lxc/200/vncwebsocket", answer["port"], answer["ticket"])
