@@ -178,6 +178,9 @@ class ApiApp:
         self._routes = {route.name: route for route in self.routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.handle_websocket(scope, relative_path(scope), receive, send)
+            return
         await self.handle(scope, relative_path(scope), receive, send)
 
     async def handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:

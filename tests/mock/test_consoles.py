@@ -20,8 +20,11 @@ import aiohttp
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
-from pvegateway.testing import Control, PVEMock, running_mock
+from pvegateway.testing import Control, PVEMock, mock_gateway, running_mock
+from tests.live import live_server
 
 API = "/api2/json"
 TIMEOUT = 10  # seconds any one message may take: a session that stalls fails the test instead of hanging
@@ -62,13 +65,17 @@ class Client:
         return status
 
 
+def credentials(login: dict[str, str]) -> dict[str, str]:
+    """The headers of a login's answer: its ticket as cookie, its CSRF token for writes."""
+    return {"Cookie": f"PVEAuthCookie={login['ticket']}", "CSRFPreventionToken": login["CSRFPreventionToken"]}
+
+
 @pytest.fixture
 async def pve(mock: PVEMock) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession(mock.url) as session:
         async with session.post(API + "/access/ticket", data={"username": "root@pam", "password": mock.password}) as r:
             login = (await r.json())["data"]
-        headers = {"Cookie": f"PVEAuthCookie={login['ticket']}", "CSRFPreventionToken": login["CSRFPreventionToken"]}
-        yield Client(session, headers, mock.control)
+        yield Client(session, credentials(login), mock.control)
 
 
 async def received(ws: aiohttp.ClientWebSocketResponse) -> bytes:
@@ -396,3 +403,21 @@ async def test_vnc_session_of_a_stopped_vm_ends_at_once(pve: Client) -> None:
     assert await closed(ws)  # 'qm vncproxy' fails for a VM not running (Qemu.pm:3121-3130)
     task = await pve.data("GET", f"/nodes/pve2/tasks/{answer['upid']}/status")
     assert (task["status"], task["exitstatus"]) == ("stopped", "Failed to run vncproxy.")
+
+
+async def test_a_host_app_that_takes_the_routes_serves_the_consoles_websocket() -> None:
+    gateway = mock_gateway()
+    host = Starlette(routes=[Mount("/pve", routes=gateway.routes)], lifespan=gateway.lifespan)
+    with live_server(host) as url:
+        async with aiohttp.ClientSession(url) as session:
+            async with session.post("/pve" + API + "/access/ticket",
+                                    data={"username": "root@pam", "password": "pvegateway"}) as response:
+                login = (await response.json())["data"]
+            headers = credentials(login)
+            async with session.post("/pve" + API + "/nodes/pve1/termproxy", headers=headers, data={}) as response:
+                answer = (await response.json())["data"]
+            ws = await session.ws_connect("/pve" + API + "/nodes/pve1/vncwebsocket", headers=headers,
+                                          params={"port": str(answer["port"]), "vncticket": answer["ticket"]})
+            await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
+            assert await received(ws) == b"OK"
+            await ws.close()
