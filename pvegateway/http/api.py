@@ -251,7 +251,7 @@ class ApiApp:
     async def handle_websocket(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         """A WebSocket handshake to ``path`` (``/api2/...``): answered as the GET it is, and upgraded
         when the backend's answer is an :class:`Upgrade` (as pveproxy does: the handler runs first,
-        AnyEvent.pm:1004-1032). Any other answer is sent as the HTTP answer refusing the upgrade."""
+        AnyEvent.pm:982-1032). Any other answer is sent as the HTTP answer refusing the upgrade."""
         if (await receive())["type"] != "websocket.connect":
             return
         started = time.perf_counter()

@@ -4,7 +4,7 @@ a session over it.
 pveproxy answers a ``GET .../vncwebsocket`` with ``Upgrade: websocket`` like any GET first, and
 upgrades only when that answer is 200 (pve-http-server src/PVE/APIServer/AnyEvent.pm:1018-1032); the
 frames are then passed between the client and the console's port, everything towards the client as
-binary frames (AnyEvent.pm:556-577, 608-616). The server (uvicorn) does the framing here.
+binary frames (AnyEvent.pm:555-576, 607-617). The server (uvicorn) does the framing here.
 """
 
 from __future__ import annotations

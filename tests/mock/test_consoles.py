@@ -105,9 +105,9 @@ async def closed(ws: aiohttp.ClientWebSocketResponse) -> bool:
 
 async def test_qemu_vncproxy_answers_a_password_ticket_port_certificate_and_a_running_task(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/qemu/100/vncproxy", websocket=1)
-    assert set(answer) == {"user", "ticket", "password", "cert", "port", "upid"}  # Qemu.pm:3138-3147
+    assert set(answer) == {"user", "ticket", "password", "cert", "port", "upid"}  # Qemu.pm:3140-3150
     assert answer["user"] == "root@pam" and answer["port"] == 5900  # Tools.pm:504-507: 5900 and up
-    # Qemu.pm:3017-3021 and Ticket.pm:239-241: 8 characters of '!'..'`', in front of the PVEVNC ticket
+    # Qemu.pm:3025-3029 and Ticket.pm:239-241: 8 characters of '!'..'`', in front of the PVEVNC ticket
     assert re.fullmatch(r"[!-`]{8}", answer["password"])
     assert answer["ticket"].startswith(answer["password"] + ":PVEVNC:")
     assert answer["cert"].startswith("-----BEGIN CERTIFICATE-----")
@@ -120,17 +120,17 @@ async def test_qemu_vncproxy_answers_a_password_ticket_port_certificate_and_a_ru
 
 async def test_the_other_consoles_answer_their_own_shapes_and_task_types(pve: Client) -> None:
     term = await pve.data("POST", "/nodes/pve1/qemu/100/termproxy")
-    assert set(term) == {"user", "ticket", "port", "upid"}  # Qemu.pm:3244-3249
-    assert term["ticket"].startswith("PVEVNC:") and ":vncproxy:100:" in term["upid"]  # Qemu.pm:3243
+    assert set(term) == {"user", "ticket", "port", "upid"}  # Qemu.pm:3265-3270
+    assert term["ticket"].startswith("PVEVNC:") and ":vncproxy:100:" in term["upid"]  # Qemu.pm:3261
     lxc = await pve.data("POST", "/nodes/pve1/lxc/200/vncproxy")
-    assert set(lxc) == {"user", "ticket", "port", "upid", "cert"}  # no password without websocket (LXC.pm:1020)
+    assert set(lxc) == {"user", "ticket", "port", "upid", "cert"}  # no password without websocket (LXC.pm:1025-1029)
     assert ":vncproxy:200:" in lxc["upid"]
     lxc_term = await pve.data("POST", "/nodes/pve1/lxc/200/termproxy")
-    assert ":vncproxy:200:" in lxc_term["upid"]  # LXC.pm:1192
+    assert ":vncproxy:200:" in lxc_term["upid"]  # LXC.pm:1190
     shell = await pve.data("POST", "/nodes/pve1/vncshell", websocket=1)
-    assert "password" in shell and ":vncshell::root@pam:" in shell["upid"]  # Nodes.pm:1353
+    assert "password" in shell and ":vncshell::root@pam:" in shell["upid"]  # Nodes.pm:1349
     node_term = await pve.data("POST", "/nodes/pve1/termproxy")
-    assert set(node_term) == {"user", "ticket", "port", "upid"} and ":vncshell::" in node_term["upid"]  # Nodes.pm:1447
+    assert set(node_term) == {"user", "ticket", "port", "upid"} and ":vncshell::" in node_term["upid"]  # Nodes.pm:1446
     ports = [term["port"], lxc["port"], lxc_term["port"], shell["port"], node_term["port"]]
     assert ports == [5900, 5901, 5902, 5903, 5904]
     for answer in (term, lxc, lxc_term, shell, node_term):
@@ -151,11 +151,11 @@ async def test_a_console_nobody_connects_to_ends_its_task_like_pve(pve: Client) 
     vnc = await pve.data("POST", "/nodes/pve1/qemu/100/vncproxy", websocket=1)
     term = await pve.data("POST", "/nodes/pve1/termproxy")
     shell = await pve.data("POST", "/nodes/pve1/vncshell", websocket=1)
-    pve.control.advance(11)  # the worker waits 10 s for its client (Qemu.pm:3104-3108, termproxy main.rs)
+    pve.control.advance(11)  # the worker waits 10 s for its client (Qemu.pm:3114-3118, termproxy main.rs)
     assert (await pve.task(vnc["upid"]))["exitstatus"] == "connection timed out"
     assert (await pve.task(term["upid"]))["exitstatus"] == "failed waiting for client: timed out"
-    assert (await pve.task(shell["upid"]))["exitstatus"] == "OK"  # Nodes.pm:1343-1350 only logs vncterm's end
-    # nothing listens any more: the upgrade gets no session (pveproxy's connect fails, AnyEvent.pm:579-581)
+    assert (await pve.task(shell["upid"]))["exitstatus"] == "OK"  # Nodes.pm:1326-1345 only logs vncterm's end
+    # nothing listens any more: the upgrade gets no session (pveproxy's connect fails, AnyEvent.pm:578-580)
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await pve.connect("/nodes/pve1/qemu/100/vncwebsocket", vnc["port"], vnc["ticket"])
     assert (await pve.data("POST", "/nodes/pve1/termproxy"))["port"] == 5900  # the port is free again
@@ -164,7 +164,7 @@ async def test_a_console_nobody_connects_to_ends_its_task_like_pve(pve: Client) 
 async def test_spice_answers_a_remote_viewer_configuration(pve: Client) -> None:
     pve.control.call(lambda backend: backend.mock.cluster.guests[100].config.update(vga="qxl"))
     config = await pve.data("POST", "/nodes/pve1/qemu/100/spiceproxy", proxy="10.0.0.5")
-    # AccessControl.pm:655-668 remote_viewer_config
+    # AccessControl.pm:652-665 remote_viewer_config
     assert set(config) == {"secure-attention", "toggle-fullscreen", "release-cursor", "type", "title", "host",
                            "proxy", "tls-port", "host-subject", "ca", "password", "delete-this-file"}
     assert config["type"] == "spice" and config["title"] == "VM 100 - web01"
@@ -178,17 +178,17 @@ async def test_spice_answers_a_remote_viewer_configuration(pve: Client) -> None:
     shell = await pve.data("POST", "/nodes/pve1/spiceshell")
     assert shell["title"] == "Shell on 'pve1'"
     tasks = await pve.data("GET", "/nodes/pve1/tasks", source="active")
-    assert {(t["type"], t["id"]) for t in tasks} >= {("spiceproxy", "200"), ("spiceshell", "")}  # API2Tools.pm:227-231
+    assert {(t["type"], t["id"]) for t in tasks} >= {("spiceproxy", "200"), ("spiceshell", "")}  # API2Tools.pm:231-235
 
 
 async def test_spice_of_a_vm_without_it_or_stopped_fails_like_qemu_server(pve: Client) -> None:
     assert await pve.call("POST", "/nodes/pve1/qemu/100/spiceproxy") == (
         500, {"data": None, "message": "no spice port\n"})  # QemuServer.pm:3841-3846: no qxl display
     assert await pve.call("POST", "/nodes/pve2/qemu/101/spiceproxy") == (
-        500, {"data": None, "message": "VM 101 not running\n"})  # QemuServer/Monitor.pm:74-75
+        500, {"data": None, "message": "VM 101 not running\n"})  # QemuServer/Monitor.pm:80-81
     await pve.data("POST", "/nodes/pve1/lxc/200/status/stop")
     assert await pve.call("POST", "/nodes/pve1/lxc/200/spiceproxy") == (
-        500, {"data": None, "message": "CT 200 not running\n"})  # LXC.pm:1281
+        500, {"data": None, "message": "CT 200 not running\n"})  # LXC.pm:1283
 
 
 # --- termproxy sessions ----------------------------------------------------------------------------
@@ -258,7 +258,7 @@ async def test_vncticket_endpoint_checks_a_console_ticket(pve: Client) -> None:
     check = {"authid": "root@pam", "vncticket": answer["ticket"], "path": "/nodes/pve1", "privs": "Sys.Console",
              "port": answer["port"]}
     assert await pve.call("POST", "/access/vncticket", **check) == (200, {"data": None})
-    failure = (401, {"data": None, "message": "authentication failure\n"})  # AccessControl.pm:386-391
+    failure = (401, {"data": None, "message": "authentication failure\n"})  # API2/AccessControl.pm:389-395
     assert await pve.call("POST", "/access/vncticket", **{**check, "port": answer["port"] + 1}) == failure
     assert await pve.call("POST", "/access/vncticket", **{**check, "path": "/nodes/pve2"}) == failure
 
@@ -279,7 +279,7 @@ async def refused(pve: Client, path: str, port: int, ticket: str) -> tuple[int, 
 async def test_a_wrong_ticket_port_or_path_is_refused_before_the_upgrade(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/qemu/100/vncproxy", websocket=1)
     path = "/nodes/pve1/qemu/100/vncwebsocket"
-    # without Upgrade, the ticket check is all there is (Qemu.pm:3293-3303)
+    # without Upgrade, the ticket check is all there is (Qemu.pm:3318-3328)
     assert await pve.call("GET", path, port=answer["port"], vncticket=answer["ticket"]) == (
         200, {"data": {"port": str(answer["port"])}})
     assert await refused(pve, path, answer["port"], answer["ticket"][:-2]) == (401, INVALID)
@@ -304,7 +304,7 @@ async def test_an_upgrade_to_a_path_that_is_no_websocket_gets_the_plain_answer(p
 
 async def test_an_expired_ticket_is_refused(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/termproxy")
-    pve.control.advance(40)  # AccessControl.pm:555: under 40 seconds old
+    pve.control.advance(40)  # AccessControl.pm:553: under 40 seconds old
     assert await refused(pve, "/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"]) == (401, INVALID)
 
 
@@ -322,7 +322,7 @@ async def test_the_upgrade_needs_the_console_privilege(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/termproxy")
     pve.headers = {"Authorization": f"PVEAPIToken=root@pam!console={token['value']}"}
     assert await refused(pve, "/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"]) == (
-        403, {"data": None, "message": "Permission check failed (/nodes/pve1, Sys.Console)\n"})  # Nodes.pm:1464
+        403, {"data": None, "message": "Permission check failed (/nodes/pve1, Sys.Console)\n"})  # Nodes.pm:1465
 
 
 # --- RFB sessions ----------------------------------------------------------------------------------

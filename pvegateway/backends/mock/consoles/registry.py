@@ -1,7 +1,7 @@
 """The consoles a node has open: a port each, a worker task running while it lives, one connection.
 
 What PVE runs behind a vncproxy/termproxy/vncshell answer is a process listening on the port for one
-client, for a few seconds (qemu-server Qemu.pm:3104-3114, termproxy's listen_and_accept): it is gone
+client, for a few seconds (qemu-server src/PVE/API2/Qemu.pm:3110-3119, termproxy's listen_and_accept): it is gone
 when the client leaves, when its task is stopped, or when nobody came in time.
 """
 
@@ -17,7 +17,7 @@ from ...base import Channel, Session
 from ..tasks import Tasks
 
 VNC_PORTS = range(5900, 6000)  # pve-common Tools.pm:504-507 next_vnc_port
-CONNECT_TIMEOUT = 10.0  # seconds a console waits for its client (Qemu.pm:3027, termproxy main.rs)
+CONNECT_TIMEOUT = 10.0  # seconds a console waits for its client (Qemu.pm:3031, termproxy main.rs)
 
 Protocol = Literal["rfb", "term"]
 
@@ -54,7 +54,7 @@ class Consoles:
         for port in VNC_PORTS:
             if (node, port) not in self._open:
                 return port
-        raise PVEError(500, "unable to find free port (5900-5999)\n")  # Tools.pm:471
+        raise PVEError(500, "unable to find free port (5900-6000)\n")  # Tools.pm:494
 
     def open(self, console: Console, tasks: Tasks, task_type: str, ident: str) -> Console:
         """Listen on the console's port, with its worker task running until the console ends."""

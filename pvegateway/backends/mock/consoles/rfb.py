@@ -2,7 +2,7 @@
 console's password, then a black framebuffer, updated when the client asks for all of it.
 
 PVE's websocket consoles authenticate in the VNC protocol with the password the API answered with
-(qemu-server Qemu.pm:3017-3022, 3069-3070; vncterm gets it as PVE_VNC_TICKET); the ticket the
+(qemu-server src/PVE/API2/Qemu.pm:3025-3029, 3070; vncterm gets it as PVE_VNC_TICKET); the ticket the
 answer carries starts with that password, so a client may give the whole ticket: DES uses 8 bytes.
 """
 

@@ -132,8 +132,8 @@ def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
 
 
 def vnc_ticket(mock: Mock, call: Call) -> None:
-    """AccessControl.pm:368-395 (what termproxy asks): any failure is 401 'authentication failure'
-    (no enumeration)."""
+    """pve-access-control src/PVE/API2/AccessControl.pm:375-399 (what termproxy asks): any failure
+    is 401 'authentication failure' (no enumeration)."""
     privs = [p for p in re.split(r"[;,\s]+", str(call.params["privs"])) if p]  # pve-common Tools.pm split_list
     port = call.params.get("port")
     if not consoles.vncticket_passes(mock, str(call.params["authid"]), str(call.params["vncticket"]),

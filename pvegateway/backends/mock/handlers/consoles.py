@@ -1,10 +1,11 @@
 """Consoles: vncproxy/termproxy/vncshell open one on a port, vncwebsocket connects a browser to it,
 spiceproxy/spiceshell answer a remote-viewer configuration.
 
-Sources: qemu-server src/PVE/API2/Qemu.pm (vncproxy 2940-3150, termproxy 3155-3250, vncwebsocket
-3252-3305, spiceproxy 3307-3350), pve-container src/PVE/API2/LXC.pm (932-1290), pve-manager
-PVE/API2/Nodes.pm (vncshell 1213-1365, termproxy 1368-1457, vncwebsocket 1460-1506, spiceshell
-1509-1555) and PVE/API2Tools.pm run_spiceterm (165-235), pve-access-control AccessControl.pm.
+Sources (the methods' definitions start at): qemu-server src/PVE/API2/Qemu.pm (vncproxy 2939,
+termproxy 3154, vncwebsocket 3274, spiceproxy 3332), pve-container src/PVE/API2/LXC.pm (vncproxy 931,
+termproxy 1091, vncwebsocket 1203, spiceproxy 1252), pve-manager PVE/API2/Nodes.pm (vncshell 1212,
+termproxy 1367, vncwebsocket 1459, spiceshell 1508) and PVE/API2Tools.pm run_spiceterm (165-240),
+pve-access-control src/PVE/AccessControl.pm.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..runtime import Handler, Mock, user_of
 from ._guest_common import LXC, QEMU, Kind, guest_of, split_prop
 from ._params import flag
 
-SPICE_TIMEOUT = 40.0  # spiceterm's --timeout (API2Tools.pm:178)
+SPICE_TIMEOUT = 40.0  # spiceterm's --timeout (API2Tools.pm:179)
 SPICE_PORTS = 61000  # pve-common Tools.pm spice_port_range: where a VM's SPICE port is taken from
 _VNC_PASSWORD = range(ord("!"), ord("`") + 1)  # pve-common Ticket.pm:239-241 generate_vnc_password
 _QEMU_SIZE = (640, 480)
@@ -35,7 +36,7 @@ def _password() -> str:
 
 
 def vncticket_passes(mock: Mock, authid: str, ticket: str, path: str, privs: list[str], port: int | None) -> bool:
-    """pve-access-control API2/AccessControl.pm:368-386 (POST /access/vncticket, what termproxy asks):
+    """pve-access-control API2/AccessControl.pm:375-399 (POST /access/vncticket, what termproxy asks):
     the ticket is genuine for the user, path and port, and the user has ``privs`` on the path."""
     normpath = normalize_path(path)
     if not normpath or not privs or not mock.signer.verify_vnc_ticket(ticket, authid, normpath, port, mock.clock.now()):
@@ -56,7 +57,7 @@ def _open(mock: Mock, call: Call, protocol: Protocol, authpath: str, name: str, 
     ticket = mock.signer.vnc_ticket(user, authpath, port, mock.clock.now())
     secret = _password() if password else None
     if secret is not None:
-        ticket = f"{secret}:{ticket}"  # Qemu.pm:3019-3021: the password rides in front of the ticket
+        ticket = f"{secret}:{ticket}"  # Qemu.pm:3025-3029: the password rides in front of the ticket
     privilege = "Sys.Console" if authpath.startswith("/nodes/") else "VM.Console"
     console = Console(node, port, protocol, authpath, privilege, user, ticket, secret, name, size,
                       timeout_error=timeout_error, vmid=vmid)
@@ -81,7 +82,7 @@ def qemu_vncproxy(mock: Mock, call: Call) -> dict[str, Any]:
     serial = _serial(guest.config)
     websocket = flag(call.params.get("websocket"))
     password = flag(call.params.get("generate-password")) or serial is None or websocket
-    # Qemu.pm:3104-3109: the worker gives up when nobody connects in time; vncterm (a serial display) ends quietly
+    # Qemu.pm:3114-3118: the worker gives up when nobody connects in time; vncterm (a serial display) ends quietly
     return _open(mock, call, "rfb", f"/vms/{guest.vmid}", guest.name or f"VM {guest.vmid}", password=password,
                  cert=True, task_type="vncproxy", ident=str(guest.vmid), size=_QEMU_SIZE, vmid=guest.vmid,
                  timeout_error=None if serial is not None else "connection timed out\n")
@@ -110,7 +111,7 @@ def guest_termproxy(kind: Kind) -> Handler:
     def handler(mock: Mock, call: Call) -> dict[str, Any]:
         guest = guest_of(mock, call, kind)
         name = guest.name or f"VM {guest.vmid}" if kind is QEMU else _hostname(guest.config, guest.vmid)
-        # the worker is a 'vncproxy' task for both kinds (Qemu.pm:3243, LXC.pm:1192)
+        # the worker is a 'vncproxy' task for both kinds (Qemu.pm:3261, LXC.pm:1190)
         return _open(mock, call, "term", f"/vms/{guest.vmid}", name, password=False, cert=False,
                      task_type="vncproxy", ident=str(guest.vmid), timeout_error=_TERM_TIMEOUT)
     return handler
@@ -126,7 +127,7 @@ def _root_only(call: Call) -> None:
 def node_vncshell(mock: Mock, call: Call) -> dict[str, Any]:
     _root_only(call)
     node = call.path_params["node"]
-    # the worker's failure is only logged (Nodes.pm:1343-1350): its task ends OK either way
+    # the worker's failure is only logged (Nodes.pm:1326-1345): its task ends OK either way
     return _open(mock, call, "rfb", f"/nodes/{node}", node, password=flag(call.params.get("websocket")),
                  cert=True, task_type="vncshell", ident="", size=_size(call))
 
@@ -151,7 +152,7 @@ def _session(mock: Mock) -> Body:
 
 
 def vncwebsocket(kind: Kind | None) -> Handler:
-    """Qemu.pm:3252-3305, LXC.pm:1204-1250, Nodes.pm:1460-1506: the ticket is checked for the caller,
+    """Qemu.pm:3274-3330, LXC.pm:1203-1250, Nodes.pm:1459-1506: the ticket is checked for the caller,
     the path and the port; the upgrade then connects to whatever listens on the port."""
     def handler(mock: Mock, call: Call) -> Upgrade:
         node = call.path_params["node"]
@@ -162,13 +163,13 @@ def vncwebsocket(kind: Kind | None) -> Handler:
             # pve-common Ticket.pm:105-106
             raise PVEError(401, "permission denied - invalid PVEVNC ticket\n")
         if kind is QEMU:
-            guest_of(mock, call, QEMU)  # Qemu.pm:3301 loads the config after the ticket check
+            guest_of(mock, call, QEMU)  # Qemu.pm:3326 loads the config after the ticket check
         return Upgrade({"port": str(port)}, lambda: mock.consoles.connect(node, port, mock.tasks, _session(mock)))
     return handler
 
 
 def _remote_viewer(mock: Mock, call: Call, vmid: int, port: int, title: str) -> dict[str, Any]:
-    """AccessControl.pm:634-671 remote_viewer_config: what remote-viewer takes as it is."""
+    """AccessControl.pm:634-668 remote_viewer_config: what remote-viewer takes as it is."""
     node = call.path_params["node"]
     proxy = str(call.params.get("proxy") or node)  # default: the node's own name (`hostname -f`)
     if ":" in proxy:
@@ -184,7 +185,7 @@ def _remote_viewer(mock: Mock, call: Call, vmid: int, port: int, title: str) -> 
 def qemu_spiceproxy(mock: Mock, call: Call) -> dict[str, Any]:
     guest = guest_of(mock, call, QEMU)
     if guest.status != "running":
-        raise PVEError(500, f"VM {guest.vmid} not running\n")  # QemuServer/Monitor.pm:74-75, before QMP
+        raise PVEError(500, f"VM {guest.vmid} not running\n")  # QemuServer/Monitor.pm:80-81, before QMP
     head, opts = split_prop(str(guest.config.get("vga", "")))
     display = opts.get("type", head or "")
     if not display.startswith(("qxl", "virtio")):  # QemuServer.pm:3486: SPICE runs for qxl and virtio
@@ -204,7 +205,7 @@ def _spiceterm(mock: Mock, call: Call, vmid: int, title: str) -> dict[str, Any]:
 def lxc_spiceproxy(mock: Mock, call: Call) -> dict[str, Any]:
     guest = guest_of(mock, call, LXC)
     if guest.status != "running":
-        raise PVEError(500, f"CT {guest.vmid} not running\n")  # LXC.pm:1281
+        raise PVEError(500, f"CT {guest.vmid} not running\n")  # LXC.pm:1283
     return _spiceterm(mock, call, guest.vmid, f"CT {guest.vmid}")
 
 
