@@ -173,6 +173,13 @@ async def test_spice_answers_a_remote_viewer_configuration(pve: Client) -> None:
     assert "\n" not in config["ca"] and config["ca"].startswith("-----BEGIN CERTIFICATE-----\\n")
     assert config["host-subject"] == "OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1"
     assert (await pve.data("POST", "/nodes/pve1/qemu/100/spiceproxy", proxy="fd00::5"))["proxy"] == "http://[fd00::5]:3128"
+    # what the UI downloads for remote-viewer: one key a line, the CA's newlines escaped (AccessControl.pm:648-649)
+    async with pve.session.post("/api2/spiceconfig/nodes/pve1/qemu/100/spiceproxy", headers=pve.headers,
+                                data={}) as response:
+        assert response.content_type == "application/x-virt-viewer"
+        lines = (await response.text()).splitlines()
+    assert lines[0] == "[virt-viewer]" and "type=spice" in lines and "delete-this-file=1" in lines
+    assert any(line.startswith("ca=-----BEGIN CERTIFICATE-----\\n") for line in lines)
     ct = await pve.data("POST", "/nodes/pve1/lxc/200/spiceproxy")
     assert ct["title"] == "CT 200" and ct["proxy"] == "http://pve1:3128"
     shell = await pve.data("POST", "/nodes/pve1/spiceshell")
