@@ -90,8 +90,11 @@ async def run(scope: MutableMapping[str, Any], receive: Receive, send: Send, ses
     """
     offered: list[str] = list(scope.get("subprotocols") or ())
     chosen = _SUBPROTOCOL if _SUBPROTOCOL in offered else (offered[0] if offered else None)
-    await send({"type": "websocket.accept", "subprotocol": chosen})
     connection = _Connection(receive, send)
+    try:
+        await send({"type": "websocket.accept", "subprotocol": chosen})
+    except (ConnectionError, OSError):
+        connection.gone = True  # the session still runs, to its end at once: what it holds is released
     try:
         await session(connection)
     except (ConnectionError, OSError, asyncio.IncompleteReadError):

@@ -227,6 +227,27 @@ async def test_termproxy_session_authenticates_echoes_resizes_and_ends_its_task(
     assert (task["status"], task["exitstatus"]) == ("stopped", "OK")
 
 
+async def test_termproxy_input_is_streamed_and_junk_is_skipped(pve: Client) -> None:
+    answer = await pve.data("POST", "/nodes/pve1/termproxy")
+    ws = await pve.connect("/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"])
+    await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
+    assert await received(ws) == b"OK"
+    assert await received(ws) == PROMPT
+    # a frame announcing a megabyte: what came of it reaches the terminal now (termproxy main.rs)
+    await ws.send_bytes(b"0:1048576:abc")
+    assert await received(ws) == b"abc"
+    await ws.send_bytes(b"\x7f" * 3 + b"x")  # the rest of that frame's data
+    assert await shown(ws, b"x") == b"\b \b" * 3 + b"x"
+    rest = b"\x7f" + b"." * (1048576 - 7 - 11) + b"\x7f" * 10  # the frame's end; a tty line holds 4095 characters
+    for start in range(0, len(rest), 65536):
+        await ws.send_bytes(rest[start:start + 65536])
+    assert len(await shown(ws, b"\b \b" * 10)) == 3 + 4095 + 30
+    # a number that never ends is dropped, and what follows is read again
+    await ws.send_bytes(b"0:" + b"9" * 30 + b"0:5:hello")
+    assert await shown(ws, b"hello") == b"hello"
+    await ws.close()
+
+
 async def test_termproxy_refuses_a_ticket_line_that_is_not_its_own(pve: Client) -> None:
     first = await pve.data("POST", "/nodes/pve1/termproxy")
     second = await pve.data("POST", "/nodes/pve1/termproxy")

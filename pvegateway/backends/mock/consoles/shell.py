@@ -5,6 +5,7 @@ and for tests to see input, resizes and the end of a session."""
 from __future__ import annotations
 
 _BACKSPACE = (0x7F, 0x08)
+LINE_LIMIT = 4095  # a tty's line buffer (N_TTY_BUF_SIZE less the newline): more is dropped, not echoed
 
 
 class LineShell:
@@ -39,7 +40,7 @@ class LineShell:
             elif byte == 0x04 and not self.line:  # Ctrl-D on an empty line
                 out += b"logout\r\n"
                 self.ended = True
-            elif byte >= 0x20 or byte == 0x09:
+            elif (byte >= 0x20 or byte == 0x09) and len(self.line) < LINE_LIMIT:
                 self.line.append(byte)
                 out.append(byte)
         return bytes(out)

@@ -44,38 +44,59 @@ class _Refused(Exception):
     pass
 
 
-def _number(buffer: bytearray, start: int) -> tuple[int, int] | None:
-    """The decimal number at ``start`` up to its ':', and where the rest begins; None: incomplete."""
-    end = buffer.find(b":", start, start + NUMBER_LIMIT + 1)
-    if end < 0:
-        return None
-    text = bytes(buffer[start:end])
-    return (int(text), end + 1) if text.isdigit() else (-1, end + 1)
+def _numbers(buffer: bytearray, start: int, count: int) -> tuple[list[int], int] | None:
+    """``count`` decimal numbers from ``start``, each ended by ':', and where the rest begins; None
+    while they are incomplete. One that does not end within NUMBER_LIMIT bytes, or is no number, is
+    -1 (termproxy drops such bytes: main.rs remove_number)."""
+    values = []
+    for _ in range(count):
+        end = buffer.find(b":", start, start + NUMBER_LIMIT + 1)
+        if end < 0:
+            if len(buffer) - start <= NUMBER_LIMIT:
+                return None
+            values.append(-1)
+            start += NUMBER_LIMIT
+            continue
+        text = bytes(buffer[start:end])
+        values.append(int(text) if text.isdigit() else -1)
+        start = end + 1
+    return values, start
 
 
-def _frames(buffer: bytearray, shell: LineShell) -> bytes:
-    """Apply every complete frame at the buffer's start; what the terminal shows for them."""
-    out = bytearray()
-    while len(buffer) >= 2 or buffer[:1] == b"2":
-        kind = buffer[0]
-        if kind == ord("0"):
-            length = _number(buffer, 2)
-            if length is None or length[1] + max(length[0], 0) > len(buffer):
+class Input:
+    """termproxy's input framing (main.rs process_queue); typed data goes to the terminal as it
+    arrives, never buffered up to a frame's announced length."""
+
+    def __init__(self, shell: LineShell) -> None:
+        self.shell = shell
+        self.remaining = 0  # bytes of the current data frame still to come
+
+    def feed(self, buffer: bytearray) -> bytes:
+        """Consume what can be of ``buffer``; what the terminal shows for it."""
+        out = bytearray()
+        while buffer and not self.shell.ended:
+            if self.remaining:
+                data = bytes(buffer[:self.remaining])
+                del buffer[:len(data)]
+                self.remaining -= len(data)
+                out += self.shell.feed(data)
+                continue
+            if len(buffer) < 2:
                 break
-            size, start = length
-            out += shell.feed(bytes(buffer[start:start + max(size, 0)]))
-            del buffer[:start + max(size, 0)]
-        elif kind == ord("1"):
-            cols = _number(buffer, 2)
-            rows = _number(buffer, cols[1]) if cols is not None else None
-            if cols is None or rows is None:
-                break
-            if cols[0] > 0 and rows[0] > 0:
-                shell.resize(cols[0], rows[0])
-            del buffer[:rows[1]]
-        else:  # a ping, or anything else: one byte skipped
-            del buffer[:1]
-    return bytes(out)
+            kind = buffer[0]
+            if kind in (ord("0"), ord("1")):
+                parsed = _numbers(buffer, 2, 1 if kind == ord("0") else 2)
+                if parsed is None:
+                    break
+                values, end = parsed
+                del buffer[:end]
+                if kind == ord("0"):
+                    self.remaining = max(values[0], 0)
+                elif min(values) > 0:
+                    self.shell.resize(values[0], values[1])
+            else:  # a ping, or anything else: one byte skipped
+                del buffer[:1]
+        return bytes(out)
 
 
 async def serve(console: Console, channel: Channel, verify: Verify) -> str | None:
@@ -90,8 +111,9 @@ async def serve(console: Console, channel: Channel, verify: Verify) -> str | Non
     await channel.send(b"OK")
     shell = LineShell(console.name)
     await channel.send(shell.prompt)
+    typed = Input(shell)
     while not shell.ended:
-        shown = _frames(inbox.buffer, shell)
+        shown = typed.feed(inbox.buffer)
         if shown:
             await channel.send(shown)
         if not shell.ended:
