@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from pvegateway.testing import PVEMock, running_mock
 
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 15_000
 
 # what the UI does, in a few lines: login, cookie, termproxy, WebSocket, ticket line, typed input
@@ -52,16 +51,6 @@ CONSOLE = """async ([password]) => {
     socket.close();
     return {protocol, shown};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

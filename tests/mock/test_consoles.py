@@ -96,6 +96,17 @@ async def shown(ws: aiohttp.ClientWebSocketResponse, end: bytes) -> bytes:
     return out
 
 
+async def terminal(pve: Client, base: str = "/nodes/pve1",
+                   prompt: bytes = PROMPT) -> tuple[dict[str, Any], aiohttp.ClientWebSocketResponse]:
+    """A termproxy console of ``base`` (a node or a guest), connected and past its ticket line."""
+    answer = await pve.data("POST", f"{base}/termproxy")
+    ws = await pve.connect(f"{base}/vncwebsocket", answer["port"], answer["ticket"])
+    await ws.send_bytes(f"{answer['user']}:{answer['ticket']}\n".encode())
+    assert await received(ws) == b"OK"  # termproxy main.rs do_main
+    assert await received(ws) == prompt
+    return answer, ws
+
+
 async def closed(ws: aiohttp.ClientWebSocketResponse) -> bool:
     message = await ws.receive(timeout=TIMEOUT)
     return message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
@@ -201,12 +212,8 @@ async def test_spice_of_a_vm_without_it_or_stopped_fails_like_qemu_server(pve: C
 # --- termproxy sessions ----------------------------------------------------------------------------
 
 async def test_termproxy_session_authenticates_echoes_resizes_and_ends_its_task(pve: Client) -> None:
-    answer = await pve.data("POST", "/nodes/pve1/termproxy")
-    ws = await pve.connect("/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"])
+    answer, ws = await terminal(pve)
     assert ws.protocol == "binary"  # the subprotocol asked for (AnyEvent.pm:705-715)
-    await ws.send_bytes(f"{answer['user']}:{answer['ticket']}\n".encode())
-    assert await received(ws) == b"OK"  # termproxy main.rs do_main
-    assert await received(ws) == PROMPT
     await ws.send_bytes(b"0:5:hello")
     assert await received(ws) == b"hello"
     await ws.send_bytes(b"0:1:\r")
@@ -228,11 +235,7 @@ async def test_termproxy_session_authenticates_echoes_resizes_and_ends_its_task(
 
 
 async def test_termproxy_input_is_streamed_and_junk_is_skipped(pve: Client) -> None:
-    answer = await pve.data("POST", "/nodes/pve1/termproxy")
-    ws = await pve.connect("/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"])
-    await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
-    assert await received(ws) == b"OK"
-    assert await received(ws) == PROMPT
+    _, ws = await terminal(pve)
     # a frame announcing a megabyte: what came of it reaches the terminal now (termproxy main.rs)
     await ws.send_bytes(b"0:1048576:abc")
     assert await received(ws) == b"abc"
@@ -260,22 +263,14 @@ async def test_termproxy_refuses_a_ticket_line_that_is_not_its_own(pve: Client) 
 
 
 async def test_a_message_over_pveproxys_frame_limit_ends_the_session(pve: Client) -> None:
-    answer = await pve.data("POST", "/nodes/pve1/termproxy")
-    ws = await pve.connect("/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"])
-    await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
-    assert await received(ws) == b"OK"
-    assert await received(ws) == PROMPT
+    _, ws = await terminal(pve)
     big = 128 * 1024  # AnyEvent.pm:543, 651-653: 'received too large websocket frame', and the end
     await ws.send_bytes(f"0:{big}:".encode() + b"x" * big)
     assert await closed(ws)
 
 
 async def test_stopping_a_console_task_ends_its_session(pve: Client) -> None:
-    answer = await pve.data("POST", "/nodes/pve1/lxc/200/termproxy")
-    ws = await pve.connect("/nodes/pve1/lxc/200/vncwebsocket", answer["port"], answer["ticket"])
-    await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
-    assert await received(ws) == b"OK"
-    assert await received(ws) == b"root@proxy01:~# "
+    answer, ws = await terminal(pve, "/nodes/pve1/lxc/200", b"root@proxy01:~# ")
     await pve.data("DELETE", f"/nodes/pve1/tasks/{answer['upid']}")
     assert await closed(ws)
     assert (await pve.task(answer["upid"]))["status"] == "stopped"
