@@ -142,8 +142,9 @@ async def test_the_other_consoles_answer_their_own_shapes_and_task_types(pve: Cl
     assert "password" in shell and ":vncshell::root@pam:" in shell["upid"]  # Nodes.pm:1349
     node_term = await pve.data("POST", "/nodes/pve1/termproxy")
     assert set(node_term) == {"user", "ticket", "port", "upid"} and ":vncshell::" in node_term["upid"]  # Nodes.pm:1446
-    ports = [term["port"], lxc["port"], lxc_term["port"], shell["port"], node_term["port"]]
-    assert ports == [5900, 5901, 5902, 5903, 5904]
+    other = await pve.data("POST", "/nodes/pve2/termproxy")  # opened on the node asked, through SSH
+    ports = [term["port"], lxc["port"], lxc_term["port"], shell["port"], node_term["port"], other["port"]]
+    assert ports == [5900, 5901, 5902, 5903, 5904, 5905]
     for answer in (term, lxc, lxc_term, shell, node_term):
         assert (await pve.task(answer["upid"]))["status"] == "running"
 

@@ -46,19 +46,23 @@ Body = Callable[[Console, Channel], Awaitable[str | None]]
 
 
 class Consoles:
-    def __init__(self) -> None:
-        self._open: dict[tuple[str, int], Console] = {}
+    """The consoles by port. One host listens for the whole cluster: PVE opens a console of another
+    node on the node that was asked (through SSH, Qemu.pm:3011-3016) and pveproxy connects a
+    vncwebsocket to that port on localhost (AnyEvent.pm:545-547); the mock is that one host."""
 
-    def free_port(self, node: str) -> int:
+    def __init__(self) -> None:
+        self._open: dict[int, Console] = {}
+
+    def free_port(self) -> int:
         """The lowest console port nothing listens on (Tools.pm next_unused_port)."""
         for port in VNC_PORTS:
-            if (node, port) not in self._open:
+            if port not in self._open:
                 return port
         raise PVEError(500, "unable to find free port (5900-6000)\n")  # Tools.pm:494
 
     def open(self, console: Console, tasks: Tasks, task_type: str, ident: str) -> Console:
         """Listen on the console's port, with its worker task running until the console ends."""
-        self._open[(console.node, console.port)] = console
+        self._open[console.port] = console
 
         def expire() -> None:
             if not console.connected:
@@ -72,13 +76,13 @@ class Consoles:
 
     def _close(self, console: Console) -> None:
         console.closed.set()
-        if self._open.get((console.node, console.port)) is console:
-            del self._open[(console.node, console.port)]
+        if self._open.get(console.port) is console:
+            del self._open[console.port]
 
-    def connect(self, node: str, port: int, tasks: Tasks, body: Body) -> Session | None:
+    def connect(self, port: int, tasks: Tasks, body: Body) -> Session | None:
         """The session of the console listening on ``port``, which then listens no more; None when
         nothing listens there (nobody opened it, it already has its client, or it ended)."""
-        console = self._open.get((node, port))
+        console = self._open.get(port)
         task = tasks.find(console.upid) if console is not None else None
         if console is None or console.connected or task is None or task.status != "running":
             return None

@@ -53,7 +53,7 @@ def _open(mock: Mock, call: Call, protocol: Protocol, authpath: str, name: str, 
     """A console listening on the node's next free port, its worker task running; PVE's answer."""
     node = mock.node(call.path_params["node"]).name
     user = user_of(call)
-    port = mock.consoles.free_port(node)
+    port = mock.consoles.free_port()
     ticket = mock.signer.vnc_ticket(user, authpath, port, mock.clock.now())
     secret = _password() if password else None
     if secret is not None:
@@ -164,7 +164,7 @@ def vncwebsocket(kind: Kind | None) -> Handler:
             raise PVEError(401, "permission denied - invalid PVEVNC ticket\n")
         if kind is QEMU:
             guest_of(mock, call, QEMU)  # Qemu.pm:3326 loads the config after the ticket check
-        return Upgrade({"port": str(port)}, lambda: mock.consoles.connect(node, port, mock.tasks, _session(mock)))
+        return Upgrade({"port": str(port)}, lambda: mock.consoles.connect(port, mock.tasks, _session(mock)))
     return handler
 
 
