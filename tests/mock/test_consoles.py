@@ -445,3 +445,18 @@ async def test_a_host_app_that_takes_the_routes_serves_the_consoles_websocket() 
             await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
             assert await received(ws) == b"OK"
             await ws.close()
+
+
+async def test_vnc_session_without_a_password_offers_no_security_type(pve: Client) -> None:
+    # without websocket=1, vncterm wants TLS and the ticket instead of a password (LXC.pm:1025-1029,
+    # 1059-1064), which the mock does not offer: the handshake fails with a reason (RFC 6143 7.1.2)
+    answer = await pve.data("POST", "/nodes/pve1/lxc/200/vncproxy")
+    assert "password" not in answer
+    ws = await pve.connect("/nodes/pve1/lxc/200/vncwebsocket", answer["port"], answer["ticket"])
+    rfb = RFBClient(ws)
+    assert await rfb.read(12) == b"RFB 003.008\n"
+    await ws.send_bytes(b"RFB 003.008\n")
+    assert await rfb.read(1) == b"\0"
+    length = struct.unpack(">I", await rfb.read(4))[0]
+    assert b"websocket=1" in await rfb.read(length)
+    assert await closed(ws)
