@@ -37,16 +37,16 @@ def mock() -> Iterator[PVEMock]:
 
 
 @dataclass
-class Client:
-    """root@pam (or another login) on the mock, over aiohttp."""
+class Session:
+    """A login on a server of the gateway (the API under ``prefix``), over aiohttp."""
 
     session: aiohttp.ClientSession
     headers: dict[str, str]
-    control: Control
+    prefix: str = ""
 
     async def call(self, method: str, path: str, /, **params: Any) -> tuple[int, Any]:
         kwargs: dict[str, Any] = {"params": params} if method in ("GET", "DELETE") else {"data": params}
-        async with self.session.request(method, API + path, headers=self.headers, **kwargs) as response:
+        async with self.session.request(method, self.prefix + API + path, headers=self.headers, **kwargs) as response:
             body = await response.json(content_type=None) if response.content_length != 0 else None
             return response.status, body
 
@@ -56,7 +56,7 @@ class Client:
         return body["data"]
 
     async def connect(self, path: str, port: int, ticket: str) -> aiohttp.ClientWebSocketResponse:
-        return await self.session.ws_connect(API + path, params={"port": str(port), "vncticket": ticket},
+        return await self.session.ws_connect(self.prefix + API + path, params={"port": str(port), "vncticket": ticket},
                                              headers=self.headers, protocols=("binary",),
                                              timeout=aiohttp.ClientWSTimeout(ws_close=TIMEOUT))
 
@@ -65,17 +65,31 @@ class Client:
         return status
 
 
-def credentials(login: dict[str, str]) -> dict[str, str]:
-    """The headers of a login's answer: its ticket as cookie, its CSRF token for writes."""
-    return {"Cookie": f"PVEAuthCookie={login['ticket']}", "CSRFPreventionToken": login["CSRFPreventionToken"]}
+async def log_in(session: aiohttp.ClientSession, password: str = "pvegateway", prefix: str = "") -> Session:
+    """root@pam's ticket as cookie, and its CSRF token for writes."""
+    async with session.post(prefix + API + "/access/ticket", data={"username": "root@pam", "password": password}) as r:
+        login = (await r.json())["data"]
+    headers = {"Cookie": f"PVEAuthCookie={login['ticket']}", "CSRFPreventionToken": login["CSRFPreventionToken"]}
+    return Session(session, headers, prefix)
+
+
+@dataclass
+class Client(Session):
+    """A login on the mock, with the mock's control handle (its clock)."""
+
+    control: Control | None = None
+
+    @property
+    def mock(self) -> Control:
+        assert self.control is not None
+        return self.control
 
 
 @pytest.fixture
 async def pve(mock: PVEMock) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession(mock.url) as session:
-        async with session.post(API + "/access/ticket", data={"username": "root@pam", "password": mock.password}) as r:
-            login = (await r.json())["data"]
-        yield Client(session, credentials(login), mock.control)
+        login = await log_in(session, mock.password)
+        yield Client(login.session, login.headers, control=mock.control)
 
 
 async def received(ws: aiohttp.ClientWebSocketResponse) -> bytes:
@@ -96,7 +110,7 @@ async def shown(ws: aiohttp.ClientWebSocketResponse, end: bytes) -> bytes:
     return out
 
 
-async def terminal(pve: Client, base: str = "/nodes/pve1",
+async def terminal(pve: Session, base: str = "/nodes/pve1",
                    prompt: bytes = PROMPT) -> tuple[dict[str, Any], aiohttp.ClientWebSocketResponse]:
     """A termproxy console of ``base`` (a node or a guest), connected and past its ticket line."""
     answer = await pve.data("POST", f"{base}/termproxy")
@@ -163,7 +177,7 @@ async def test_a_console_nobody_connects_to_ends_its_task_like_pve(pve: Client) 
     vnc = await pve.data("POST", "/nodes/pve1/qemu/100/vncproxy", websocket=1)
     term = await pve.data("POST", "/nodes/pve1/termproxy")
     shell = await pve.data("POST", "/nodes/pve1/vncshell", websocket=1)
-    pve.control.advance(11)  # the worker waits 10 s for its client (Qemu.pm:3114-3118, termproxy main.rs)
+    pve.mock.advance(11)  # the worker waits 10 s for its client (Qemu.pm:3114-3118, termproxy main.rs)
     assert (await pve.task(vnc["upid"]))["exitstatus"] == "connection timed out"
     assert (await pve.task(term["upid"]))["exitstatus"] == "failed waiting for client: timed out"
     assert (await pve.task(shell["upid"]))["exitstatus"] == "OK"  # Nodes.pm:1326-1345 only logs vncterm's end
@@ -174,7 +188,7 @@ async def test_a_console_nobody_connects_to_ends_its_task_like_pve(pve: Client) 
 
 
 async def test_spice_answers_a_remote_viewer_configuration(pve: Client) -> None:
-    pve.control.call(lambda backend: backend.mock.cluster.guests[100].config.update(vga="qxl"))
+    pve.mock.call(lambda backend: backend.mock.cluster.guests[100].config.update(vga="qxl"))
     config = await pve.data("POST", "/nodes/pve1/qemu/100/spiceproxy", proxy="10.0.0.5")
     # AccessControl.pm:652-665 remote_viewer_config
     assert set(config) == {"secure-attention", "toggle-fullscreen", "release-cursor", "type", "title", "host",
@@ -328,7 +342,7 @@ async def test_an_upgrade_to_a_path_that_is_no_websocket_gets_the_plain_answer(p
 
 async def test_an_expired_ticket_is_refused(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/termproxy")
-    pve.control.advance(40)  # AccessControl.pm:553: under 40 seconds old
+    pve.mock.advance(40)  # AccessControl.pm:553: under 40 seconds old
     assert await refused(pve, "/nodes/pve1/vncwebsocket", answer["port"], answer["ticket"]) == (401, INVALID)
 
 
@@ -434,16 +448,7 @@ async def test_a_host_app_that_takes_the_routes_serves_the_consoles_websocket() 
     host = Starlette(routes=[Mount("/pve", routes=gateway.routes)], lifespan=gateway.lifespan)
     with live_server(host) as url:
         async with aiohttp.ClientSession(url) as session:
-            async with session.post("/pve" + API + "/access/ticket",
-                                    data={"username": "root@pam", "password": "pvegateway"}) as response:
-                login = (await response.json())["data"]
-            headers = credentials(login)
-            async with session.post("/pve" + API + "/nodes/pve1/termproxy", headers=headers, data={}) as response:
-                answer = (await response.json())["data"]
-            ws = await session.ws_connect("/pve" + API + "/nodes/pve1/vncwebsocket", headers=headers,
-                                          params={"port": str(answer["port"]), "vncticket": answer["ticket"]})
-            await ws.send_bytes(f"root@pam:{answer['ticket']}\n".encode())
-            assert await received(ws) == b"OK"
+            _, ws = await terminal(await log_in(session, prefix="/pve"))
             await ws.close()
 
 
