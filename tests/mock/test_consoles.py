@@ -291,6 +291,13 @@ async def test_stopping_a_console_task_ends_its_session(pve: Client) -> None:
     assert (await pve.task(answer["upid"]))["status"] == "stopped"
 
 
+async def test_finishing_every_task_ends_the_console_sessions_too(pve: Client) -> None:
+    answer, ws = await terminal(pve)
+    pve.mock.finish_tasks()
+    assert await closed(ws)
+    assert (await pve.task(answer["upid"]))["status"] == "stopped"
+
+
 async def test_vncticket_endpoint_checks_a_console_ticket(pve: Client) -> None:
     answer = await pve.data("POST", "/nodes/pve1/termproxy")
     check = {"authid": "root@pam", "vncticket": answer["ticket"], "path": "/nodes/pve1", "privs": "Sys.Console",

@@ -64,13 +64,12 @@ class Consoles:
         """Listen on the console's port, with its worker task running until the console ends."""
         self._open[console.port] = console
 
-        def expire() -> None:
-            if not console.connected:
-                self._close(console)
-                if console.timeout_error is not None:
-                    raise PVEError(500, console.timeout_error)
+        def end() -> None:  # the task stops: nobody came in time, or it is made to (finish_tasks)
+            self._close(console)
+            if not console.connected and console.timeout_error is not None:
+                raise PVEError(500, console.timeout_error)
 
-        console.upid = tasks.start(console.node, task_type, ident, console.user, finish=expire,
+        console.upid = tasks.start(console.node, task_type, ident, console.user, finish=end,
                                    cancel=lambda: self._close(console), hold=CONNECT_TIMEOUT)
         return console
 
