@@ -99,6 +99,12 @@ class Gateway(Starlette):
                     scope.setdefault("router", self.router)
                     await self.api.handle(scope, path, receive, send)
                     return
+            elif scope["type"] == "websocket":  # a console's .../vncwebsocket
+                path = relative_path(scope)
+                if path.startswith("/api2"):
+                    scope.setdefault("router", self.router)
+                    await self.api.handle_websocket(scope, path, receive, send)
+                    return
             await site(scope, receive, send)
 
         app: ASGIApp = entry

@@ -7,11 +7,17 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from functools import cache
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from pvegateway.app import Gateway, create_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, which Playwright drives (tests/test_*_browser.py)
 
 
 @cache
@@ -22,6 +28,19 @@ def gateway(version: str) -> Gateway:
 @pytest.fixture
 def app92() -> Gateway:
     return gateway("9.2")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the module (~0.5 s to start); each test gets its own page."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"

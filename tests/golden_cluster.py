@@ -44,6 +44,7 @@ _VM120 = {
     "scsi5": "local-zfs:vm-120-disk-5,size=1G", "ide2": "local-zfs:vm-120-cloudinit,media=cdrom",
     "net0": "virtio=BC:24:11:00:01:20,bridge=vmbr0", "net1": "virtio=BC:24:11:00:01:21,bridge=vmbr0",
     "serial0": "socket", "serial1": "socket", "agent": "1", "boot": "order=scsi0",
+    "vga": "qxl",  # a SPICE display: the corpus's spiceproxy cases were answered
     **{f"unused{i}": f"local-zfs:vm-120-disk-{10 + i}" for i in range(5)},
     "smbios1": "uuid=7d2f1c4e-0000-4000-8000-000000000120", "vmgenid": "00000000-0000-4000-8000-000000000120",
 }

@@ -20,28 +20,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from pvegateway.testing import PVEMock
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "docs-ui.png"
 UPDATE_ENV = "PVEGATEWAY_UPDATE_SCREENSHOT"
 TAGS = ["access", "cluster", "nodes", "pools", "root", "storage", "version"]
 TIMEOUT_MS = 15_000
 # ReDoc renders all 675 operations before it shows anything: ~11 s on a 2-core machine.
 REDOC_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the module (~0.5 s to start); each test gets its own page."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class RecordedPage:

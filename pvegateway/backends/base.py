@@ -89,6 +89,32 @@ class Streamed:
     upstream_seconds: float | None = None  # a proxy's: from sending the request to the answer's headers
 
 
+class Channel(Protocol):
+    """A WebSocket connection as a session behind it sees it: a stream of binary messages."""
+
+    async def receive(self) -> bytes | None:
+        """The next message's payload (a text message's as UTF-8); None once the client has gone."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """One binary message, as pveproxy frames what the console sends (AnyEvent.pm websocket_proxy)."""
+        ...
+
+
+Session = Callable[[Channel], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """An answer to a GET that a WebSocket may upgrade (PVE's ``.../vncwebsocket``, whose handler only
+    checks the ticket: AnyEvent.pm handle_api2_request upgrades after it answered 200). Without an
+    upgrade the client gets ``data``; with one, ``connect`` is asked for the session behind the port
+    (None: nothing listens there, and the connection is dropped, as pveproxy's connect fails)."""
+
+    data: Any
+    connect: Callable[[], Session | None]
+
+
 class Backend(Protocol):
     name: str  # what ``create_app`` knows it by (mock, proxy, generic), for logs and metrics
 
@@ -104,7 +130,7 @@ class Backend(Protocol):
         """Raise PVEError (403) when ``identity`` may not call ``operation`` (on raw parameters, like PVE)."""
         ...
 
-    async def handle(self, call: Call) -> Result | Streamed:
+    async def handle(self, call: Call) -> Result | Streamed | Upgrade:
         """Answer ``call``, or raise PVEError with PVE's status and message."""
         ...
 

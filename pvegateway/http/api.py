@@ -16,9 +16,9 @@ from email.utils import formatdate
 from typing import Any, Protocol
 
 from ..apidoc.operation import Operation
-from ..backends.base import Backend, Call, Identity, Incoming, Streamed
+from ..backends.base import Backend, Call, Identity, Incoming, Result, Streamed, Upgrade
 from ..errors import ClientGone, PVEError
-from . import envelope
+from . import envelope, websocket
 from .dispatch import Router
 from .multipart import read_fields
 from .params import gather, media_type, merge_path
@@ -178,6 +178,9 @@ class ApiApp:
         self._routes = {route.name: route for route in self.routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.handle_websocket(scope, relative_path(scope), receive, send)
+            return
         await self.handle(scope, relative_path(scope), receive, send)
 
     async def handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
@@ -231,7 +234,9 @@ class ApiApp:
                     scope[UPSTREAM_KEY] = answer.upstream_seconds
                 await self._stream(answer, scope, receive, send)
                 return
-            rendered = answer
+            # an Upgrade to a plain GET (no WebSocket handshake): its answer without the upgrade
+            rendered = envelope.success(fmt, answer.data) if isinstance(answer, Upgrade) else \
+                envelope.success(fmt, answer.data, answer.total, answer.changes)
         except ClientGone:
             return  # nothing ran for it (or its answer was under way), and nobody is left to answer
         except PVEError as err:
@@ -242,6 +247,59 @@ class ApiApp:
             error = PVEError(500, "internal error - see the gateway's log\n")
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", error)
         await self._respond(rendered, send, body_state if body_state.pending(scope) else None)
+
+    async def handle_websocket(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake to ``path`` (``/api2/...``): answered as the GET it is, and upgraded
+        when the backend's answer is an :class:`Upgrade` (as pveproxy does: the handler runs first,
+        AnyEvent.pm:982-1032). Any other answer is sent as the HTTP answer refusing the upgrade."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        started = time.perf_counter()
+        status = await self._websocket(scope, path, receive, send)
+        if self.observer is not None:
+            route = scope.get("route")
+            client = scope.get("client")
+            self.observer.record(Exchange(
+                "GET", route.operation.path if isinstance(route, OperationRoute) else None, status,
+                time.perf_counter() - started, None, client[0] if client else None,
+            ))
+
+    async def _websocket(self, scope: Scope, path: str, receive: Receive, send: Send) -> int:
+        """Upgrade, drop or refuse the handshake; the status it got (101: upgraded, when it ended)."""
+        fmt = "json"
+        try:
+            match = _API_PATH.match(path)
+            if match is None:
+                raise PVEError(501, "no such uri", plain=True)
+            fmt, rel = match.group(1), match.group(2) or "/"
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            peer = scope.get("client")
+            identity = await self.backend.authenticate(Incoming("GET", rel, headers, peer[0] if peer else None))
+            if fmt not in envelope.FORMATS:
+                raise PVEError(501, f"no formatter for uri {rel}, {fmt}", plain=True)
+            answer = await self._dispatch(fmt, "GET", rel, scope, headers, b"", receive, identity)
+            session = answer.connect() if isinstance(answer, Upgrade) else None
+            if session is not None:
+                await websocket.run(scope, receive, send, session)
+                return 101
+            if isinstance(answer, Upgrade | Streamed):  # nothing listens; or a proxy's: upgrades are not passed on
+                if isinstance(answer, Streamed) and answer.close is not None:
+                    await answer.close()
+                await websocket.drop(scope, send)
+                return 403
+            rendered = envelope.success(fmt, answer.data, answer.total, answer.changes)
+        except ClientGone:
+            return 0  # as an HTTP request whose client left before its answer
+        except PVEError as err:
+            rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", err)
+        except Exception:
+            log.exception("unhandled error on the WebSocket %s", path)
+            rendered = envelope.failure("json", PVEError(500, "internal error - see the gateway's log\n"))
+        if websocket.can_deny(scope):
+            await self._respond(rendered, websocket.denial(send, REASON_HEADER))
+        else:
+            await websocket.drop(scope, send)
+        return rendered.status
 
     async def _read_body(self, method: str, headers: dict[str, str], receive: Receive) -> bytes | None:
         """The whole body (at most 512 KiB), or None for a multipart upload, which is read as a
@@ -283,7 +341,7 @@ class ApiApp:
     async def _dispatch(
         self, fmt: str, method: str, rel: str, scope: Scope, headers: dict[str, str], body: bytes | None,
         receive: Receive, identity: Identity | None,
-    ) -> envelope.Rendered | Streamed:
+    ) -> Result | Streamed | Upgrade:
         match = self.router.match(method, rel)
         op = match.operation
         if op is None:
@@ -319,9 +377,7 @@ class ApiApp:
         finally:
             if upload is not None:
                 await _drain(upload.rest)
-        if isinstance(result, Streamed):
-            return result
-        return envelope.success(fmt, result.data, result.total, result.changes)
+        return result
 
     async def _stream(self, answer: Streamed, scope: Scope, receive: Receive, send: Send) -> None:
         """Send a passed-through answer: its end-to-end headers, then its body as it arrives. A failure

@@ -43,7 +43,7 @@ def lookup(tree: Router, scope: Scope) -> tuple[Mapping[str, Operation], dict[st
     if cached is not None and cached[0] == path:
         found: tuple[Mapping[str, Operation], dict[str, str]] | None = cached[1]
         return found
-    api = _API_PATH.match(path) if scope.get("type") == "http" else None
+    api = _API_PATH.match(path) if scope.get("type") in ("http", "websocket") else None
     found = tree.lookup(api.group(1) or "/") if api is not None else None
     scope[_LOOKUP_KEY] = (path, found)
     return found
@@ -69,7 +69,8 @@ class OperationRoute(BaseRoute):
         if methods.get(self.operation.method) is not self.operation:
             return Match.NONE, {}
         child = {"endpoint": self.endpoint, "path_params": params}
-        return (Match.FULL if scope["method"] == self.operation.method else Match.PARTIAL), child
+        method = scope.get("method", "GET")  # a WebSocket handshake is a GET (a console's vncwebsocket)
+        return (Match.FULL if method == self.operation.method else Match.PARTIAL), child
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         wanted = set(self.operation.path_params)

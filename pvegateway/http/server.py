@@ -17,6 +17,9 @@ from ._uvicorn import HEAD_TIMEOUT, SHUTDOWN_TIMEOUT, STARTUP_FAILURE, GracefulS
 
 __all__ = ["run_hypercorn", "run_uvicorn", "tune_gc", "uvicorn_config"]
 
+WS_MAX_SIZE = 128 * 1024
+"""pveproxy ends a console's WebSocket on a larger frame (pve-http-server AnyEvent.pm:543, 651-653)."""
+
 
 def uvicorn_config(
     app: Any, host: str = "127.0.0.1", port: int = 8006, cert: str | None = None, key: str | None = None,
@@ -30,6 +33,7 @@ def uvicorn_config(
         app, host=host, port=port, http=protocol, ssl_certfile=cert, ssl_keyfile=key,
         log_level=log_level, lifespan="on", server_header=False, date_header=True,
         proxy_headers=False,  # X-Forwarded-* from clients are not trusted (nor needed)
+        ws_max_size=WS_MAX_SIZE,
         **options,
     )
 
@@ -60,6 +64,7 @@ def run_hypercorn(app: Any, sock: socket.socket, cert: str | None, key: str | No
     # a silent TLS client is dropped after HEAD_TIMEOUT, not hypercorn's 60 s; once its handshake is
     # done, hypercorn's own idle timeout (5 s) runs: up to twice HEAD_TIMEOUT in all (uvicorn: once)
     config.ssl_handshake_timeout = HEAD_TIMEOUT
+    config.websocket_max_message_size = WS_MAX_SIZE
     asyncio.run(serve(app, config, shutdown_trigger=lambda: _stop_requested(orphan_of)))
 
 

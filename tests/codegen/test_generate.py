@@ -19,7 +19,7 @@ from starlette.routing import Route
 from pvegateway.apidoc.served import APIDOC_JS_PATH
 from pvegateway.apidoc.sources import resolve, schema_bytes
 from pvegateway.app import Gateway, create_app
-from pvegateway.backends.base import Call, Result, Streamed
+from pvegateway.backends.base import Call, Result, Streamed, Upgrade
 from pvegateway.backends.mock.backend import MockBackend, MockOptions
 from pvegateway.codegen import CodegenOptions, sources
 from pvegateway.testing import PVEMock, _schema, running_mock
@@ -47,7 +47,7 @@ class HoldingMock(MockBackend):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    async def handle(self, call: Call) -> Result | Streamed:
+    async def handle(self, call: Call) -> Result | Streamed | Upgrade:
         if call.operation.path == ONLY_IN_92:
             self.entered.set()
             await asyncio.to_thread(self.release.wait, 30)

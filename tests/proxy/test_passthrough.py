@@ -192,3 +192,19 @@ def test_upstream_target_escapes_what_a_path_must_not_carry() -> None:
     assert upstream_target("json", "/nodes/pve1/qemu", "") == "/api2/json/nodes/pve1/qemu"
     assert upstream_target("extjs", "/version", "_dc=1") == "/api2/extjs/version?_dc=1"
     assert upstream_target("json", "/a b/c?d#e/+/..", "") == "/api2/json/a%20b/c%3Fd%23e/%2B/%2E%2E"
+
+
+async def test_a_console_websocket_is_refused_not_passed_through(client: Client, node: Node, proxy: str) -> None:
+    """The proxy does not pass WebSocket upgrades on to the node: a console's vncwebsocket through it
+    is refused at once (403), while the node itself upgrades the same request."""
+    auth = await client.login(node.url, "root@pam", node.password)
+    answer = await client.call("POST", node.url + "/api2/json/nodes/pve1/termproxy", headers=auth, data={})
+    console = answer.json()["data"]
+    assert isinstance(console, dict)
+    path = "/api2/json/nodes/pve1/vncwebsocket"
+    params = {"port": str(console["port"]), "vncticket": console["ticket"]}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.session.ws_connect(proxy + path, params=params, headers=auth, protocols=("binary",))
+    assert refused.value.status == 403
+    ws = await client.session.ws_connect(node.url + path, params=params, headers=auth, protocols=("binary",))
+    await ws.close()

@@ -16,7 +16,7 @@ from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
 from ...ratelimit.login import LoginThrottle, login_userid
 from ...secrets import BearerKeys, require_strong_keys
-from ..base import Call, Identity, Incoming, Result, Streamed
+from ..base import Call, Identity, Incoming, Result, Streamed, Upgrade
 from . import control, snapshot
 from .auth import Authenticator
 from .clock import Clock
@@ -138,7 +138,7 @@ class MockBackend:
             return Result(guard.shown(context, result.data), result.total, result.changes)
         return result
 
-    async def handle(self, call: Call) -> Result | Streamed:
+    async def handle(self, call: Call) -> Result | Streamed | Upgrade:
         key = (call.operation.method, call.operation.path)
         handler = self.routes.get(key)
         self.mock.tasks.settle()  # delayed tasks end on time, whether or not anyone reads their status
@@ -151,4 +151,4 @@ class MockBackend:
             answer = handler(self.mock, call)
         if inspect.isawaitable(answer):  # an upload's handler reads the body as it arrives
             answer = await answer
-        return answer if isinstance(answer, Result | Streamed) else Result(answer)
+        return answer if isinstance(answer, Result | Streamed | Upgrade) else Result(answer)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import PVEError
 from ..base import Call, Identity
 from .clock import Clock
+from .consoles.registry import Consoles
 from .perms import Permissions
 from .state import Cluster, Guest, Node
 from .tasks import Tasks
@@ -21,6 +22,7 @@ class Mock:
     clock: Clock
     signer: Signer
     tasks: Tasks
+    consoles: Consoles = field(default_factory=Consoles)  # open vncproxy/termproxy/vncshell ports
 
     @property
     def permissions(self) -> Permissions:

@@ -182,6 +182,7 @@ class Task:
     outcome: str = "OK"
     finish: Any = None  # a callable applied when the task stops (e.g. the guest starts)
     cancel: Any = None  # a callable undoing the call's early effects if the task is stopped first
+    held: bool = False  # a console's worker: the progression never stops it, its session does
 
 
 @dataclass

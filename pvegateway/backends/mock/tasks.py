@@ -56,6 +56,7 @@ class Tasks:
         log: list[str] | None = None,
         error: str | None = None,
         cancel: Callable[[], None] | None = None,
+        hold: float | None = None,
     ) -> str:
         """Start a task; ``finish`` applies its effect when it stops (at once in immediate mode).
 
@@ -70,6 +71,12 @@ class Tasks:
         task = Task(upid=upid, node=node, pid=pid, pstart=pid * 100, starttime=now, type=kind, id=ident,
                     user=user, log=list(log or []), finish=finish, outcome=error or "OK", cancel=cancel)
         mode = self.progression
+        if hold is not None:
+            task.held = True
+            task.done_at = self._clock.monotonic() + hold
+            heapq.heappush(self._timed, (task.done_at, pid, task))
+            cluster.add_task(task)
+            return upid
         if mode.mode == "polls":
             task.polls_left = int(mode.value)
         elif mode.mode == "delay":
@@ -112,11 +119,21 @@ class Tasks:
             return
         now = self._clock.monotonic()
         while timed and timed[0][0] <= now:
-            self.stop(heapq.heappop(timed)[2])
+            done_at, _, task = heapq.heappop(timed)
+            if task.done_at == done_at:  # else its deadline was lifted (``release``)
+                self.stop(task)
+
+    def find(self, upid: str) -> Task | None:
+        return self._cluster().find_task(upid)
+
+    @staticmethod
+    def release(task: Task) -> None:
+        """Lift a held task's deadline: it runs until stopped."""
+        task.done_at = None
 
     def poll(self, task: Task) -> Task:
         """A status read: counts towards ``polls:N`` and checks ``delay:S``."""
-        if task.status == "running":
+        if task.status == "running" and not task.held:
             if self.progression.mode == "polls" or task.polls_left > 0:
                 task.polls_left -= 1
                 if task.polls_left <= 0:

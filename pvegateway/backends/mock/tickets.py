@@ -20,6 +20,11 @@ MIN_AGE = -300  # clock skew grace
 MAX_AGE = 7200  # two hours
 _TICKET = re.compile(r"^PVE:([^:\s]+):([0-9A-F]{8})::([A-Za-z0-9+/=_-]+)$")
 _CSRF = re.compile(r"^([0-9A-F]{8}):([A-Za-z0-9+/=_-]+)$")
+# short-lived tickets (VNC, pve-access-control AccessControl.pm:518-555): an age window of seconds
+SHORT_MIN_AGE = -20
+SHORT_MAX_AGE = 40
+_SHORT = re.compile(r"^(PVEVNC:[0-9A-F]{8})::([A-Za-z0-9+/=_-]+)$")
+_PASSWORD_PREFIX = re.compile(r"^.{8}:(PVEVNC:.*)$", re.DOTALL)  # AccessControl.pm:570-572
 VERIFIED_CACHE_SIZE = 256  # per table: a few busy clients' tickets, not an unbounded store
 
 
@@ -79,3 +84,28 @@ class Signer:
             known = (userid, int(stamp, 16))
             _remember(self._tokens, token, known)
         return MIN_AGE < now - known[1] < MAX_AGE
+
+    def vnc_ticket(self, userid: str, path: str, port: int, now: int) -> str:
+        """A VNC ticket (AccessControl.pm assemble_vnc_ticket): neither the user nor the path and port
+        appear in it, they are part of what is signed."""
+        plain = f"PVEVNC:{now:08X}"
+        return f"{plain}::{_sign(self.secret, f'{plain}:{userid}:{path}:{port}')}"
+
+    def spice_proxy_ticket(self, vmid: int, node: str, port: int, now: int) -> str:
+        """What a SPICE client presents to spiceproxy as its host (pve-common Ticket.pm:112-150): in
+        lower case, signed with a 40-hex-digit digest (the mock's: an HMAC-SHA1 with its secret)."""
+        plain = f"pvespiceproxy:{now:08x}:{vmid}:{node.lower()}:{port}"
+        return f"{plain}::{hmac.new(self.secret, plain.encode(), hashlib.sha1).hexdigest()}"
+
+    def verify_vnc_ticket(self, ticket: str, userid: str, path: str, port: int | None, now: int) -> bool:
+        """AccessControl.pm verify_vnc_ticket: genuine for this user, path and port, and under 40
+        seconds old; a ``<password>:`` prefix (what vncproxy answers with a password) is allowed."""
+        prefixed = _PASSWORD_PREFIX.match(ticket)
+        match = _SHORT.match(prefixed.group(1) if prefixed else ticket)
+        if match is None:
+            return False
+        plain, signature = match.groups()
+        signed = f"{plain}:{userid}:{path}" if port is None else f"{plain}:{userid}:{path}:{port}"
+        if not hmac.compare_digest(_sign(self.secret, signed), signature):
+            return False
+        return SHORT_MIN_AGE < now - int(plain[7:], 16) < SHORT_MAX_AGE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -14,7 +15,7 @@ from ..perms import fail as perm_fail
 from ..runtime import Handler, Mock
 from ..store import tfa
 from ..store.defaults import realms
-from . import _acl, _users, pools
+from . import _acl, _users, consoles, pools
 from ._params import flag
 
 # compute_api_permission (pve-access-control RPCEnvironment.pm): which privileges a login reports
@@ -140,9 +141,13 @@ def user_tfa_types(mock: Mock, call: Call) -> dict[str, Any]:
 
 
 def vnc_ticket(mock: Mock, call: Call) -> None:
-    """AccessControl.pm:368-395: any failure is 401 'authentication failure' (no enumeration); the mock
-    hands out no VNC tickets, so none verifies."""
-    raise _auth_failure()
+    """pve-access-control src/PVE/API2/AccessControl.pm:375-399 (what termproxy asks): any failure
+    is 401 'authentication failure' (no enumeration)."""
+    privs = [p for p in re.split(r"[;,\s]+", str(call.params["privs"])) if p]  # pve-common Tools.pm split_list
+    port = call.params.get("port")
+    if not consoles.vncticket_passes(mock, str(call.params["authid"]), str(call.params["vncticket"]),
+                                     str(call.params["path"]), privs, int(port) if port is not None else None):
+        raise _auth_failure()
 
 
 def openid_auth_url(mock: Mock, call: Call) -> Any:
