@@ -334,7 +334,7 @@ def _pick(items: Any, param: str) -> str | None:
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        for key in (param, "name", "id"):
+        for key in (param, "name", "id", "volid"):
             if item.get(key) is not None and item.get(key) != "current":
                 return str(item[key])
     return None
