@@ -116,7 +116,7 @@ def _start(mock: Mock, guest: Guest) -> None:
     guest.started = mock.clock.now()
 
 
-def _stop(guest: Guest) -> None:
+def power_off(guest: Guest) -> None:
     guest.status = "stopped"
     guest.pid = 0
     guest.started = 0
@@ -135,7 +135,7 @@ def power_on(mock: Mock, guest: Guest) -> None:
 
 
 def _restart(mock: Mock, guest: Guest) -> None:
-    _stop(guest)
+    power_off(guest)
     power_on(mock, guest)
 
 
@@ -162,7 +162,7 @@ def action(kind: Kind, verb: str) -> Callable[[Mock, Call], str]:
                 raise _not_running(kind, guest)
             if verb == "shutdown" and guest.status == "paused" and not params.get("forceStop"):
                 raise PVEError(500, "VM is paused - cannot shutdown\n")
-            finish = lambda: _stop(guest)  # noqa: E731
+            finish = lambda: power_off(guest)  # noqa: E731
         elif verb in ("reboot", "reset"):
             if guest.status == "stopped":
                 raise _not_running(kind, guest)

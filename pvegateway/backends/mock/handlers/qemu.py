@@ -9,6 +9,7 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _guest_config as config
+from ._agent import agent_routes
 from ._guest_common import QEMU, creation_target, is_cdrom
 from ._guest_devices import Plan, plan_values
 from ._guest_perms import qemu_create
@@ -68,4 +69,5 @@ def create(mock: Mock, call: Call) -> str:
 ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {
     ("POST", BASE): create,
     ("POST", BASE + "/{vmid}/config"): config.post_config(QEMU),
+    **agent_routes(BASE),
 })
