@@ -17,20 +17,15 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _agent_guest as qga
-from ._guest_common import QEMU, guest_of, split_prop
+from ._guest_common import QEMU, guest_of
 from ._params import flag
+from ._qemu_status import agent_enabled
 
 MAX_READ_SIZE = 16 * 1024 * 1024  # Agent.pm:20
 READ_CHUNK = 1024 * 1024  # Agent.pm:536: file-read asks the agent for 1 MiB at a time
 # Agent.pm:25-118: the commands PVE registers with GET (the others are POST)
 _GET = {"get-time", "info", "network-get-interfaces", "get-vcpus", "get-fsinfo", "get-memory-blocks",
         "get-memory-block-info", "get-host-name", "get-osinfo", "get-users", "get-timezone"}
-
-
-def agent_enabled(guest: Guest) -> bool:
-    """QemuServer/Agent.pm:64-73 parse_guest_agent: ``enabled`` is the default key."""
-    head, opts = split_prop(str(guest.config.get("agent", "0")))
-    return flag(opts.get("enabled", head))
 
 
 def assert_available(mock: Mock, guest: Guest, command: str) -> None:

@@ -17,6 +17,7 @@ from ..state import AgentProcess, Guest, GuestAgent
 from . import _metrics as m
 from ._guest_common import QEMU, disk_size, is_cdrom
 from ._guest_net import LOOPBACK, Address, nics
+from ._guest_power import power_off
 
 QGA_VERSION = "7.2.15"  # Debian 12's qemu-guest-agent
 MEMORY_BLOCK = 128 * m.MiB  # a Linux x86_64 memory block
@@ -185,7 +186,7 @@ def _power(status: str) -> Callable[[Mock, Guest], None]:
     """guest-shutdown and guest-suspend-*: qemu-ga sends no answer (QMPClient.pm:48-53), the guest acts."""
     def command(mock: Mock, guest: Guest) -> None:
         if status == "stopped":
-            guest.status, guest.pid, guest.started = "stopped", 0, 0
+            power_off(guest)
         else:
             guest.status = status
     return command

@@ -15,6 +15,7 @@ from ._guest_devices import Plan, plan_values
 from ._guest_perms import qemu_create
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
+from ._qemu_status import QEMU_VERSION
 
 BASE = "/nodes/{node}/qemu"
 _CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "archive", "force", "unique", "live-restore",
@@ -61,7 +62,7 @@ def create(mock: Mock, call: Call) -> str:
     conf.setdefault("boot", _boot_order(conf))
     if conf["boot"] == " ":
         del conf["boot"]
-    conf["meta"] = f"creation-qemu=9.2.0,ctime={mock.clock.now()}"
+    conf["meta"] = f"creation-qemu={QEMU_VERSION},ctime={mock.clock.now()}"
     plan.commit()
     return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate")
 
