@@ -10,6 +10,7 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _volumes as vols
+from ._features import feature
 from ._guest_common import LXC, creation_target, guest_of
 from ._guest_devices import Plan, plan_values
 from ._guest_net import LOOPBACK, Address, nics
@@ -79,4 +80,5 @@ def interfaces(mock: Mock, call: Call) -> list[dict[str, Any]] | None:
 ROUTES: dict[tuple[str, str], Handler] = guest_routes(LXC, BASE, {
     ("POST", BASE): create,
     ("GET", BASE + "/{vmid}/interfaces"): interfaces,
+    ("GET", BASE + "/{vmid}/feature"): feature(LXC),
 })

@@ -10,11 +10,13 @@ from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _guest_config as config
 from ._agent import agent_routes
+from ._features import feature
 from ._guest_common import QEMU, creation_target, is_cdrom
 from ._guest_devices import Plan, plan_values
 from ._guest_perms import qemu_create
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
+from ._qemu_monitor import sendkey, unlink
 from ._qemu_status import QEMU_VERSION
 
 BASE = "/nodes/{node}/qemu"
@@ -70,5 +72,8 @@ def create(mock: Mock, call: Call) -> str:
 ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {
     ("POST", BASE): create,
     ("POST", BASE + "/{vmid}/config"): config.post_config(QEMU),
+    ("GET", BASE + "/{vmid}/feature"): feature(QEMU),
+    ("PUT", BASE + "/{vmid}/sendkey"): sendkey,
+    ("PUT", BASE + "/{vmid}/unlink"): unlink,
     **agent_routes(BASE),
 })
