@@ -94,6 +94,8 @@ class Guest:
     pid: int = 0
     lock: str | None = None
     pool: str | None = None
+    # a VM's [special:cloudinit] section: the values its cloud-init image was made with, "added" keys
+    cloudinit: dict[str, str] = field(default_factory=dict)
 
     @property
     def template(self) -> bool:

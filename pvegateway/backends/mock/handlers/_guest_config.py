@@ -10,6 +10,7 @@ from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
 from . import _volumes as vols
+from ._cloudinit import record_change
 from ._guest_common import CONTROL, QEMU, Kind, check_digest, check_lock, guest_of, is_cdrom, task, typed, volume_of
 from ._guest_devices import Plan, detach, plan_values
 from ._guest_perms import lxc_update, qemu_update
@@ -129,6 +130,7 @@ def update(mock: Mock, call: Call, kind: Kind, guest: Guest, known: set[str] | N
 def set_value(guest: Guest, key: str, value: str) -> None:
     kind_volume = volume_of(value)
     old = guest.config.get(key)
+    record_change(guest, key, None if old is None else str(old), value)
     if old is not None and volume_of(str(old)) != kind_volume and key[:6] != "unused":
         detach(guest, key)
     for other in [k for k, v in guest.config.items() if k.startswith("unused") and str(v) == kind_volume]:
@@ -142,6 +144,7 @@ _OWNER = re.compile(r"(?:^|:)(?:vm|base|subvol)-(\d+)-")
 def remove(mock: Mock, guest: Guest, key: str, force: bool = False) -> None:
     """Delete an option; an ``unusedN`` volume (any disk's, with ``force``) is freed unless a snapshot
     still uses it; without ``force`` a disk's volume becomes ``unusedN``."""
+    record_change(guest, key, str(guest.config[key]), None)
     if key.startswith("unused") or (force and QEMU.is_volume_key(key) and not is_cdrom(str(guest.config[key]))):
         volid = volume_of(str(guest.config.pop(key))) or ""
         in_snapshots = any(volume_of(str(v)) == volid for s in guest.snapshots.values() for v in s.config.values())

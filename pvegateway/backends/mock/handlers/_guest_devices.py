@@ -17,6 +17,7 @@ from . import _volumes as vols
 from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
 
 _NET = re.compile(r"net\d+")
+_CLOUDINIT = re.compile(r"vm-\d+-cloudinit")
 _QEMU_NIC_MODELS = {"e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
                     "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"}
 
@@ -70,6 +71,8 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
         if volid not in ("", "none", "cdrom"):
             vols.require(mock, volid, node)
         return value
+    if plan.kind.name == "qemu" and volid.endswith(":cloudinit"):
+        return _plan_cloudinit(plan, key, volid.partition(":")[0], split_prop(value)[1])
     new = vols.NEW_DISK.fullmatch(volid)
     if new is None:
         volume = vols.require(mock, volid, node)
@@ -96,6 +99,34 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
     opts.pop("file", None)
     opts.pop("volume", None)
     return with_size(join_prop(target, opts), size)
+
+
+def _is_cloudinit(value: str) -> bool:
+    return bool(_CLOUDINIT.search(volume_of(value) or ""))
+
+
+def _plan_cloudinit(plan: Plan, key: str, storeid: str, opts: dict[str, str]) -> str:
+    """qemu-server API2/Qemu.pm:478-514: one cloud-init drive a VM, ``vm-<vmid>-cloudinit`` (qcow2 on a
+    storage with a path), 4 MiB, attached as a CD-ROM."""
+    guest = plan.mock.cluster.guests.get(plan.vmid)
+    existing = [dict(guest.config), dict(guest.pending)] if guest is not None else []
+    for values in [*existing, plan.values]:
+        other = next((k for k, v in values.items() if k != key and _is_cloudinit(str(v))), None)
+        if other is not None:
+            raise PVEError(500, f"{key} - cloud-init drive is already attached at '{other}'\n")
+    store = vols.storage(plan.mock, storeid, plan.node)
+    fmt = opts.pop("format", None) or ("qcow2" if "path" in store.config else "raw")
+    name = f"vm-{plan.vmid}-cloudinit" + (f".{fmt}" if "path" in store.config else "")
+    target = f"{store.storage}:{plan.vmid}/{name}" if "path" in store.config else f"{store.storage}:{name}"
+    mock, node, vmid = plan.mock, plan.node, plan.vmid
+
+    def step() -> None:
+        vols.allocate(mock, store, node, vmid, 4 * 1024**2, "images", fmt, target)
+
+    plan.steps.append(step)
+    plan.taken.add(target)
+    opts.pop("file", None)
+    return join_prop(target, {**opts, "media": "cdrom"})
 
 
 def _qemu_nic(plan: Plan, value: str) -> str:

@@ -11,6 +11,7 @@ from ..runtime import Mock
 from ..state import Guest
 from ..store.data import guest_place
 from . import _volumes as vols
+from ._cloudinit import image_made
 from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
 from ._guest_devices import check_bridges
@@ -123,6 +124,7 @@ def power_on(mock: Mock, guest: Guest) -> None:
         raise PVEError(500, "you can't start a vm if it's a template\n")
     check_bridges(mock, guest)
     apply_pending(mock, guest)
+    image_made(guest)  # qemu-server QemuServer.pm:5606: a start makes the cloud-init image anew
     _start(mock, guest)
 
 

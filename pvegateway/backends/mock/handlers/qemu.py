@@ -8,6 +8,7 @@ import uuid
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
+from . import _cloudinit as cloudinit
 from . import _guest_config as config
 from ._agent import agent_routes
 from ._features import feature
@@ -75,5 +76,8 @@ ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {
     ("GET", BASE + "/{vmid}/feature"): feature(QEMU),
     ("PUT", BASE + "/{vmid}/sendkey"): sendkey,
     ("PUT", BASE + "/{vmid}/unlink"): unlink,
+    ("GET", BASE + "/{vmid}/cloudinit"): cloudinit.pending,
+    ("PUT", BASE + "/{vmid}/cloudinit"): cloudinit.regenerate,
+    ("GET", BASE + "/{vmid}/cloudinit/dump"): cloudinit.dump,
     **agent_routes(BASE),
 })
