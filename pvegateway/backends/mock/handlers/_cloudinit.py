@@ -21,6 +21,7 @@ from ..state import Guest
 from ..store.defaults import SINGLETON_DEFAULTS
 from ..store.layout import place
 from ._guest_common import QEMU, check_lock, guest_of, split_prop, volume_of
+from ._guest_net import nic_mac
 
 MASK = "**********"
 # API2/Qemu.pm:853-862: what GET cloudinit lists
@@ -29,7 +30,6 @@ OPTIONS = ("cicustom", "cipassword", "citype", "ciuser", "ciupgrade", "nameserve
 _RECORDED = re.compile(r"(cicustom|cipassword|citype|ciuser|ciupgrade|nameserver|searchdomain|sshkeys|name"
                        r"|ipconfig\d+|net\d+)")
 _NET = re.compile(r"net(\d+)")
-_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "vmxnet3")
 
 
 def record_change(guest: Guest, key: str, old: str | None, new: str | None) -> None:
@@ -165,7 +165,7 @@ def _ipconfigs(conf: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
         if not conf.get(f"ipconfig{index}"):
             continue
         opts = split_prop(str(conf[key]))[1]
-        mac = next((opts[m] for m in _MODELS if m in opts), opts.get("macaddr", ""))
+        mac = nic_mac("qemu", opts) or ""
         out.append((index, mac, split_prop(str(conf[f"ipconfig{index}"]))[1]))
     return out
 

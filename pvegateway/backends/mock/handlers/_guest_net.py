@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from ..state import Guest
 from ._guest_common import split_prop
+from ._guest_devices import QEMU_NIC_MODELS
 
 _NET = re.compile(r"net(\d+)")
-_QEMU_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "vmxnet3", "i82551", "i82557b", "i82559er", "ne2k_isa",
-                "ne2k_pci", "pcnet")
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,11 @@ class Nic:
 LOOPBACK = (Address("127.0.0.1", "inet", 8), Address("::1", "inet6", 128))
 
 
-def _mac(kind: str, opts: dict[str, str]) -> str | None:
+def nic_mac(kind: str, opts: dict[str, str]) -> str | None:
+    """The MAC of a netN value: LXC's ``hwaddr``, a VM's ``<model>=<MAC>``."""
     if kind == "lxc":
         return opts.get("hwaddr")
-    return next((opts[m] for m in _QEMU_MODELS if m in opts), opts.get("macaddr"))
+    return next((opts[m] for m in QEMU_NIC_MODELS if m in opts), opts.get("macaddr"))
 
 
 def dhcp_ipv4(mac: str) -> Address:
@@ -86,7 +86,7 @@ def nics(guest: Guest) -> list[Nic]:
     keys = sorted((int(m.group(1)), k) for k in guest.config if (m := _NET.fullmatch(k)))
     for index, key in keys:
         _, opts = split_prop(str(guest.config[key]))
-        mac = _mac(guest.kind, opts)
+        mac = nic_mac(guest.kind, opts)
         if mac is None or not re.fullmatch(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}", mac):
             continue
         if guest.kind == "lxc":
