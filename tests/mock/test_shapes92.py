@@ -80,3 +80,12 @@ async def test_vm_list_is_brief_unless_full(pve: PVE) -> None:
     assert "qmpstatus" not in brief[100] and "running-qemu" not in brief[100]  # QemuServer.pm:2675
     full = {g["vmid"]: g for g in await pve.data("GET", "/nodes/pve1/qemu", {"full": "1"})}
     assert full[100]["qmpstatus"] == "running" and "running-qemu" in full[100]
+
+
+async def test_running_container_status_has_pressures_and_the_resources_memory(pve: PVE) -> None:
+    status = await pve.data("GET", "/nodes/pve1/lxc/200/status/current")
+    # pve-container src/PVE/LXC.pm vmstatus: the cgroup's pressure for a running CT
+    assert all(isinstance(status[k], int | float) for k in ("pressurecpusome", "pressureiofull",
+                                                               "pressurememorysome"))
+    row = next(r for r in await pve.data("GET", "/cluster/resources", {"type": "vm"}) if r["id"] == "lxc/200")
+    assert status["mem"] == row["mem"] > 0  # one figure, whichever call shows it

@@ -10,13 +10,14 @@ from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
 from ..store.data import guest_place
+from . import _metrics as m
 from . import _volumes as vols
 from ._cloudinit import image_made
 from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
 from ._guest_devices import check_bridges
 from ._params import flag
-from ._qemu_status import agent_enabled, display_flags, qemu_status
+from ._qemu_status import PRESSURES, agent_enabled, display_flags, qemu_status
 
 
 def _uptime(mock: Mock, guest: Guest) -> int:
@@ -37,12 +38,13 @@ def summary(mock: Mock, guest: Guest, full: bool = False) -> dict[str, Any]:
     cpus = int(config.get("cores", mock.node(guest.node).cpus))
     answer: dict[str, Any] = {
         "vmid": guest.vmid, "name": guest.name, "status": "running" if running else "stopped",
-        "cpus": cpus, "maxmem": memory, "mem": memory // 4 if running else 0, "maxdisk": _maxdisk(guest),
+        "cpus": cpus, "maxmem": memory, "mem": m.guest_mem(guest), "swap": 0, "maxdisk": _maxdisk(guest),
         "disk": 0, "uptime": _uptime(mock, guest), "cpu": 0.01 if running else 0, "netin": 0, "netout": 0,
         "diskread": 0, "diskwrite": 0,
     }
-    if running:
+    if running:  # pve-container src/PVE/LXC.pm vmstatus: a running CT's cgroup pressure
         answer["pid"] = guest.pid
+        answer.update(PRESSURES)
     answer["type"] = "lxc"
     answer["maxswap"] = int(config.get("swap", 512)) * MiB
     if guest.template:

@@ -20,8 +20,8 @@ QEMU_VERSION = "10.1.2"  # what PVE 9.2 ships (qemu-server's CPU models and test
 MACHINE_VERSION = "10.1"
 _NET = re.compile(r"net(\d+)")
 _SERIAL = re.compile(r"serial\d+")
-# cgroup pressure (avg10) of a lightly loaded running VM: QemuServer.pm:2641-2647
-_PRESSURES = {"pressurecpusome": 0.42, "pressurecpufull": 0.31, "pressureiosome": 0.08, "pressureiofull": 0.06,
+# cgroup pressure (avg10) of a lightly loaded running guest: QemuServer.pm:2641-2647, pve-container LXC.pm
+PRESSURES = {"pressurecpusome": 0.42, "pressurecpufull": 0.31, "pressureiosome": 0.08, "pressureiofull": 0.06,
               "pressurememorysome": 0.0, "pressurememoryfull": 0.0}
 
 
@@ -98,7 +98,7 @@ def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
         d["pid"] = guest.pid
         traffic = uptime * 1500
         d.update(cpu=0.01, mem=memhost(guest), memhost=memhost(guest), netin=traffic * len(nics),
-                 netout=traffic * len(nics) // 3, **_PRESSURES)
+                 netout=traffic * len(nics) // 3, **PRESSURES)
         if full:
             d["nics"] = {f"tap{guest.vmid}i{n}": {"netin": traffic, "netout": traffic // 3} for n in nics}
     if not full:
