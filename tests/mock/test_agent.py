@@ -155,3 +155,15 @@ async def test_stopped_container_has_no_interfaces(pve: PVE) -> None:
     await pve.data("POST", "/nodes/pve1/lxc/200/status/stop")
     # LXC.pm:1265-1266: no pid to enter, nothing returned
     assert await pve.data("GET", "/nodes/pve1/lxc/200/interfaces") is None
+
+
+async def test_a_vm_made_anew_under_the_same_vmid_has_none_of_the_old_files(pve: PVE) -> None:
+    await with_agent(pve)
+    await pve.data("POST", AGENT + "/file-write", {"file": "/root/old", "content": "x"})
+    await pve.data("POST", VM + "/status/stop")
+    await pve.data("DELETE", VM)
+    await pve.data("POST", "/nodes/pve1/qemu", {"vmid": "100", "agent": "1", "scsi0": "local-lvm:1",
+                                                "net0": "virtio,bridge=vmbr0", "start": "1"})
+    assert await message(pve, "GET", AGENT + "/file-read", {"file": "/root/old"}) == \
+        "VM 100 qga command 'guest-file-open' failed - Failed to open file '/root/old' (mode: 'r'): " \
+        "No such file or directory\n"

@@ -206,6 +206,7 @@ class GuestAgent:
     next_pid: int = 1000
     frozen: bool = False
     boot: int = 0  # the guest's start time these belong to: a new boot forgets processes and the freeze
+    identity: str = ""  # the VM's smbios1 (its UUID): another VM under the same VMID has its own agent
 
 
 @dataclass

@@ -33,8 +33,9 @@ def qga_error(guest: Guest, command: str, desc: str) -> PVEError:
 def agent_of(mock: Mock, guest: Guest) -> GuestAgent:
     """The guest's agent state; processes and the freeze last while the VM runs (a new boot clears them)."""
     agent = mock.cluster.agents.get(guest.vmid)
-    if agent is None:
-        agent = mock.cluster.agents[guest.vmid] = GuestAgent(boot=guest.started)
+    identity = str(guest.config.get("smbios1", ""))  # a VM made anew under the same VMID has other files
+    if agent is None or agent.identity != identity:
+        agent = mock.cluster.agents[guest.vmid] = GuestAgent(boot=guest.started, identity=identity)
     elif agent.boot != guest.started:
         agent.processes.clear()
         agent.frozen = False
