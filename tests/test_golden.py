@@ -81,8 +81,8 @@ MOCK_GAPS: dict[str, frozenset[str]] = {
         "pub-put-cluster-metrics-server-001", "pub-put-config-001", "pub-put-config-003",
         "pub-post-cluster-firewall-ipset-005",
     }),
-    # Requests the mock's handlers do not model: a disk allocated as 'STORAGE:cloudinit', a bind mount.
-    "mock handler does not model it": frozenset({"pub-post-qemu-002", "pub-post-lxc-002"}),
+    # Requests the mock's handlers do not model: a bind mount.
+    "mock handler does not model it": frozenset({"pub-post-lxc-002"}),
     # Another case creates the object (VM 4321, 6102, 999999999's free ID, CT 231, 2300, 6200, 6201,
     # user ops1@pve, storage zp1, HA vm:120): one seed cannot both have it and lack it.
     "object created by another case": frozenset({

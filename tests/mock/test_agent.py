@@ -26,10 +26,14 @@ async def message(pve: PVE, method: str, path: str, data: dict[str, str] | None 
 
 
 async def test_no_agent_option_is_no_agent_configured(pve: PVE) -> None:
-    # qemu-server src/PVE/QemuServer/Agent.pm:110
+    await pve.data("POST", VM + "/status/stop")
+    await pve.data("PUT", VM + "/config", {"delete": "agent"})
+    await pve.data("POST", VM + "/status/start")
+    # qemu-server src/PVE/QemuServer/Agent.pm:110, before the VM's state: VM 101 is stopped too
     assert await message(pve, "POST", AGENT + "/ping") == "No QEMU guest agent configured\n"
     assert await message(pve, "GET", AGENT + "/file-read", {"file": "/etc/hostname"}) == \
         "No QEMU guest agent configured\n"
+    assert await message(pve, "GET", "/nodes/pve2/qemu/101/agent/info") == "No QEMU guest agent configured\n"
 
 
 async def test_agent_on_a_stopped_vm_is_not_running(pve: PVE) -> None:
@@ -46,7 +50,9 @@ async def test_disabled_agent_is_defined_but_does_not_answer(pve: PVE) -> None:
 
 
 async def test_pending_agent_option_is_not_used_until_a_restart(pve: PVE) -> None:
-    await pve.data("PUT", VM + "/config", {"agent": "1"})  # VM 100 runs: the change waits in pending
+    await pve.data("PUT", VM + "/config", {"delete": "agent"})  # VM 100 runs: the change waits in pending
+    assert await pve.data("POST", AGENT + "/ping") == {"result": {}}
+    await pve.data("POST", VM + "/status/reboot")
     assert await message(pve, "POST", AGENT + "/ping") == "No QEMU guest agent configured\n"
 
 

@@ -58,7 +58,9 @@ async def test_running_vm_status_is_full(pve: PVE) -> None:
         assert isinstance(status[key], int | float), key
     assert set(status["nics"]) == {"tap100i0"} and set(status["blockstat"]) == {"scsi0"}
     assert status["ha"] == {"managed": 0}
-    assert "agent" not in status  # Qemu.pm vm_status sets it only when the agent is enabled
+    assert status["agent"] == 1
+    stopped = await pve.data("GET", "/nodes/pve2/qemu/101/status/current")
+    assert "agent" not in stopped  # Qemu.pm vm_status sets it only when the agent is enabled
 
 
 async def test_paused_vm_runs_with_qmpstatus_paused(pve: PVE) -> None:

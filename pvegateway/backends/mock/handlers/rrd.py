@@ -131,12 +131,13 @@ def _guest(mock: Mock, call: Call) -> Guest:
     return guest
 
 
-def _storage(mock: Mock, call: Call) -> tuple[Storage, Node]:
+def _storage(mock: Mock, call: Call, prefix: str = "pve-storage-9.0") -> tuple[Storage, Node]:
+    """pve-storage API2/Storage/Status.pm:505-513: no storage config is read, the RRD must exist."""
     node = mock.node(call.path_params["node"])
     name = call.path_params["storage"]
     storage = mock.cluster.storages.get(name)
     if storage is None or not storage.available_on(node.name) or not m.storage_enabled(storage):
-        raise _missing(f"pve-storage-9.0/{node.name}/{name}")
+        raise _missing(f"{prefix}/{node.name}/{name}")
     return storage, node
 
 
@@ -180,8 +181,8 @@ def storage_rrddata(mock: Mock, call: Call) -> list[dict[str, Any]]:
 
 
 def storage_rrd(mock: Mock, call: Call) -> dict[str, str]:
-    storage, node = _storage(mock, call)
     # pve-storage API2/Storage/Status.pm:458-461 still names the pre-9 RRD for the graph
+    storage, node = _storage(mock, call, "pve2-storage")
     return _graph(f"pve2-storage/{node.name}/{storage.storage}", call, STORAGE_DS)
 
 
