@@ -246,3 +246,18 @@ async def test_aiohttp_401_reason_phrase_is_no_ticket(live: Live) -> None:
         assert resp.status == 401
         assert resp.reason == "No ticket"
         assert await resp.read() == b""
+
+
+def test_guest_agent_exec_and_files(live: Live) -> None:
+    """proxmoxer sends exec's ``command`` array as repeated form fields; the agent's answers come back
+    as Agent.pm shapes them (exec's own object, file-read's content)."""
+    prox = live.api()
+    vm = prox.nodes("pve1").qemu(100)
+    wait(prox, vm.status.stop.post())
+    vm.config.put(agent="1")
+    wait(prox, vm.status.start.post())
+    pid = vm.agent.exec.post(command=["echo", "over", "the wire"])["pid"]
+    assert vm.agent("exec-status").get(pid=pid) == {"exited": 1, "exitcode": 0, "out-data": "over the wire\n"}
+    vm.agent("file-write").post(file="/root/a.txt", content="written")
+    assert vm.agent("file-read").get(file="/root/a.txt")["content"] == "written"
+    assert vm.agent.ping.post() == {"result": {}}

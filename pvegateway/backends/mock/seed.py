@@ -45,7 +45,7 @@ DEFAULT_SEED: dict[str, Any] = {
         {"vmid": 100, "kind": "qemu", "node": "pve1", "status": "running", "started": 1735689600,
          "config": {"name": "web01", "memory": "2048", "cores": "2", "sockets": "1", "ostype": "l26",
                     "scsihw": "virtio-scsi-single", "scsi0": "local-lvm:vm-100-disk-0,size=32G",
-                    "net0": "virtio=BC:24:11:00:01:00,bridge=vmbr0", "boot": "order=scsi0;net0",
+                    "net0": "virtio=BC:24:11:00:01:00,bridge=vmbr0", "boot": "order=scsi0;net0", "agent": "1",
                     "smbios1": "uuid=7d2f1c4e-0000-4000-8000-000000000100",
                     "vmgenid": "00000000-0000-4000-8000-000000000100",
                     "meta": "creation-qemu=9.2.0,ctime=1735689600"}},

@@ -94,6 +94,8 @@ class Guest:
     pid: int = 0
     lock: str | None = None
     pool: str | None = None
+    # a VM's [special:cloudinit] section: the values its cloud-init image was made with, "added" keys
+    cloudinit: dict[str, str] = field(default_factory=dict)
 
     @property
     def template(self) -> bool:
@@ -186,6 +188,29 @@ class Task:
 
 
 @dataclass
+class AgentProcess:
+    """A command the guest agent ran (``guest-exec``): what ``guest-exec-status`` reports, once exited."""
+
+    exitcode: int
+    out: bytes = b""
+    err: bytes = b""
+    ends: int = 0  # clock time when it has exited
+
+
+@dataclass
+class GuestAgent:
+    """What the QEMU guest agent inside one VM keeps: files written through it, processes it started,
+    whether the file systems are frozen. The guest's runtime, so a dump leaves it out."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    processes: dict[int, AgentProcess] = field(default_factory=dict)
+    next_pid: int = 1000
+    frozen: bool = False
+    boot: int = 0  # the guest's start time these belong to: a new boot forgets processes and the freeze
+    identity: str = ""  # the VM's smbios1 (its UUID): another VM under the same VMID has its own agent
+
+
+@dataclass
 class Cluster:
     """The whole fake cluster: nodes, storages, guests, access control, pools, HA, tasks."""
 
@@ -204,6 +229,7 @@ class Cluster:
     store: ConfigData = field(default_factory=ConfigData)  # what the store keeps (store/data.py)
     next_pid: int = 0x1000
     next_mac: int = 0x000001
+    agents: dict[int, GuestAgent] = field(default_factory=dict)  # vmid -> its guest agent (not dumped)
 
     def task_log(self, node: str) -> OrderedDict[str, Task]:
         log = self.tasks.get(node)

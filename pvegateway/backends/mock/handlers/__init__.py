@@ -8,12 +8,12 @@ the state as it was.
 from __future__ import annotations
 
 from ..runtime import Handler
-from . import access, cluster, consoles, guests, nodes, storage, tasks
+from . import access, cluster, consoles, guests, nodes, rrd, storage, tasks
 
 
 def all_routes() -> dict[tuple[str, str], Handler]:
     routes: dict[tuple[str, str], Handler] = {}
-    for module in (access, cluster, consoles, guests, nodes, storage, tasks):
+    for module in (access, cluster, consoles, guests, nodes, rrd, storage, tasks):
         for key, handler in module.ROUTES.items():
             if key in routes:
                 raise RuntimeError(f"two mock handlers for {key}")

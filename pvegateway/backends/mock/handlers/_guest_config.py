@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ....errors import PVEError
@@ -9,7 +10,8 @@ from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
 from . import _volumes as vols
-from ._guest_common import CONTROL, Kind, check_digest, check_lock, guest_of, task, typed, volume_of
+from ._cloudinit import record_change
+from ._guest_common import CONTROL, QEMU, Kind, check_digest, check_lock, guest_of, is_cdrom, task, typed, volume_of
 from ._guest_devices import Plan, detach, plan_values
 from ._guest_perms import lxc_update, qemu_update
 from ._params import flag, id_list
@@ -67,10 +69,12 @@ def known_options(mock: Mock, call: Call) -> set[str]:
     return {k for k in props if k not in CONTROL}
 
 
-def update(mock: Mock, call: Call, kind: Kind, guest: Guest) -> None:
+def update(mock: Mock, call: Call, kind: Kind, guest: Guest, known: set[str] | None = None) -> None:
     """Validate everything, then apply: live where the running guest takes it, else into ``pending``."""
     params = call.params
-    known = known_options(mock, call)
+    known = known_options(mock, call) if known is None else known
+    # qemu-server Qemu.pm update_vm: with force a deleted disk's volume goes (vmconfig_delete_or_detach_drive)
+    force = kind.name == "qemu" and flag(params.get("force"))
     changes = {k: str(v) for k, v in params.items() if k not in CONTROL and v is not None}
     changes.pop("start", None)
     deletes, reverts = id_list(params.get("delete")), id_list(params.get("revert"))
@@ -108,8 +112,9 @@ def update(mock: Mock, call: Call, kind: Kind, guest: Guest) -> None:
         guest.pending.pop(opt, None)
         if opt not in guest.config:
             continue
-        if kind.takes_live(opt, guest):
-            remove(mock, guest, opt)
+        # an unusedN volume goes at once, running or not (Qemu.pm update_vm, try_deallocate_drive)
+        if kind.takes_live(opt, guest) or opt.startswith("unused"):
+            remove(mock, guest, opt, force)
         elif opt not in guest.pending_delete:
             guest.pending_delete.append(opt)
     for key, value in plan.values.items():
@@ -125,6 +130,7 @@ def update(mock: Mock, call: Call, kind: Kind, guest: Guest) -> None:
 def set_value(guest: Guest, key: str, value: str) -> None:
     kind_volume = volume_of(value)
     old = guest.config.get(key)
+    record_change(guest, key, None if old is None else str(old), value)
     if old is not None and volume_of(str(old)) != kind_volume and key[:6] != "unused":
         detach(guest, key)
     for other in [k for k, v in guest.config.items() if k.startswith("unused") and str(v) == kind_volume]:
@@ -132,12 +138,19 @@ def set_value(guest: Guest, key: str, value: str) -> None:
     guest.config[key] = value
 
 
-def remove(mock: Mock, guest: Guest, key: str) -> None:
-    """Delete an option; an ``unusedN`` volume is freed unless a snapshot still uses it."""
-    if key.startswith("unused"):
-        volid = str(guest.config.pop(key))
+_OWNER = re.compile(r"(?:^|:)(?:vm|base|subvol)-(\d+)-")
+
+
+def remove(mock: Mock, guest: Guest, key: str, force: bool = False) -> None:
+    """Delete an option; an ``unusedN`` volume (any disk's, with ``force``) is freed unless a snapshot
+    still uses it; without ``force`` a disk's volume becomes ``unusedN``."""
+    record_change(guest, key, str(guest.config[key]), None)
+    if key.startswith("unused") or (force and QEMU.is_volume_key(key) and not is_cdrom(str(guest.config[key]))):
+        volid = volume_of(str(guest.config.pop(key))) or ""
         in_snapshots = any(volume_of(str(v)) == volid for s in guest.snapshots.values() for v in s.config.values())
-        if not in_snapshots:
+        # QemuServer.pm try_deallocate_drive: a volume of another guest only leaves the config
+        owner = _OWNER.search(volid.rpartition("/")[2] or volid)
+        if not in_snapshots and (owner is None or int(owner.group(1)) == guest.vmid):
             vols.free(mock, volid, guest.node)
         return
     detach(guest, key)

@@ -18,7 +18,8 @@ from . import _volumes as vols
 from ._guest_common import Kind, is_cdrom, join_prop, next_mac, split_prop, volume_of, with_size
 
 _NET = re.compile(r"net\d+")
-_QEMU_NIC_MODELS = {"e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
+_CLOUDINIT = re.compile(r"vm-\d+-cloudinit")
+QEMU_NIC_MODELS = {"e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
                     "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"}
 
 
@@ -74,7 +75,7 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
     if plan.kind.name == "lxc" and volid.startswith("/"):
         return value  # a bind or device mount: a host path, no volume (pve-container LXC/Config.pm:1897-1904)
     if plan.kind.name == "qemu" and volid.endswith(":cloudinit"):
-        return _plan_cloudinit(plan, key, value, volid.removesuffix(":cloudinit"))
+        return _plan_cloudinit(plan, key, volid.partition(":")[0], split_prop(value)[1])
     new = vols.NEW_DISK.fullmatch(volid)
     if new is None:
         volume = vols.require(mock, volid, node)
@@ -106,38 +107,38 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
     return with_size(join_prop(target, opts), size)
 
 
-_CLOUDINIT_SIZE = 4 * 1024**2  # qemu-server PVE/QemuServer/Cloudinit.pm CLOUDINIT_DISK_SIZE
+def _is_cloudinit(value: str) -> bool:
+    return bool(_CLOUDINIT.search(volume_of(value) or ""))
 
 
-def _plan_cloudinit(plan: Plan, key: str, value: str, storeid: str) -> str:
-    """qemu-server src/PVE/API2/Qemu.pm:478-514: ``STORAGE:cloudinit`` allocates ``vm-<vmid>-cloudinit``
-    (with the format as suffix on a file storage), 4 MiB, attached as a CD-ROM; one per guest."""
-    for other, given in plan.values.items():
-        if other != key and "cloudinit" in (volume_of(given) or ""):
+def _plan_cloudinit(plan: Plan, key: str, storeid: str, opts: dict[str, str]) -> str:
+    """qemu-server API2/Qemu.pm:478-514: one cloud-init drive a VM, ``vm-<vmid>-cloudinit`` (qcow2 on a
+    storage with a path), 4 MiB, attached as a CD-ROM."""
+    guest = plan.mock.cluster.guests.get(plan.vmid)
+    existing = [dict(guest.config), dict(guest.pending)] if guest is not None else []
+    for values in [*existing, plan.values]:
+        other = next((k for k, v in values.items() if k != key and _is_cloudinit(str(v))), None)
+        if other is not None:
             raise PVEError(500, f"{key} - cloud-init drive is already attached at '{other}'\n")
     store = vols.storage(plan.mock, storeid, plan.node)
-    opts = split_prop(value)[1]
-    name = f"vm-{plan.vmid}-cloudinit"
-    if store.type in vols.FILE_STORAGES:
-        fmt = opts.pop("format", "") or "qcow2"
-        target = f"{store.storage}:{plan.vmid}/{name}.{fmt}"
-    else:
-        fmt = opts.pop("format", "") or "raw"
-        target = f"{store.storage}:{name}"
+    fmt = opts.pop("format", None) or ("qcow2" if "path" in store.config else "raw")
+    name = f"vm-{plan.vmid}-cloudinit" + (f".{fmt}" if "path" in store.config else "")
+    target = f"{store.storage}:{plan.vmid}/{name}" if "path" in store.config else f"{store.storage}:{name}"
     mock, node, vmid = plan.mock, plan.node, plan.vmid
 
     def step() -> None:
-        vols.allocate(mock, store, node, vmid, _CLOUDINIT_SIZE, "images", fmt, target)
+        vols.allocate(mock, store, node, vmid, 4 * 1024**2, "images", fmt, target)
 
     plan.steps.append(step)
-    opts["media"] = "cdrom"
-    return join_prop(target, opts)
+    plan.taken.add(target)
+    opts.pop("file", None)
+    return join_prop(target, {**opts, "media": "cdrom"})
 
 
 def _qemu_nic(plan: Plan, value: str) -> str:
     parts = value.split(",")
     first, sep, mac = parts[0].partition("=")
-    if first not in _QEMU_NIC_MODELS:
+    if first not in QEMU_NIC_MODELS:
         raise PVEError.params({"net": f"invalid format - unknown network model '{first}'"})
     if not sep or not mac:
         parts[0] = f"{first}={next_mac(plan.mock)}"

@@ -10,11 +10,14 @@ from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
 from ..store.data import guest_place
+from . import _metrics as m
 from . import _volumes as vols
+from ._cloudinit import image_made
 from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
 from ._guest_devices import check_bridges
 from ._params import flag
+from ._qemu_status import PRESSURES, agent_enabled, display_flags, qemu_status
 
 
 def _uptime(mock: Mock, guest: Guest) -> int:
@@ -22,39 +25,28 @@ def _uptime(mock: Mock, guest: Guest) -> int:
 
 
 def _maxdisk(guest: Guest) -> int:
-    if guest.kind == "lxc":
-        return disk_size(str(guest.config.get("rootfs", "")))
-    for key in sorted(guest.config):
-        if QEMU.is_volume_key(key) and not key.startswith("unused") and "media=cdrom" not in str(guest.config[key]):
-            return disk_size(str(guest.config[key]))
-    return 0
+    return disk_size(str(guest.config.get("rootfs", "")))
 
 
-def summary(mock: Mock, guest: Guest) -> dict[str, Any]:
+def summary(mock: Mock, guest: Guest, full: bool = False) -> dict[str, Any]:
     """One guest's status as the list and status/current report it."""
+    if guest.kind == "qemu":
+        return qemu_status(mock, guest, full)
     config = guest.config
     running = guest.status != "stopped"
     memory = int(str(config.get("memory", "512")).split(",")[0].split("=")[-1]) * MiB
-    cpus: float = int(config.get("cores", 1)) * int(config.get("sockets", 1)) if guest.kind == "qemu" \
-        else int(config.get("cores", mock.node(guest.node).cpus))
-    if "vcpus" in config:
-        cpus = int(config["vcpus"])
+    cpus = int(config.get("cores", mock.node(guest.node).cpus))
     answer: dict[str, Any] = {
         "vmid": guest.vmid, "name": guest.name, "status": "running" if running else "stopped",
-        "cpus": cpus, "maxmem": memory, "mem": memory // 4 if running else 0, "maxdisk": _maxdisk(guest),
+        "cpus": cpus, "maxmem": memory, "mem": m.guest_mem(guest), "swap": 0, "maxdisk": _maxdisk(guest),
         "disk": 0, "uptime": _uptime(mock, guest), "cpu": 0.01 if running else 0, "netin": 0, "netout": 0,
         "diskread": 0, "diskwrite": 0,
     }
-    if running:
+    if running:  # pve-container src/PVE/LXC.pm vmstatus: a running CT's cgroup pressure
         answer["pid"] = guest.pid
-    if guest.kind == "qemu":
-        answer["qmpstatus"] = guest.status
-        if running:
-            answer["running-machine"] = "pc-i440fx-9.2+pve1"
-            answer["running-qemu"] = "9.2.0"
-    else:
-        answer["type"] = "lxc"
-        answer["maxswap"] = int(config.get("swap", 512)) * MiB
+        answer.update(PRESSURES)
+    answer["type"] = "lxc"
+    answer["maxswap"] = int(config.get("swap", 512)) * MiB
     if guest.template:
         answer["template"] = 1
     if guest.lock:
@@ -69,7 +61,8 @@ def list_guests(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
         node = mock.node(call.path_params["node"]).name
         perms = mock.permissions
         # qemu-server Qemu.pm:1113, pve-container LXC.pm: only guests the caller has VM.Audit on
-        return [summary(mock, g) for g in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid)
+        full = kind.name == "qemu" and flag(call.params.get("full"))  # Qemu.pm vmlist: vmstatus(undef, full)
+        return [summary(mock, g, full) for g in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid)
                 if g.node == node and g.kind == kind.name
                 and perms.check(call.identity, f"/vms/{g.vmid}", ["VM.Audit"], noerr=True)]
     return handler
@@ -101,10 +94,12 @@ def status_index(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
 def current(kind: Kind) -> Callable[[Mock, Call], dict[str, Any]]:
     def handler(mock: Mock, call: Call) -> dict[str, Any]:
         guest = guest_of(mock, call, kind)
-        answer = summary(mock, guest)
+        answer = summary(mock, guest, full=True)
         answer["ha"] = ha_state(mock, guest)
         if kind.name == "qemu":
-            answer["agent"] = 1 if str(guest.config.get("agent", "0")).split(",")[0] in ("1", "enabled=1") else 0
+            answer.update(display_flags(guest))
+            if agent_enabled(guest):  # Qemu.pm vm_status: the key only when the agent is enabled
+                answer["agent"] = 1
         return answer
     return handler
 
@@ -116,7 +111,7 @@ def _start(mock: Mock, guest: Guest) -> None:
     guest.started = mock.clock.now()
 
 
-def _stop(guest: Guest) -> None:
+def power_off(guest: Guest) -> None:
     guest.status = "stopped"
     guest.pid = 0
     guest.started = 0
@@ -131,11 +126,12 @@ def power_on(mock: Mock, guest: Guest) -> None:
         raise PVEError(500, "you can't start a vm if it's a template\n")
     check_bridges(mock, guest)
     apply_pending(mock, guest)
+    image_made(guest)  # qemu-server QemuServer.pm:5606: a start makes the cloud-init image anew
     _start(mock, guest)
 
 
 def _restart(mock: Mock, guest: Guest) -> None:
-    _stop(guest)
+    power_off(guest)
     power_on(mock, guest)
 
 
@@ -162,7 +158,7 @@ def action(kind: Kind, verb: str) -> Callable[[Mock, Call], str]:
                 raise _not_running(kind, guest)
             if verb == "shutdown" and guest.status == "paused" and not params.get("forceStop"):
                 raise PVEError(500, "VM is paused - cannot shutdown\n")
-            finish = lambda: _stop(guest)  # noqa: E731
+            finish = lambda: power_off(guest)  # noqa: E731
         elif verb in ("reboot", "reset"):
             if guest.status == "stopped":
                 raise _not_running(kind, guest)

@@ -6,12 +6,12 @@ created or started shows at once in ``/cluster/resources`` and ``/nodes``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 from ..runtime import Mock
 from ..state import Guest, Node, Storage
+from ._certificates import node_fingerprint
 
 MiB = 1024**2
 GiB = 1024**3
@@ -95,8 +95,7 @@ def node_uptime(node: Node, now: int) -> int:
 
 
 def fingerprint(node: Node) -> str:
-    digest = hashlib.sha256(f"pvegateway-mock:{node.name}".encode()).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, 64, 2))
+    return node_fingerprint(node)
 
 
 def storage_content(storage: Storage) -> str:

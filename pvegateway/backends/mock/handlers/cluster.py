@@ -12,6 +12,7 @@ from ..state import Guest
 from ..store import sdn
 from . import _ha
 from . import _metrics as m
+from ._qemu_status import qemu_status
 from .nodes import audits_node, node_entry
 
 _VM_AUDIT = "VM.Audit"
@@ -34,16 +35,21 @@ def _ha_state(mock: Mock, guest: Guest) -> str | None:
 
 
 def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
+    """pve-manager PVE/API2Tools.pm:81-119 extract_vm_stats over a 9.x ``pve-vm-9.0`` RRD row: every
+    figure present (0 for a stopped guest), ``memhost`` for containers too (their row leaves it 0),
+    a QEMU guest's status its qmpstatus (QemuServer's row, pvestatd.pm:341)."""
     running = m.guest_running(guest)
     entry: dict[str, Any] = {
-        "id": f"{guest.kind}/{guest.vmid}", "type": guest.kind, "vmid": guest.vmid, "name": guest.name,
-        "node": guest.node, "status": guest.status, "template": 1 if guest.template else 0,
-        "maxcpu": m.guest_cpus(guest), "cpu": 0.01 if running else 0, "maxmem": m.guest_maxmem(guest),
-        "mem": m.guest_mem(guest), "maxdisk": m.guest_maxdisk(guest), "disk": 0,
-        "uptime": m.guest_uptime(mock, guest, now), "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
+        "id": f"{guest.kind}/{guest.vmid}", "vmid": guest.vmid, "node": guest.node, "type": guest.kind,
+        "uptime": m.guest_uptime(mock, guest, now), "name": guest.name, "status": guest.status,
+        "template": 1 if guest.template else 0, "maxcpu": m.guest_cpus(guest), "cpu": 0.01 if running else 0,
+        "maxmem": m.guest_maxmem(guest), "mem": m.guest_mem(guest), "maxdisk": m.guest_maxdisk(guest), "disk": 0,
+        "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0, "memhost": 0,
     }
-    if guest.kind == "qemu" and running:
-        entry["memhost"] = entry["mem"]
+    if guest.kind == "qemu":
+        status = qemu_status(mock, guest, full=True)  # what pvestatd writes to the RRD (pvestatd.pm:332)
+        entry.update({k: status.get(k, 0) for k in ("maxmem", "mem", "memhost", "netin", "netout", "diskread",
+                                                      "diskwrite")}, maxcpu=status["cpus"])
     if guest.config.get("tags"):
         entry["tags"] = str(guest.config["tags"])
     if guest.pool:
@@ -57,33 +63,57 @@ def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
 
 
 def _storage_resources(mock: Mock, identity: Identity | None) -> list[dict[str, Any]]:
+    """API2Tools.pm:121-145 extract_storage_stats: no pool, whatever pool the storage is in."""
     out: list[dict[str, Any]] = []
-    for name, node in mock.cluster.nodes.items():
-        for storage in mock.cluster.storages.values():
+    for storage in mock.cluster.storages.values():
+        if not _can(mock, identity, f"/storage/{storage.storage}", "Datastore.Audit"):  # Cluster.pm:647
+            continue
+        for name, node in mock.cluster.nodes.items():
             if not storage.available_on(name) or not m.storage_enabled(storage):
-                continue
-            if not _can(mock, identity, f"/storage/{storage.storage}", "Datastore.Audit"):  # Cluster.pm:647
                 continue
             figures = m.storage_figures(storage, name)
             entry: dict[str, Any] = {
-                "id": f"storage/{name}/{storage.storage}", "type": "storage", "storage": storage.storage,
-                "node": name, "status": "available" if node.online else "unknown",
-                "content": m.storage_content(storage), "plugintype": storage.type, "shared": int(storage.shared),
+                "id": f"storage/{name}/{storage.storage}", "storage": storage.storage, "node": name,
+                "type": "storage", "plugintype": storage.type, "status": "available" if node.online else "unknown",
+                "shared": int(storage.shared), "content": m.storage_content(storage),
             }
             if node.online:
-                entry.update(disk=figures["used"], maxdisk=figures["total"])
-            pool = next((p.poolid for p in mock.cluster.pools.values() if storage.storage in p.storages), None)
-            if pool:
-                entry["pool"] = pool
+                entry.update(maxdisk=figures["total"], disk=figures["used"])
             out.append(entry)
     return out
 
 
+def _pool_entries(mock: Mock, identity: Identity | None, now: int) -> dict[str, dict[str, Any]]:
+    """Cluster.pm:533-585: ``/pool/<id>`` entries; their figures sum the members that run, whether or not
+    the caller may see those members."""
+    pools: dict[str, dict[str, Any]] = {}
+    for poolid in sorted(mock.cluster.pools):
+        if _can(mock, identity, f"/pool/{poolid}", "Pool.Audit"):  # Cluster.pm:538
+            pools[poolid] = {"id": f"/pool/{poolid}", "pool": poolid, "type": "pool"}
+    for guest in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid):
+        pool = pools.get(guest.pool or "")
+        stats = guest_resource(mock, guest, now)
+        if pool is None or not stats["uptime"]:
+            continue
+        pool["uptime"] = max(pool.get("uptime", 0), stats["uptime"])
+        pool["mem"] = pool.get("mem", 0) + stats["mem"]
+        pool["maxmem"] = pool.get("maxmem", 0) + stats["maxmem"]
+        maxcpu = pool.get("maxcpu", 0)
+        pool["cpu"] = (pool.get("cpu", 0) * maxcpu + stats["cpu"] * stats["maxcpu"]) / (maxcpu + stats["maxcpu"])
+        pool["maxcpu"] = maxcpu + stats["maxcpu"]
+    return pools
+
+
 def resources(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    """Cluster.pm:509-727 in its order: pools (no ``type`` only), guests, nodes, storages, then the
+    networks. A 9.x node sends the ``network`` key-value, so its SDN zones come as ``type: network``
+    (the default zone ``localnetwork`` on every node) and ``type=sdn`` lists none (Cluster.pm:666-668)."""
     wanted = call.params.get("type")
     identity = call.identity
     now = mock.clock.now()
     out: list[dict[str, Any]] = []
+    if wanted is None:
+        out.extend(_pool_entries(mock, identity, now).values())
     if wanted in (None, "vm"):
         for guest in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid):
             if _can(mock, identity, f"/vms/{guest.vmid}", _VM_AUDIT):
@@ -102,10 +132,6 @@ def resources(mock: Mock, call: Call) -> list[dict[str, Any]]:
     if wanted is None:  # Cluster.pm:661-684: 9.x nodes report 'network' rows, so no 'sdn' ones
         out.extend(e for e in sdn.network_resources(mock.cluster)
                    if _can(mock, identity, f"/sdn/zones/{e['network']}", "SDN.Audit"))  # Cluster.pm:239-260
-    if wanted in (None, "pool"):
-        for pool in mock.cluster.pools.values():
-            if _can(mock, identity, f"/pool/{pool.poolid}", "Pool.Audit"):  # Cluster.pm:538
-                out.append({"id": f"pool/{pool.poolid}", "type": "pool", "pool": pool.poolid})
     return out
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
 from . import _volumes as vols
-from ._guest_common import LXC, creation_target
+from ._features import feature
+from ._guest_common import LXC, creation_target, guest_of
 from ._guest_devices import Plan, plan_values
+from ._guest_net import LOOPBACK, Address, nics
 from ._guest_perms import lxc_create, lxc_create_early
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
@@ -53,4 +56,29 @@ def create(mock: Mock, call: Call) -> str:
     return add_created(mock, call, Guest(vmid=vmid, kind="lxc", node=node, config=conf), "vzcreate")
 
 
-ROUTES: dict[tuple[str, str], Handler] = guest_routes(LXC, BASE, {("POST", BASE): create})
+def _interface(name: str, mac: str, addresses: tuple[Address, ...]) -> dict[str, Any]:
+    """pve-container src/PVE/LXC.pm:1262-1300 get_interfaces, over ``ip --json a`` (MACs in lower case):
+    ``inet``/``inet6`` hold the family's last address, ``hwaddr`` repeats the MAC."""
+    entry: dict[str, Any] = {"name": name}
+    for address in addresses:
+        entry[address.family] = f"{address.address}/{address.prefix}"
+    entry["ip-addresses"] = [{"ip-address-type": a.family, "ip-address": a.address, "prefix": a.prefix}
+                             for a in addresses]
+    entry["hardware-address"] = entry["hwaddr"] = mac
+    return entry
+
+
+def interfaces(mock: Mock, call: Call) -> list[dict[str, Any]] | None:
+    """A stopped CT has no process to enter: PVE returns nothing (LXC.pm:1265-1266)."""
+    guest = guest_of(mock, call, LXC)
+    if guest.status == "stopped":
+        return None
+    return [_interface("lo", "00:00:00:00:00:00", LOOPBACK)] + [
+        _interface(nic.name, nic.mac.lower(), nic.addresses) for nic in nics(guest)]
+
+
+ROUTES: dict[tuple[str, str], Handler] = guest_routes(LXC, BASE, {
+    ("POST", BASE): create,
+    ("GET", BASE + "/{vmid}/interfaces"): interfaces,
+    ("GET", BASE + "/{vmid}/feature"): feature(LXC),
+})

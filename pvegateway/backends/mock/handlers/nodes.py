@@ -8,9 +8,10 @@ from ...base import Call
 from ..runtime import Handler, Mock
 from . import _metrics as m
 from . import _network
+from ._certificates import node_certificates
 
-PVE_VERSION = "9.2.0"
-REPOID = "0000000000000000"
+PVE_VERSION = "9.2.11"
+REPOID = "f6997e698c7933ea"  # pve-manager's "bump version to 9.2.11" commit, as a 16-digit short id
 KERNEL = "6.14.8-2-pve"
 
 
@@ -73,9 +74,25 @@ def node_status(mock: Mock, call: Call) -> dict[str, Any]:
     }
 
 
+def _version_info() -> dict[str, str]:
+    """pve-manager PVE/pvecfg.pm version_info; the release is the version's first two parts (Makefile:4)."""
+    return {"version": PVE_VERSION, "release": PVE_VERSION.rsplit(".", 1)[0], "repoid": REPOID}
+
+
 def node_version(mock: Mock, call: Call) -> dict[str, str]:
     mock.node(str(call.params["node"]))
-    return {"version": PVE_VERSION, "release": PVE_VERSION.rsplit(".", 1)[0], "repoid": REPOID}
+    return _version_info()
+
+
+def version(mock: Mock, call: Call) -> dict[str, str]:
+    """pve-manager PVE/API2.pm:120-136: datacenter.cfg's ``console`` only when it is set."""
+    answer = {k: str(v) for k, v in mock.cluster.options.items() if k == "console"}
+    answer.update(_version_info())
+    return answer
+
+
+def certificates_info(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    return node_certificates(mock.node(str(call.params["node"])))
 
 
 ROUTES: dict[tuple[str, str], Handler] = {
@@ -83,5 +100,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/nodes/{node}"): node_index,
     ("GET", "/nodes/{node}/status"): node_status,
     ("GET", "/nodes/{node}/version"): node_version,
+    ("GET", "/version"): version,
+    ("GET", "/nodes/{node}/certificates/info"): certificates_info,
     **_network.ROUTES,
 }

@@ -8,12 +8,17 @@ import uuid
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
+from . import _cloudinit as cloudinit
 from . import _guest_config as config
+from ._agent import agent_routes
+from ._features import feature
 from ._guest_common import QEMU, creation_target, is_cdrom
 from ._guest_devices import Plan, plan_values
 from ._guest_perms import qemu_create
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
+from ._qemu_monitor import sendkey, unlink
+from ._qemu_status import QEMU_VERSION
 
 BASE = "/nodes/{node}/qemu"
 _CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "archive", "force", "unique", "live-restore",
@@ -60,7 +65,7 @@ def create(mock: Mock, call: Call) -> str:
     conf.setdefault("boot", _boot_order(conf))
     if conf["boot"] == " ":
         del conf["boot"]
-    conf["meta"] = f"creation-qemu=9.2.0,ctime={mock.clock.now()}"
+    conf["meta"] = f"creation-qemu={QEMU_VERSION},ctime={mock.clock.now()}"
     plan.commit()
     return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate")
 
@@ -68,4 +73,11 @@ def create(mock: Mock, call: Call) -> str:
 ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {
     ("POST", BASE): create,
     ("POST", BASE + "/{vmid}/config"): config.post_config(QEMU),
+    ("GET", BASE + "/{vmid}/feature"): feature(QEMU),
+    ("PUT", BASE + "/{vmid}/sendkey"): sendkey,
+    ("PUT", BASE + "/{vmid}/unlink"): unlink,
+    ("GET", BASE + "/{vmid}/cloudinit"): cloudinit.pending,
+    ("PUT", BASE + "/{vmid}/cloudinit"): cloudinit.regenerate,
+    ("GET", BASE + "/{vmid}/cloudinit/dump"): cloudinit.dump,
+    **agent_routes(BASE),
 })
