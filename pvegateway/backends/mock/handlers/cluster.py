@@ -32,17 +32,28 @@ def _ha_state(mock: Mock, guest: Guest) -> str | None:
     return {"enabled": "started", "disabled": "stopped"}.get(state, state)
 
 
-def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
+def _guest_figures(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
+    """pve-manager PVE/API2Tools.pm:84-118 extract_vm_stats: what the guest's node last reported; a node
+    offline reports nothing, so its guests' status stays 'unknown' with no figures."""
+    entry: dict[str, Any] = {"id": f"{guest.kind}/{guest.vmid}", "type": guest.kind, "vmid": guest.vmid,
+                             "node": guest.node, "status": "unknown"}
+    node = mock.cluster.nodes.get(guest.node)
+    if node is not None and not node.online:
+        return entry
     running = m.guest_running(guest)
-    entry: dict[str, Any] = {
-        "id": f"{guest.kind}/{guest.vmid}", "type": guest.kind, "vmid": guest.vmid, "name": guest.name,
-        "node": guest.node, "status": guest.status, "template": 1 if guest.template else 0,
+    entry.update({
+        "name": guest.name, "status": guest.status, "template": 1 if guest.template else 0,
         "maxcpu": m.guest_cpus(guest), "cpu": 0.01 if running else 0, "maxmem": m.guest_maxmem(guest),
         "mem": m.guest_mem(guest), "maxdisk": m.guest_maxdisk(guest), "disk": 0,
         "uptime": m.guest_uptime(mock, guest, now), "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
-    }
+    })
     if guest.kind == "qemu" and running:
         entry["memhost"] = entry["mem"]
+    return entry
+
+
+def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
+    entry = _guest_figures(mock, guest, now)
     if guest.config.get("tags"):
         entry["tags"] = str(guest.config["tags"])
     if guest.pool:
