@@ -53,6 +53,13 @@ REFUSED_BY_PVE: dict[str, tuple[int, str, dict[str, str] | None]] = {
     "pub-post-access-vncticket-001": (401, "authentication failure\n", None),
     # pve-ha-manager src/PVE/HA/Config.pm:145: 'qemu:120' is no resource ID ('vm:120' is)
     "pub-put-cluster-ha-resources-002": (500, "no such resource 'qemu:120'\n", None),
+    # pve-firewall src/PVE/Firewall.pm:1840-1846 verify_rule (raise_param_exc at :1755): a guest's rule
+    # names one of its netN interfaces, whatever the schema's format lets through
+    "pub-post-qemu-firewall-rules-001": (400, "Parameter verification failed.\n",
+                                         {"iface": "value does not match the regex pattern 'net\\d+'"}),
+    # pve-firewall src/PVE/Firewall.pm:1866-1874 verify_rule: a port needs a protocol
+    "pub-post-cluster-firewall-rules-004": (400, "Parameter verification failed.\n",
+                                            {"proto": "missing property - 'dport' requires this property"}),
 }
 
 # Accepted requests the mock cannot answer yet as the recorded cluster did. Each group says why.
@@ -77,6 +84,7 @@ MOCK_GAPS: dict[str, frozenset[str]] = {
     # a config digest. The mock answers PVE's own text for the missing object.
     "state the golden seed lacks": frozenset({
         "pub-post-qemu-firewall-ipset-004", "pub-post-qemu-firewall-ipset-005",
+        "pub-post-cluster-firewall-rules-002",  # a rule naming the IPSet 'blocklist-v6' (Firewall.pm:1782)
         "pub-put-cluster-firewall-options-004", "pub-post-replication-schedule-now-001",
         "pub-put-cluster-metrics-server-001", "pub-put-config-001", "pub-put-config-003",
         "pub-post-cluster-firewall-ipset-005",

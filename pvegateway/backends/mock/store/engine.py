@@ -62,7 +62,8 @@ class ConfigStore:
                 CHECKS[parent.param](mock, parent, params)
         view = views.VIEWS.get(op.key)
         if view is not None:
-            return Result(view(mock, call))
+            answer = view(mock, call)
+            return answer if isinstance(answer, Result) else Result(answer)  # a Result: with its total
         # a task's effect is worked out (and its checks made) before the store changes
         effect = EFFECTS[op.key](mock, call) if plan.worker is not None and op.key in EFFECTS else Effect()
         step = _STEPS.get(plan.kind)

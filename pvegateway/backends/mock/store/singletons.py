@@ -42,7 +42,9 @@ def show(act: Act) -> dict[str, Any]:
         if key not in options and isinstance(schema, Mapping) and schema.get("default") is not None \
                 and not schema.get("optional"):
             options[key] = schema["default"]
-    if "digest" in returned:
+    # pve-firewall answers a firewall's options with their digest whatever its schema says (Cluster.pm:106,
+    # VM.pm:95, Host.pm:89, Vnet.pm:97 copy_opject_with_digest)
+    if "digest" in returned or act.plan.where.endswith("/firewall/options"):
         options["digest"] = options_digest(_options(act, create=False))
     return options
 
@@ -58,6 +60,8 @@ def set_options(act: Act) -> None:
         if key not in props:
             raise PVEError.params({"delete": f"no such option '{key}'"})
     changes = kept(act.op, act.params)
+    if act.plan.where == "/cluster/firewall/options" and int(changes.get("enable", 0)) > 1:
+        changes["enable"] = act.mock.clock.now()  # Cluster.pm:152-154: the GUI's anti-lockout timestamp
     options = _options(act, create=True)
     for key in removed:
         options.pop(key, None)

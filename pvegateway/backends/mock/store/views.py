@@ -12,7 +12,7 @@ from typing import Any
 
 from ...base import Call
 from ..runtime import Mock
-from . import defaults
+from . import defaults, firewall
 from .layout import place
 
 View = Callable[[Mock, Call], Any]
@@ -148,4 +148,5 @@ VIEWS: Mapping[str, View] = {
     "POST /nodes/{node}/qemu/{vmid}/monitor": monitor,
     "POST /cluster/sdn/lock": sdn_lock,
     "POST /nodes/{node}/replication/{id}/schedule_now": schedule_now,
+    **firewall.VIEWS,
 }
