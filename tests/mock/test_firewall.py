@@ -211,3 +211,17 @@ async def test_the_log_of_a_firewall_that_dropped_nothing(pve: PVE) -> None:
         answer = await pve.get(f"{base}/log", {"start": "0", "limit": "10"})
         # pve-common Tools.pm:790-795: an empty log is one line saying so, total 1
         assert answer.json() == {"data": [{"n": 1, "t": "no content"}], "total": 1}
+
+
+async def test_refused_firewall_writes_change_nothing(pve: PVE) -> None:
+    store = pve.backend.mock.cluster.store
+    before = store.dump()
+    refused = [
+        await pve.post("/cluster/firewall/ipset", {"name": "www", "rename": "nope"}),
+        await pve.post("/cluster/firewall/groups", {"group": "www", "rename": "nope"}),
+        await pve.post("/cluster/firewall/aliases", {"name": "bad", "cidr": "not-an-address"}),
+        await pve.post(f"{VM}/rules", {"type": "in", "action": "ACCEPT", "source": "+nope"}),
+        await pve.put(f"{VM}/aliases/nope", {"cidr": "192.0.2.1"}),
+    ]
+    assert [r.status_code for r in refused] == [400, 400, 400, 400, 400]
+    assert store.dump() == before

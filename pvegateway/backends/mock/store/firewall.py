@@ -68,6 +68,8 @@ def _base(template: str) -> str:
 
 
 def _section(mock: Mock, where: str) -> Section:
+    """The collection at ``where``: the kept one itself when there is one (so the writes to an item
+    known to exist go through it), else an empty one that is not kept (reads change nothing)."""
     return mock.cluster.store.sections.get(where, {})
 
 
@@ -205,11 +207,11 @@ def _clean(value: str) -> str:
 def create_alias(mock: Mock, call: Call) -> None:
     """Aliases.pm:151-168: the name keeps its case, the key is lowercased."""
     params = call.params
-    aliases = _writable(mock, _alias_place(call))
-    name = str(params["name"])
-    if name.lower() in aliases:
+    where, name = _alias_place(call), str(params["name"])
+    if name.lower() in _section(mock, where):
         raise _ALIASES.duplicate.error(name)
-    aliases[name.lower()] = _alias(params, name)
+    data = _alias(params, name)
+    _writable(mock, where)[name.lower()] = data
 
 
 def _alias(params: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -234,7 +236,7 @@ def read_alias(mock: Mock, call: Call) -> dict[str, Any]:
 def update_alias(mock: Mock, call: Call) -> None:
     """Aliases.pm:238-274: the alias is written anew (a comment not given is gone), ``rename`` moves it."""
     params = call.params
-    aliases = _writable(mock, _alias_place(call))
+    aliases = _section(mock, _alias_place(call))
     _check_digest(params.get("digest"), [aliases[k] for k in sorted(aliases)])
     name = str(params["name"]).lower()
     if name not in aliases:
@@ -253,7 +255,7 @@ def update_alias(mock: Mock, call: Call) -> None:
 
 def remove_alias(mock: Mock, call: Call) -> None:
     """Aliases.pm:300-316: a missing alias is no error."""
-    aliases = _writable(mock, _alias_place(call))
+    aliases = _section(mock, _alias_place(call))
     _check_digest(call.params.get("digest"), [aliases[k] for k in sorted(aliases)])
     aliases.pop(str(call.params["name"]).lower(), None)
 
@@ -274,7 +276,9 @@ def _entries(mock: Mock, call: Call) -> list[dict[str, Any]]:
     where, name = _named(call)
     if name not in _section(mock, where):
         raise _IPSETS.missing.error(name)
-    entries: list[dict[str, Any]] = mock.cluster.store.lists.setdefault(f"{where}/{name}", [])
+    entries: list[dict[str, Any]] | None = mock.cluster.store.lists.get(f"{where}/{name}")
+    if entries is None:  # kept by an older mock as a collection: read as the empty set it starts as
+        entries = mock.cluster.store.lists[f"{where}/{name}"] = []
     return entries
 
 
@@ -284,31 +288,35 @@ def list_sets(mock: Mock, call: Call) -> list[dict[str, Any]]:
     return _with_digest([{"name": name, **sets[name]} for name in sorted(sets)])
 
 
+def _renamed(mock: Mock, where: str, key: str, noun: str, new: str, old: str, params: Mapping[str, Any]) -> None:
+    """An IP set or a security group renamed (IPSet.pm:679-700, Groups.pm:96-167): checked against the
+    list's digest, never onto another; its entries or rules and its comment go with it, and a comment
+    given replaces it (``new`` the same as ``old``: only that)."""
+    items = _section(mock, where)
+    _check_digest(params.get("digest"), [{key: n, **items[n]} for n in sorted(items)])
+    if old not in items:
+        raise PVEError.params({key: f"{noun} '{old}' does not exist"})
+    if new in items and new != old:
+        raise PVEError.params({key: f"{noun} '{new}' does already exist"})
+    data = items.pop(old)
+    if params.get("comment") is not None:
+        data = _commented(params["comment"])
+    items[new] = data
+    lists = mock.cluster.store.lists
+    lists[f"{where}/{new}"] = lists.pop(f"{where}/{old}", [])
+
+
 def create_set(mock: Mock, call: Call) -> None:
     """IPSet.pm:669-715: a new, empty set; with ``rename``, an existing set renamed (or its comment
     changed, when ``rename`` is ``name``)."""
     params = call.params
     where, name = _named(call)
-    sets = _writable(mock, where)
-    comment = params.get("comment")
-    rename = params.get("rename")
-    if rename:
-        rename = str(rename)
-        _check_digest(params.get("digest"), [{"name": n, **sets[n]} for n in sorted(sets)])
-        if rename not in sets:
-            raise PVEError.params({"name": f"IPSet '{rename}' does not exist"})
-        if name in sets and name != rename:
-            raise PVEError.params({"name": f"IPSet '{name}' does already exist"})
-        data = sets.pop(rename)
-        if comment is not None:
-            data = _commented(comment)
-        sets[name] = data
-        lists = mock.cluster.store.lists
-        lists[f"{where}/{name}"] = lists.pop(f"{where}/{rename}", [])
+    if params.get("rename"):
+        _renamed(mock, where, "name", "IPSet", name, str(params["rename"]), params)
         return
-    if name in sets:
+    if name in _section(mock, where):
         raise _IPSETS.duplicate.error(name)
-    sets[name] = _commented(comment)
+    _writable(mock, where)[name] = _commented(params.get("comment"))
     mock.cluster.store.lists[f"{where}/{name}"] = []
 
 
@@ -318,7 +326,7 @@ def remove_set(mock: Mock, call: Call) -> None:
     if entries and not truthy(call.params.get("force")):
         raise PVEError(500, f"IPSet '{call.params['name']}' is not empty\n")
     where, name = _named(call)
-    del _writable(mock, where)[name]
+    del _section(mock, where)[name]
     mock.cluster.store.lists.pop(f"{where}/{name}", None)
 
 
@@ -412,35 +420,22 @@ def create_group(mock: Mock, call: Call) -> None:
     """Groups.pm:81-185: a new, empty group; with ``rename``, an existing one renamed (the rules that
     call it follow) or its comment changed."""
     params = call.params
-    groups = _writable(mock, GROUPS)
-    group, comment, rename = str(params["group"]), params.get("comment"), params.get("rename")
-    lists = mock.cluster.store.lists
+    group, rename = str(params["group"]), params.get("rename")
     if rename:
-        rename = str(rename)
-        _check_digest(params.get("digest"), [{"group": g, **groups[g]} for g in sorted(groups)])
-        if rename not in groups:
-            raise PVEError.params({"group": f"Security group '{rename}' does not exist"})
-        if group in groups and group != rename:
-            raise PVEError.params({"group": f"Security group '{group}' does already exist"})
-        data = dict(groups[rename])
-        if comment is not None:
-            data = _commented(comment)
+        _renamed(mock, GROUPS, "group", "Security group", group, str(rename), params)
         if group != rename:
-            del groups[rename]
-            lists[f"{GROUPS}/{group}"] = lists.pop(f"{GROUPS}/{rename}", [])
-            _rename_group_rules(mock, rename, group)
-        groups[group] = data
+            _rename_group_rules(mock, str(rename), group)
         return
-    if group in groups:
+    if group in _section(mock, GROUPS):
         raise _GROUPS.duplicate.error(group)
-    groups[group] = _commented(comment)
-    lists[f"{GROUPS}/{group}"] = []
+    _writable(mock, GROUPS)[group] = _commented(params.get("comment"))
+    mock.cluster.store.lists[f"{GROUPS}/{group}"] = []
 
 
 def remove_group(mock: Mock, call: Call) -> None:
     """Rules.pm:535-560: no such group, or one holding rules, stays an error."""
     group = str(call.params["group"])
-    groups = _writable(mock, GROUPS)
+    groups = _section(mock, GROUPS)
     if group not in groups:
         raise _GROUPS.missing.error(group)
     if mock.cluster.store.lists.get(f"{GROUPS}/{group}"):
