@@ -199,3 +199,14 @@ async def test_a_full_lvm_storage_says_so_in_its_own_words(ctl: PVE) -> None:
                                                                    "size": "1G"})
     # pve-storage src/PVE/Storage/LVMPlugin.pm:713, the size in KiB
     assert (answer.status_code, answer.json()["message"]) == (500, "not enough free space (0 < 1048576)\n")
+
+
+async def test_a_failed_task_of_the_store_leaves_its_configuration_as_it_was(ctl: PVE) -> None:
+    await inject(ctl, kind="task", operation="POST /nodes/{node}/disks/directory", times=1,
+                 message="unable to create directory storage: disk /dev/sdb is in use")
+    answer = await ctl.post("/nodes/pve1/disks/directory", {"name": "data1", "device": "/dev/sdb"})
+    status, _ = await task_end(ctl, answer.json()["data"])
+    assert status["exitstatus"] == "unable to create directory storage: disk /dev/sdb is in use"
+    assert await ctl.data("GET", "/nodes/pve1/disks/directory") == []
+    await ctl.data("POST", "/nodes/pve1/disks/directory", {"name": "data1", "device": "/dev/sdb"})
+    assert [d["name"] for d in await ctl.data("GET", "/nodes/pve1/disks/directory")] == ["data1"]
