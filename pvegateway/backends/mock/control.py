@@ -1,4 +1,6 @@
-"""The mock's control API: ``/_gateway/...`` routes for tests to reset, seed, inspect and drive the cluster.
+"""The mock's control API: ``/_gateway/...`` routes for tests to reset, seed, inspect and drive the cluster,
+and to inject faults (``/faults``, ``/nodes/{node}`` online or not, ``/storages/{storage}`` full or not:
+:mod:`.faults`).
 
 Off unless a key is configured (``MockOptions.control_key``): then every call needs
 ``Authorization: Bearer <key>``. The key is kept as a SHA-256 digest (:class:`~pvegateway.secrets.BearerKeys`),
