@@ -29,8 +29,9 @@ file), ``root_password``, ``tasks`` (``immediate`` | ``polls:N`` | ``delay:SECON
 
 ``control`` (:class:`Control`) changes the cluster behind the API's back: ``reset()``, ``dump()``,
 ``set_tasks(mode)``, ``advance(seconds)`` (the mock's clock: task delays and ticket ages),
-``finish_tasks()``, and ``backend`` / ``cluster`` for direct access. Calls run on the server's event
-loop, so they never interleave with a request.
+``finish_tasks()``, faults (``fail``, ``fail_task``, ``delay``, ``clear_faults``, ``set_online``,
+``set_full``: :mod:`pvegateway.backends.mock.faults`), and ``backend`` / ``cluster`` for direct access.
+Calls run on the server's event loop, so they never interleave with a request.
 
 Cost: the schema is loaded once per process and version, on first use (``make bench`` prints its
 load time); after that a test's cluster and server are cheap: no schema work, one socket. The TLS
@@ -163,6 +164,45 @@ class Control:
     def finish_tasks(self) -> None:
         """Stop every running task now, applying its effect."""
         self._run(self.backend.mock.tasks.finish_all)
+
+    # --- fault injection (pvegateway.backends.mock.faults) ------------------------------------------
+
+    def fail(self, operation: str | None = None, *, message: str | None = None, status: int | None = None,
+             errors: Mapping[str, str] | None = None, node: str | None = None, vmid: int | None = None,
+             times: int | None = None) -> int:
+        """Make matching calls fail with ``status`` (500; 400 with ``errors``) and ``message``, the next
+        ``times`` ones or all. ``operation``: ``"POST /nodes/{node}/qemu"`` or its id; none: any. The
+        fault's id."""
+        return self._fault({"kind": "error", "operation": operation, "message": message, "status": status,
+                            "errors": errors, "node": node, "vmid": vmid, "times": times})
+
+    def fail_task(self, operation: str | None = None, *, message: str, node: str | None = None,
+                  vmid: int | None = None, times: int | None = None) -> int:
+        """Matching calls answer their UPID, and the task ends with ``message`` (``TASK ERROR: ...``)."""
+        return self._fault({"kind": "task", "operation": operation, "message": message, "node": node,
+                            "vmid": vmid, "times": times})
+
+    def delay(self, operation: str | None = None, *, seconds: float, node: str | None = None,
+              vmid: int | None = None, times: int | None = None) -> int:
+        """Matching calls answer ``seconds`` late (other requests are not held up)."""
+        return self._fault({"kind": "latency", "operation": operation, "seconds": seconds, "node": node,
+                            "vmid": vmid, "times": times})
+
+    def _fault(self, spec: dict[str, Any]) -> int:
+        given = {k: v for k, v in spec.items() if v is not None}
+        return self._run(lambda: self.backend.add_fault(given).id)
+
+    def clear_faults(self, ident: int | None = None) -> None:
+        """Take out the fault ``ident``, or every fault (a reset does too)."""
+        self._run(lambda: self.backend.remove_faults(ident))
+
+    def set_online(self, node: str, online: bool) -> None:
+        """Take ``node`` offline (calls proxied to it answer 595 No route to host) or back online."""
+        self._run(lambda: self.backend.set_online(node, online))
+
+    def set_full(self, storage: str, full: bool = True) -> None:
+        """Fill ``storage`` (avail 0, new disks fail with its plugin's error) or give its space back."""
+        self._run(lambda: self.backend.set_full(storage, full))
 
     def call(self, fn: Callable[[MockBackend], T]) -> T:
         """``fn(backend)`` on the server's loop: for direct changes that must not race a request."""

@@ -67,8 +67,6 @@ _STORE: dict[str, Any] = {
     "sections": {
         "/cluster/firewall/groups": {"webgrp": {"comment": "web servers"}},
         "/cluster/firewall/ipset": {"office": {}, "partners": {}},
-        "/cluster/firewall/ipset/office": {cidr: {} for cidr in (
-            "10.20.0.0/16", "10.30.0.0/16", "192.0.2.0/24", "172.16.0.0/12", "fd12:3456::/64")},
         "/access/domains": {**_BUILTIN_REALMS, "corp": {
             "type": "ldap", "server1": "ldap.example.com", "base_dn": "dc=example,dc=com", "user_attr": "uid"}},
         "/cluster/replication": {"120-0": {"type": "local", "target": "pve2", "schedule": "*/15"}},
@@ -81,6 +79,9 @@ _STORE: dict[str, Any] = {
                                             "all": 1, "enabled": 1, "mode": "snapshot"}},
     },
     "lists": {
+        # an IP set's entries, as pve-firewall writes them back: sorted (src/PVE/Firewall.pm save_ipset)
+        "/cluster/firewall/ipset/office": [{"cidr": cidr} for cidr in sorted((
+            "10.20.0.0/16", "10.30.0.0/16", "192.0.2.0/24", "172.16.0.0/12", "fd12:3456::/64"))],
         "/vms/120/firewall/rules": [
             _rule("ACCEPT", proto="tcp", dport="22"), _rule("ACCEPT", proto="tcp", dport="80"),
             _rule("ACCEPT", proto="tcp", dport="443"), _rule("ACCEPT", proto="icmp"),
@@ -175,6 +176,8 @@ CASE_STATE: Mapping[str, tuple[Callable[[dict[str, Any]], None], ...]] = {
     "pub-v9111-put-storage-001": (_storage("zp1", "zfspool", {"pool": "tank", "blocksize": "12k"}),),
     "pub-v9111-put-access-domains-002": (_section("/access/domains", "kc9", {
         "type": "openid", "issuer-url": "https://kc/realms/x", "client-id": "pve"}),),
+    # pve-firewall src/PVE/Firewall.pm:1782 verify_rule: the IP set a rule names exists
+    "pub-post-cluster-firewall-rules-002": (_section("/cluster/firewall/ipset", "blocklist-v6", {}),),
     "pub-post-qemu-firewall-ipset-004": (_section("/vms/120/firewall/ipset", "ipfilter-net0", {}),),
     "pub-post-qemu-firewall-ipset-005": (_section("/vms/120/firewall/ipset", "ipfilter-net0", {}),),
     "pub-put-cluster-metrics-server-001": (_section("/cluster/metrics/server", "graphite1", {

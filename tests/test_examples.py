@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pvegateway.testing import PVEMock, running_mock
 from tests.live import live_server
 
@@ -31,9 +33,10 @@ def free_port() -> int:
         return port
 
 
-def test_pytest_example_passes() -> None:
+@pytest.mark.parametrize("example", ["pytest_with_mock", "pytest_fault_injection"])
+def test_pytest_example_passes(example: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / "pytest_with_mock")],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / example)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -67,6 +67,13 @@ REFUSED_BY_PVE: dict[str, tuple[int, str, dict[str, str] | None]] = {
     "pub-post-cluster-sdn-vnets-subnets-002": (
         500, "create sdn subnet object failed: 400 Parameter verification failed.\n"
              "dhcp-range: end-address is not a valid IP 10.7.0.300\n", None),
+    # pve-firewall src/PVE/Firewall.pm:1840-1846 verify_rule (raise_param_exc at :1755): a guest's rule
+    # names one of its netN interfaces, whatever the schema's format lets through
+    "pub-post-qemu-firewall-rules-001": (400, "Parameter verification failed.\n",
+                                         {"iface": "value does not match the regex pattern 'net\\d+'"}),
+    # pve-firewall src/PVE/Firewall.pm:1866-1874 verify_rule: a port needs a protocol
+    "pub-post-cluster-firewall-rules-004": (400, "Parameter verification failed.\n",
+                                            {"proto": "missing property - 'dport' requires this property"}),
 }
 
 # Accepted requests the mock cannot answer yet as the recorded cluster did. Each group says why.

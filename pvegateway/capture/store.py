@@ -41,6 +41,22 @@ def area_of(template: str) -> str:
     return "config"
 
 
+# the firewall's own formats in the store (pvegateway/backends/mock/store/firewall.py): an IP set's entries
+# are a list sorted by address, aliases are keyed by their lowercased name and keep the IP version
+_FIREWALL_SET = re.compile(r"/firewall/ipset/\{name\}$")
+_ENTRY_OPTIONS = ("cidr", "nomatch", "comment")
+
+
+def _ipset_entries(listed: list[Any]) -> list[dict[str, Any]]:
+    entries = [{k: e[k] for k in _ENTRY_OPTIONS if k in e} for e in listed if isinstance(e, dict) and e.get("cidr")]
+    return sorted(entries, key=lambda entry: str(entry["cidr"]))
+
+
+def _aliases(listed: list[Any]) -> dict[str, dict[str, Any]]:
+    return {str(e["name"]).lower(): {k: v for k, v in e.items() if k != "digest"}
+            for e in listed if isinstance(e, dict) and e.get("name")}
+
+
 @dataclass
 class StoreCapture:
     """What was read: the store's three kinds of places, and the reads refused (path -> status)."""
@@ -70,10 +86,12 @@ class StoreWalk:
         layout = self.layout
         found = [("section", t) for t in layout.sections] + [("list", t) for t in layout.positional]
         found += [("singleton", t) for t in layout.singletons if t not in BOUND]
-        # views (a node's time, its subscription) are computed, not kept: nothing to capture
+        # singletons shown by views (a node's time, its subscription) are computed, not kept: nothing to
+        # capture; collections read through views (the firewall's) are kept all the same
         wanted = [(kind, t) for kind, t in found
                   if t not in SHARED and t not in ALIASES and area_of(t) in self.areas
-                  and "GET" in layout.by_path.get(t, {}) and layout.by_path[t]["GET"].key not in VIEWS]
+                  and "GET" in layout.by_path.get(t, {})
+                  and not (kind == "singleton" and layout.by_path[t]["GET"].key in VIEWS)]
         return sorted(wanted, key=lambda pair: (pair[1].count("/"), pair[1]))
 
     def places(self, template: str, known: Known, got: StoreCapture) -> Iterator[dict[str, Any]]:
@@ -127,6 +145,10 @@ class StoreWalk:
         elif kind == "list" and isinstance(data, list):
             ordered = sorted(data, key=lambda rule: int(rule.get("pos", 0)))
             got.lists[where] = [self._settable(template, ("POST",), rule) for rule in ordered]
+        elif kind == "section" and isinstance(data, list) and _FIREWALL_SET.search(template):
+            got.lists[where] = _ipset_entries(data)
+        elif kind == "section" and isinstance(data, list) and template.endswith("/firewall/aliases"):
+            got.sections[where] = _aliases(data)
         elif kind == "section" and isinstance(data, list):
             got.sections[where] = await self._items(client, template, values, data)
             lister = self.layout.by_path[template]["GET"]

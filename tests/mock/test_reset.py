@@ -144,11 +144,21 @@ async def test_after_changing_everything_a_reset_gives_back_the_seed(ctl: PVE) -
     await control(ctl, "seed", SEED)
     fresh = await state(ctl)
     await change_everything(await as_root(ctl))
+    await inject_faults(ctl)
     changed = await state(ctl)
-    # the rest all changed (no operation changes nodes; datacenter.cfg is kept in the store)
-    assert [k for k in fresh if fresh[k] == changed[k]] == ["format", "name", "nodes", "options"]
+    # the rest all changed (datacenter.cfg is kept in the store)
+    assert [k for k in fresh if fresh[k] == changed[k]] == ["format", "name", "options"]
     await control(ctl, "reset")
     assert await state(ctl) == fresh
+
+
+async def inject_faults(mock: PVE, storage: str = "local-zfs") -> None:
+    """What the control API's faults change: its list of faults, a node's state, a storage's."""
+    for method, path, body in (("POST", "/_gateway/faults", {"operation": "GET /version", "message": "x"}),
+                               ("PUT", "/_gateway/nodes/pve-b", {"online": False}),
+                               ("PUT", f"/_gateway/storages/{storage}", {"full": True})):
+        response = await mock.client.request(method, path, json=body, headers=KEY)
+        assert response.status_code == 200, response.text
 
 
 async def test_a_dump_seeds_the_same_cluster_which_goes_on_the_same(ctl: PVE) -> None:
@@ -157,7 +167,9 @@ async def test_a_dump_seeds_the_same_cluster_which_goes_on_the_same(ctl: PVE) ->
     await control(ctl, "seed", SEED)
     pve = await as_root(ctl)
     await change_everything(pve)
+    await inject_faults(ctl, "local")  # the faults too (not on the storage the requests below use)
     dumped = await state(ctl)
+    assert dumped["faults"]
     async with controlled() as twin:
         await control(twin, "seed", copy.deepcopy(dumped))
         assert await state(twin) == dumped

@@ -40,14 +40,20 @@ async def _rules(pve: PVE, base: str) -> list[dict[str, Any]]:
     return rules
 
 
+def _types(base: str) -> tuple[str, str]:
+    """Two rule types the level allows: a vnet's rules are forward rules (Firewall.pm:1731-1738)."""
+    return ("forward", "forward") if "/vnets/" in base else ("in", "out")
+
+
 @pytest.mark.parametrize("base", LEVELS)
 async def test_rules_are_a_positional_list(pve: PVE, base: str) -> None:
-    await pve.data("POST", base, {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "22"})
-    await pve.data("POST", base, {"type": "out", "action": "DROP", "enable": "1", "pos": "5"})
+    first, second = _types(base)
+    await pve.data("POST", base, {"type": first, "action": "ACCEPT", "proto": "tcp", "dport": "22"})
+    await pve.data("POST", base, {"type": second, "action": "DROP", "enable": "1", "pos": "5"})
     rules = await _rules(pve, base)
     # Rules.pm:306-308: unshift, 'enable' 0 unless given; :196-201: pos by index, one digest for all
-    assert [(r["pos"], r["type"], r["action"], r["enable"]) for r in rules] == [(0, "out", "DROP", 1),
-                                                                                (1, "in", "ACCEPT", 0)]
+    assert [(r["pos"], r["type"], r["action"], r["enable"]) for r in rules] == [(0, second, "DROP", 1),
+                                                                                (1, first, "ACCEPT", 0)]
     digest = rules[0]["digest"]
     assert len(digest) == 40 and rules[1]["digest"] == digest
     one = await pve.data("GET", f"{base}/1")
@@ -55,7 +61,7 @@ async def test_rules_are_a_positional_list(pve: PVE, base: str) -> None:
     stale = await pve.put(f"{base}/0", {"comment": "x", "digest": "0" * 40})
     assert stale.json()["message"] == STALE  # Rules.pm:369-370
     await pve.data("PUT", f"{base}/0", {"moveto": "2", "digest": digest})  # Rules.pm:377-388: past the end
-    assert [r["type"] for r in await _rules(pve, base)] == ["in", "out"]
+    assert [r["action"] for r in await _rules(pve, base)] == ["ACCEPT", "DROP"]
     await pve.data("PUT", f"{base}/1", {"comment": "web", "delete": "enable"})
     moved = await pve.data("GET", f"{base}/1")
     assert moved["comment"] == "web" and "enable" not in moved
@@ -65,7 +71,7 @@ async def test_rules_are_a_positional_list(pve: PVE, base: str) -> None:
         missing = await pve.request(method, f"{base}/5")
         assert missing.json()["message"] == "no rule at position 5\n"  # Rules.pm:241, :372, :461
     await pve.data("DELETE", f"{base}/0")
-    assert [(r["pos"], r["type"]) for r in await _rules(pve, base)] == [(0, "out")]
+    assert [(r["pos"], r["action"]) for r in await _rules(pve, base)] == [(0, "DROP")]
 
 
 async def test_a_security_group_holding_rules_stays_and_a_missing_one_is_named(pve: PVE) -> None:

@@ -52,7 +52,9 @@ async def test_the_dump_shows_the_store_and_a_reset_gives_the_seeded_store_back(
     await _populate(ctl)
     store = (await _dump(ctl))["store"]
     assert store["sections"]["/cluster/sdn/zones"] == {"z1": {"type": "simple"}}
-    assert store["sections"]["/cluster/firewall/ipset/office"] == {"192.0.2.0/24": {}}
+    # an IP set's name in the set list, its entries a list of their own (pve-firewall's [IPSET] section)
+    assert store["sections"]["/cluster/firewall/ipset"] == {"office": {}}
+    assert store["lists"]["/cluster/firewall/ipset/office"] == [{"cidr": "192.0.2.0/24"}]
     assert store["lists"]["/vms/100/firewall/rules"] == [{"type": "in", "action": "DROP", "enable": 0}]
     assert store["singletons"]["/cluster/firewall/options"] == {"enable": 1}
     assert "vmbr5" in store["sections"]["/nodes/pve1/network"]

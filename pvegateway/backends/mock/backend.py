@@ -3,6 +3,7 @@ from the schema) everywhere else."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -14,10 +15,11 @@ from typing import Any
 
 from ...apidoc.operation import Operation
 from ...apidoc.sources import write_atomic
+from ...errors import PVEError
 from ...ratelimit.login import LoginThrottle, login_userid
 from ...secrets import BearerKeys, require_strong_keys
 from ..base import Call, Identity, Incoming, Result, Streamed, Upgrade
-from . import control, snapshot
+from . import control, faults, snapshot
 from .auth import Authenticator
 from .clock import Clock
 from .handlers import all_routes
@@ -56,6 +58,7 @@ class MockBackend:
         known = {(op.method, op.path) for op in ops}
         self.routes: dict[tuple[str, str], Handler] = {k: h for k, h in all_routes().items() if k in known}
         self.store = ConfigStore(ops, self.routes.keys())
+        self.operations = _by_name(ops)
         # one signer for the backend's life: tickets stay valid across resets
         self.signer = Signer(self.options.secret or secrets.token_bytes(32))
         self.seed = self._initial_seed()  # what a reset goes back to: immutable, so no cluster changes it
@@ -74,6 +77,7 @@ class MockBackend:
         known = {(op.method, op.path) for op in ops}
         self.routes = {k: h for k, h in all_routes().items() if k in known}
         self.store = ConfigStore(ops, self.routes.keys())
+        self.operations = _by_name(ops)
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -104,6 +108,35 @@ class MockBackend:
         """The whole cluster as a seed that builds it again (:mod:`.snapshot` describes the format)."""
         self.mock.tasks.settle()
         return snapshot.dump(self.mock.cluster, self.mock.clock.fixed)
+
+    # --- faults (see .faults) ------------------------------------------------------------------------
+
+    def add_fault(self, spec: Mapping[str, Any]) -> faults.Fault:
+        """Inject the fault ``spec`` describes (a ValueError says what is wrong with it)."""
+        kept = self.mock.cluster.faults
+        fault = faults.parse(spec, faults.next_id(kept), self.operations.get)
+        kept.append(fault)
+        return fault
+
+    def remove_faults(self, ident: int | None = None) -> int:
+        """Take out the fault ``ident`` (None: all of them); how many went."""
+        kept = self.mock.cluster.faults
+        left = [f for f in kept if ident is not None and f.id != ident]
+        gone = len(kept) - len(left)
+        kept[:] = left
+        return gone
+
+    def set_online(self, node: str, online: bool) -> None:
+        found = self.mock.cluster.nodes.get(node)
+        if found is None:
+            raise ValueError(f"no node {node!r}")
+        found.online = online
+
+    def set_full(self, storage: str, full: bool) -> None:
+        found = self.mock.cluster.storages.get(storage)
+        if found is None:
+            raise ValueError(f"no storage {storage!r}")
+        found.full = full
 
     def save(self) -> None:
         state = self.options.state_file
@@ -139,6 +172,45 @@ class MockBackend:
         return result
 
     async def handle(self, call: Call) -> Result | Streamed | Upgrade:
+        task_error = await self._faults(call)
+        if task_error is None:
+            return await self._handle(call)
+        token = faults.TASK_ERROR.set(task_error)
+        try:
+            return await self._handle(call)
+        finally:
+            faults.TASK_ERROR.reset(token)
+
+    async def _faults(self, call: Call) -> str | None:
+        """The injected faults that hit ``call``: the latencies (awaited, so other requests go on), a
+        node offline, an error (raised), or the exit status a task of the call is to end with."""
+        op, params = call.operation, call.params
+        hits = [f for f in self.mock.cluster.faults if f.matches(op, params)]
+        delay = 0.0
+        for fault in hits:
+            if fault.kind == "latency":
+                fault.hit()
+                delay += fault.seconds
+        if delay:
+            await asyncio.sleep(delay)
+        if op.proxyto == "node":
+            node = self.mock.cluster.nodes.get(str(params.get("node", "")))
+            if node is not None and not node.online:
+                # pveproxy proxies the call to the node (pve-http-server src/PVE/APIServer/AnyEvent.pm:
+                # 734-891 proxy_request): AnyEvent::HTTP's 595 with the connection's errno as reason,
+                # passed on as it is, without a body
+                raise PVEError(595, "No route to host", bare=True)
+        for fault in hits:
+            if fault.kind == "error":
+                fault.hit()
+                raise fault.error()
+        for fault in hits:
+            if fault.kind == "task" and op.returns_task:
+                fault.hit()
+                return fault.message
+        return None
+
+    async def _handle(self, call: Call) -> Result | Streamed | Upgrade:
         key = (call.operation.method, call.operation.path)
         handler = self.routes.get(key)
         self.mock.tasks.settle()  # delayed tasks end on time, whether or not anyone reads their status
@@ -152,3 +224,11 @@ class MockBackend:
         if inspect.isawaitable(answer):  # an upload's handler reads the body as it arrives
             answer = await answer
         return answer if isinstance(answer, Result | Streamed | Upgrade) else Result(answer)
+
+
+def _by_name(operations: Iterable[Operation]) -> dict[str, Operation]:
+    """Operations by key (``GET /nodes``) and by id (``get_nodes``), for faults to name them."""
+    named: dict[str, Operation] = {}
+    for op in operations:
+        named[op.key] = named[op.id] = op
+    return named

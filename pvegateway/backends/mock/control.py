@@ -1,4 +1,6 @@
-"""The mock's control API: ``/_gateway/...`` routes for tests to reset, seed, inspect and drive the cluster.
+"""The mock's control API: ``/_gateway/...`` routes for tests to reset, seed, inspect and drive the cluster,
+and to inject faults (``/faults``, ``/nodes/{node}`` online or not, ``/storages/{storage}`` full or not:
+:mod:`.faults`).
 
 Off unless a key is configured (``MockOptions.control_key``): then every call needs
 ``Authorization: Bearer <key>``. The key is kept as a SHA-256 digest (:class:`~pvegateway.secrets.BearerKeys`),
@@ -18,6 +20,8 @@ from starlette.routing import Route
 from ...errors import PVEError
 from ...http.site import client_of, error_response
 from ...secrets import BearerKeys
+from .faults import Fault
+from .faults import dump as dump_faults
 from .runtime import Mock
 from .tasks import Progression
 
@@ -36,6 +40,13 @@ async def _body(request: Request) -> Any:
     return json.loads(raw)
 
 
+def _flag(body: Any, name: str) -> bool:
+    value = body.get(name) if isinstance(body, dict) else None
+    if not isinstance(value, bool):
+        raise ValueError(f'PUT {{"{name}": true | false}}')
+    return value
+
+
 class _Options(Protocol):
     tasks: str
 
@@ -52,6 +63,14 @@ class Controlled(Protocol):
     def reset(self, seed: Mapping[str, Any] | None = None) -> None: ...
 
     def dump(self) -> dict[str, Any]: ...
+
+    def add_fault(self, spec: Mapping[str, Any]) -> Fault: ...
+
+    def remove_faults(self, ident: int | None = None) -> int: ...
+
+    def set_online(self, node: str, online: bool) -> None: ...
+
+    def set_full(self, storage: str, full: bool) -> None: ...
 
 
 class Control:
@@ -119,6 +138,32 @@ class Control:
         self.backend.mock.clock.advance(float(seconds))
         return JSONResponse({"ok": True, "now": self.backend.mock.clock.now()})
 
+    async def faults(self, request: Request) -> Response:
+        return JSONResponse({"faults": dump_faults(self.backend.mock.cluster.faults)})
+
+    async def add_fault(self, request: Request) -> Response:
+        fault = self.backend.add_fault(await _body(request))
+        return JSONResponse({"ok": True, "fault": dump_faults([fault])[0]})
+
+    async def clear_faults(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "removed": self.backend.remove_faults()})
+
+    async def remove_fault(self, request: Request) -> Response:
+        ident = request.path_params["ident"]
+        if not self.backend.remove_faults(ident):
+            return _error(404, f"control API: no fault {ident}")
+        return JSONResponse({"ok": True, "removed": 1})
+
+    async def node(self, request: Request) -> Response:
+        online = _flag(await _body(request), "online")
+        self.backend.set_online(request.path_params["node"], online)
+        return JSONResponse({"ok": True, "online": online})
+
+    async def storage(self, request: Request) -> Response:
+        full = _flag(await _body(request), "full")
+        self.backend.set_full(request.path_params["storage"], full)
+        return JSONResponse({"ok": True, "full": full})
+
     def routes(self) -> list[Route]:
         table: list[tuple[str, str, Endpoint]] = [
             ("/reset", "POST", self.reset),
@@ -127,6 +172,12 @@ class Control:
             ("/tasks", "PUT", self.tasks),
             ("/tasks/finish", "POST", self.finish),
             ("/clock", "POST", self.clock),
+            ("/faults", "GET", self.faults),
+            ("/faults", "POST", self.add_fault),
+            ("/faults", "DELETE", self.clear_faults),
+            ("/faults/{ident:int}", "DELETE", self.remove_fault),
+            ("/nodes/{node}", "PUT", self.node),
+            ("/storages/{storage}", "PUT", self.storage),
         ]
         return [Route(PREFIX + path, self._guarded(endpoint), methods=[method]) for path, method, endpoint in table]
 

@@ -33,7 +33,8 @@ KINDS = {
     "section": "a section-config collection of the store: create, list, read, update, remove, PVE's texts",
     "singleton": "a singleton of the store: what a write sets, a read shows",
     "positional": "a positional list of the store (firewall rules): insert, move, renumber",
-    "view": "computed from the store and the cluster together (not-backed-up guests, subscription, time...)",
+    "view": "computed from the store and the cluster together (not-backed-up guests, subscription, time...), "
+            "or kept as PVE keeps it (the firewall's aliases, IP sets, groups)",
     "task": "a real task of the mock, of the type PVE's handler forks (its effect, if any, is not modelled)",
     "index": "a directory index: the children the tree names",
     "shaped": "shaped data only: plausible values like `returns`, nothing kept",

@@ -19,7 +19,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from . import state
+from . import faults, state
 from .store.data import ConfigData
 
 Schema = dict[str, Any]
@@ -99,6 +99,7 @@ def _seed_schema() -> Schema:
             "counters": {"type": "object", "additionalProperties": False,
                          "properties": {"pid": {"type": "integer"}, "mac": {"type": "integer"}}},
             "store": _object(ConfigData),
+            "faults": {"type": "array", "items": _object(faults.Fault)},
         },
     }
 

@@ -31,6 +31,8 @@ so that a misspelt section is not silently an empty one):
     The task history (the last ``TASK_HISTORY`` per node). A task still running when dumped comes back as
     it was (running, with the polls or delay it had left) but without its effect, which is code, not data:
     when it stops, what it would have changed stays as it is.
+``faults``
+    The faults injected through the control API (:mod:`.faults`), with what is left of their ``times``.
 ``counters``
     ``pid`` (the last task's: the next one gets one more) and ``mac`` (the next generated MAC address's
     last three bytes, as a number).
@@ -52,7 +54,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import seed_schema
+from . import faults, seed_schema
 from .roles import builtin_roles
 from .state import (
     AclEntry,
@@ -74,7 +76,8 @@ from .store.data import ConfigData
 FORMAT = 1
 # the top-level keys a seed may have: a new section of the dump is added here too
 SECTIONS = frozenset({"format", "name", "clock", "root_password", "nodes", "storages", "guests", "users",
-                      "groups", "roles", "acl", "pools", "ha", "options", "tasks", "counters", "store"})
+                      "groups", "roles", "acl", "pools", "ha", "options", "tasks", "counters", "store",
+                      "faults"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ def dump(cluster: Cluster, clock: int | None = None) -> dict[str, Any]:
         "ha": copy.deepcopy(cluster.ha),  # a copy: a caller changing the dump must not change the cluster
         "options": copy.deepcopy(cluster.options),
         "store": cluster.store.dump(),  # the configuration store (store/data.py)
+        "faults": faults.dump(cluster.faults),
         "tasks": [_task_out(t) for log in cluster.tasks.values() for t in log.values()],
         "counters": {"pid": cluster.next_pid, "mac": cluster.next_mac},
     }
@@ -211,6 +215,7 @@ def _cluster(data: dict[str, Any]) -> Cluster:
     cluster.ha = dict(data.get("ha", {}))
     cluster.options = dict(data.get("options", {}))
     cluster.store = ConfigData.load(data.get("store"))
+    cluster.faults = faults.load(data.get("faults", []))
     for t in data.get("tasks", []):
         cluster.add_task(Task(**t))
     counters = data.get("counters", {})

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .faults import Fault
 from .store.data import ConfigData
 
 GuestKind = Literal["qemu", "lxc"]
@@ -29,7 +30,7 @@ class Node:
     ip: str
     cpus: int = 8
     memory: int = 32 * 1024**3
-    online: bool = True
+    online: bool = True  # False: offline, as a node that is powered off (the control API's faults)
     bridges: list[str] = field(default_factory=lambda: ["vmbr0"])
 
 
@@ -56,6 +57,7 @@ class Storage:
     nodes: list[str] | None = None  # None: every node
     shared: bool = False
     total: int = 100 * 1024**3
+    full: bool = False  # a fault: no space left (avail 0, new volumes fail), whatever its volumes take
     # volumes by node (a shared storage keeps them under "") and volid
     volumes: dict[str, dict[str, Volume]] = field(default_factory=dict)
 
@@ -227,6 +229,7 @@ class Cluster:
     tasks: dict[str, OrderedDict[str, Task]] = field(default_factory=dict)  # node -> upid -> task
     options: dict[str, Any] = field(default_factory=dict)
     store: ConfigData = field(default_factory=ConfigData)  # what the store keeps (store/data.py)
+    faults: list[Fault] = field(default_factory=list)  # injected by the control API (faults.py)
     next_pid: int = 0x1000
     next_mac: int = 0x000001
     agents: dict[int, GuestAgent] = field(default_factory=dict)  # vmid -> its guest agent (not dumped)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ...errors import PVEError
 from .clock import Clock
+from .faults import TASK_ERROR
 from .state import Cluster, Task
 
 
@@ -61,8 +62,14 @@ class Tasks:
         """Start a task; ``finish`` applies its effect when it stops (at once in immediate mode).
 
         ``cancel`` undoes what the call did before its worker ran, should the task be stopped first
-        (PVE's create and clone workers remove the half-made guest when interrupted).
+        (PVE's create and clone workers remove the half-made guest when interrupted). A task fault
+        injected for the call (:mod:`.faults`) makes the worker die: the effect never comes, what the
+        call did is undone as the task ends, and the fault's text is its exit status.
         """
+        injected = TASK_ERROR.get()
+        if injected is not None:
+            TASK_ERROR.set(None)  # one task per hit
+            error, finish = injected, cancel
         cluster = self._cluster()
         cluster.next_pid += 1
         now = self._clock.now()

@@ -69,9 +69,10 @@ def guest_of(mock: Mock, call: Call, kind: Kind) -> Guest:
 
 
 def task(mock: Mock, call: Call, guest: Guest | None, kind_name: str, ident: str, finish: Any = None,
-         log: list[str] | None = None, cancel: Any = None) -> str:
+         log: list[str] | None = None, cancel: Any = None, error: str | None = None) -> str:
     node = guest.node if guest is not None else call.path_params["node"]
-    return mock.tasks.start(node, kind_name, ident, user_of(call), finish=finish, log=log, cancel=cancel)
+    return mock.tasks.start(node, kind_name, ident, user_of(call), finish=finish, log=log, cancel=cancel,
+                            error=error)
 
 
 # --- property strings and sizes ---------------------------------------------------------------------

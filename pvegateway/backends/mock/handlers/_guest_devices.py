@@ -41,9 +41,16 @@ class Plan:
         self.mock.cluster.next_mac = self.mac_start
 
     def commit(self) -> None:
-        for step in self.steps:
-            step()
-        self.steps.clear()
+        """Make the new disks; when a storage fails one, those made already are freed again (as PVE's
+        create_disks callers free their vollist: qemu-server src/PVE/API2/Qemu.pm:1544-1548)."""
+        steps, self.steps = self.steps, []
+        try:
+            for step in steps:
+                step()
+        except PVEError:
+            for volid in self.taken:
+                vols.free(self.mock, volid, self.node)
+            raise
 
 
 def plan_values(plan: Plan, values: dict[str, str]) -> Plan:

@@ -15,7 +15,7 @@ from . import _volumes as vols
 from ._cloudinit import image_made
 from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
 from ._guest_config import apply_pending
-from ._guest_devices import check_bridges
+from ._guest_devices import Plan, check_bridges
 from ._params import flag
 from ._qemu_status import PRESSURES, agent_enabled, display_flags, qemu_status
 
@@ -195,17 +195,26 @@ def power_routes(kind: Kind, base: str) -> dict[tuple[str, str], Callable[[Mock,
     return routes
 
 
-def add_created(mock: Mock, call: Call, guest: Guest, task_type: str) -> str:
-    """Put a new guest in the cluster (locked until its create task ends) and start the task.
+def add_created(mock: Mock, call: Call, guest: Guest, task_type: str, plan: Plan) -> str:
+    """Put a new guest in the cluster (locked until its create task ends), make its new disks (``plan``)
+    and start the task.
 
     The guest is visible at once, like PVE's config file written before the worker runs; ``start=1``
-    powers it on when the task finishes.
+    powers it on when the task finishes. A disk the storage cannot make fails the task, which removes
+    what it made (qemu-server src/PVE/API2/Qemu.pm:1372, :1544-1550; pve-container
+    src/PVE/API2/LXC.pm:417, :629).
     """
     params = call.params
     guest.lock = "create"
     mock.cluster.guests[guest.vmid] = guest
     join_pool(mock, guest, params.get("pool"))
     start = flag(params.get("start"))
+    try:
+        plan.commit()
+    except PVEError as err:
+        noun = "VM" if guest.kind == "qemu" else "CT"
+        return task(mock, call, guest, task_type, str(guest.vmid), finish=lambda: discard(mock, guest),
+                    error=f"unable to create {noun} {guest.vmid} - {err.message}".rstrip("\n"))
 
     def finish() -> None:
         guest.lock = None

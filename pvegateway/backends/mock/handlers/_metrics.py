@@ -107,5 +107,5 @@ def storage_enabled(storage: Storage) -> bool:
 
 
 def storage_figures(storage: Storage, node: str) -> dict[str, Any]:
-    used = min(storage.used(node), storage.total)
+    used = storage.total if storage.full else min(storage.used(node), storage.total)
     return {"total": storage.total, "used": used, "avail": storage.total - used}

@@ -66,9 +66,34 @@ def new_volid(mock: Mock, store: Storage, node: str, vmid: int, fmt: str, taken:
     return _name(store, vmid, index, fmt)
 
 
+def no_space(store: Storage, volid: str, size: int) -> PVEError:
+    """What allocating ``volid`` on a storage without space left dies with, in the words of the
+    storage's plugin (pve-storage src/PVE/Storage/): the LVM plugin checks the volume group's free space
+    itself (LVMPlugin.pm:713, sizes in KiB); the others run a tool whose last stderr line follows the
+    errmsg (pve-common src/PVE/Cmd.pm:289-292, :322): lvcreate for a thin pool (LvmThinPlugin.pm:127),
+    zfs (ZFSPoolPlugin.pm:242), qemu-img for file-based storages (Common.pm:172)."""
+    name = volid.partition(":")[2]
+    vg = store.config.get("vgname", "pve")
+    if store.type == "lvm":
+        return PVEError(500, f"not enough free space (0 < {size // 1024})\n")
+    if store.type == "lvmthin":
+        pool = f"{vg}/{store.config.get('thinpool', 'data')}"
+        return PVEError(500, f"lvcreate '{vg}/{name}' error:   Cannot create new thin volume, free space in "
+                             f"thin pool {pool} reached threshold.\n")
+    if store.type == "zfspool":
+        return PVEError(500, f"zfs error: cannot create '{store.config.get('pool', 'rpool/data')}/{name}': "
+                             f"out of space\n")
+    base = str(store.config.get("path", f"/mnt/pve/{store.storage}"))
+    path = f"{base}/images/{name}"  # a file-based storage's volume name is <vmid>/<file>
+    return PVEError(500, f"unable to create image: qemu-img: {path}: Could not create '{path}': "
+                         f"No space left on device\n")
+
+
 def allocate(mock: Mock, store: Storage, node: str, vmid: int, size: int, content: str, fmt: str,
              volid: str | None = None) -> Volume:
     volid = volid or new_volid(mock, store, node, vmid, fmt)
+    if store.full:
+        raise no_space(store, volid, size)
     volume = Volume(volid=volid, storage=store.storage, node=node, content=content, size=size, format=fmt,
                     vmid=vmid, ctime=mock.clock.now())
     store.bucket(node)[volid] = volume

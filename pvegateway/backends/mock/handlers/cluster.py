@@ -34,10 +34,15 @@ def _ha_state(mock: Mock, guest: Guest) -> str | None:
     return {"enabled": "started", "disabled": "stopped"}.get(state, state)
 
 
-def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
+def _guest_figures(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
     """pve-manager PVE/API2Tools.pm:81-119 extract_vm_stats over a 9.x ``pve-vm-9.0`` RRD row: every
     figure present (0 for a stopped guest), ``memhost`` for containers too (their row leaves it 0),
-    a QEMU guest's status its qmpstatus (QemuServer's row, pvestatd.pm:341)."""
+    a QEMU guest's status its qmpstatus (QemuServer's row, pvestatd.pm:341). A node offline reports
+    nothing, so its guests' status stays 'unknown' with no figures."""
+    node = mock.cluster.nodes.get(guest.node)
+    if node is not None and not node.online:
+        return {"id": f"{guest.kind}/{guest.vmid}", "type": guest.kind, "vmid": guest.vmid, "node": guest.node,
+                "status": "unknown"}
     running = m.guest_running(guest)
     entry: dict[str, Any] = {
         "id": f"{guest.kind}/{guest.vmid}", "vmid": guest.vmid, "node": guest.node, "type": guest.kind,
@@ -50,6 +55,11 @@ def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
         status = qemu_status(mock, guest, full=True)  # what pvestatd writes to the RRD (pvestatd.pm:332)
         entry.update({k: status.get(k, 0) for k in ("maxmem", "mem", "memhost", "netin", "netout", "diskread",
                                                       "diskwrite")}, maxcpu=status["cpus"])
+    return entry
+
+
+def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
+    entry = _guest_figures(mock, guest, now)
     if guest.config.get("tags"):
         entry["tags"] = str(guest.config["tags"])
     if guest.pool:

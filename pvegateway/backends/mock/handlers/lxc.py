@@ -52,8 +52,7 @@ def create(mock: Mock, call: Call) -> str:
         raise PVEError(500, f"volume '{template}' is not a container template\n")
     plan = plan_values(Plan(mock, LXC, node, vmid), values)
     conf = {"arch": "amd64", "ostype": _ostype(template), "hostname": f"CT{vmid}", **plan.values}
-    plan.commit()
-    return add_created(mock, call, Guest(vmid=vmid, kind="lxc", node=node, config=conf), "vzcreate")
+    return add_created(mock, call, Guest(vmid=vmid, kind="lxc", node=node, config=conf), "vzcreate", plan)
 
 
 def _interface(name: str, mac: str, addresses: tuple[Address, ...]) -> dict[str, Any]:

@@ -66,8 +66,7 @@ def create(mock: Mock, call: Call) -> str:
     if conf["boot"] == " ":
         del conf["boot"]
     conf["meta"] = f"creation-qemu={QEMU_VERSION},ctime={mock.clock.now()}"
-    plan.commit()
-    return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate")
+    return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate", plan)
 
 
 ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {

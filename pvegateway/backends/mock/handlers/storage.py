@@ -13,6 +13,7 @@ from ..state import Storage, Volume
 from . import _metrics as m
 from . import _storage_config as cfg
 from . import _upload
+from . import _volumes as vols
 from ._volume_access import check_volume_access, volume_kind
 
 _FORMATS = {"dir": ["raw", "qcow2", "vmdk"], "nfs": ["raw", "qcow2", "vmdk"], "cifs": ["raw", "qcow2", "vmdk"]}
@@ -222,6 +223,8 @@ def allocate(mock: Mock, call: Call) -> str:
     bucket = storage.bucket(node)
     if volid in bucket:
         raise PVEError(500, f"volume '{volid}' already exists\n")
+    if storage.full:
+        raise vols.no_space(storage, volid, size)
     if storage.used(node) + size > storage.total:
         raise PVEError(500, f"not enough space on storage '{storage.storage}'\n")
     bucket[volid] = Volume(volid=volid, storage=storage.storage, node=node, content="images", size=size,

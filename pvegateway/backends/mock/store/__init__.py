@@ -9,7 +9,8 @@ schema for every operation without a realistic handler.
 - :mod:`.sections`, :mod:`.singletons`, :mod:`.rules`: the three kinds of configuration, on one
   :mod:`.act` (a call) each; :mod:`.texts` PVE's words for missing and duplicate items, :mod:`.values`
   what a write keeps and the digests.
-- :mod:`.views`: reads computed from the store and the cluster together.
+- :mod:`.views`: reads computed from the store and the cluster together; :mod:`.firewall` the firewall's
+  aliases, IP sets, groups, references and rule checks, as pve-firewall keeps them.
 - :mod:`.workers`: the task PVE's handler forks; :mod:`.effects`: what some tasks leave behind.
 - :mod:`.engine`: the operations, answered.
 """

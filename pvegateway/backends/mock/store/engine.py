@@ -13,9 +13,11 @@ from typing import Any
 from ....apidoc.operation import Operation
 from ...base import Call, Result
 from ...generic import GenericBackend
+from ..faults import TASK_ERROR
 from ..runtime import Mock, user_of
 from . import rules, sections, singletons, views
 from .act import Act
+from .data import ConfigData
 from .effects import EFFECTS, Effect
 from .layout import Kind, Layout, Plan
 from .parents import CHECKS
@@ -62,11 +64,17 @@ class ConfigStore:
                 CHECKS[parent.param](mock, parent, params)
         view = views.VIEWS.get(op.key)
         if view is not None:
-            return Result(view(mock, call))
+            answer = view(mock, call)
+            return answer if isinstance(answer, Result) else Result(answer)  # a Result: with its total
         # a task's effect is worked out (and its checks made) before the store changes
         effect = EFFECTS[op.key](mock, call) if plan.worker is not None and op.key in EFFECTS else Effect()
         step = _STEPS.get(plan.kind)
+        # a task fault (faults.py) kills the worker: its checks answer as ever, what it wrote goes
+        dying = plan.worker is not None and step is not None and TASK_ERROR.get() is not None
+        before = mock.cluster.store.dump() if dying else None
         data = step(Act(mock, plan, op, params)) if step is not None else None
+        if before is not None:
+            mock.cluster.store = ConfigData.load(before)
         if plan.worker is not None:
             node = str(params.get(plan.worker.node) or "") if plan.worker.node else next(iter(mock.cluster.nodes), "")
             return Result(mock.tasks.start(node, worker_type(plan.worker, params), plan.worker.ident(params),

@@ -9,6 +9,7 @@ from typing import Any
 
 from ....errors import PVEError
 from .act import MODIFIED, Act
+from .firewall import verify_rule
 from .layout import place
 from .values import deleted, kept, list_digest
 
@@ -57,10 +58,12 @@ def read(act: Act) -> dict[str, Any]:
 
 
 def insert(act: Act) -> None:
-    """Rules.pm:287-308: the rule is built from the parameters, ``enable`` 0 unless given, and put first
+    """Rules.pm:287-308: the rule is built from the parameters, checked (Firewall.pm verify_rule),
+    ``enable`` 0 unless given, and put first
     (``unshift``: a ``pos`` given to a create is copied with the rule's data, not used to place it)."""
     rule: dict[str, Any] = {}
     _copy(rule, act)
+    verify_rule(act.mock, act.params, act.plan.where, rule)
     rule.setdefault("enable", 0)
     act.cluster.store.lists.setdefault(place(act.plan.where, act.params), []).insert(0, rule)
 
@@ -87,10 +90,12 @@ def update(act: Act) -> None:
             raise PVEError.params({"delete": f"no such property ('{key}')"})
         if key in _REQUIRED:
             raise PVEError.params({"delete": f"unable to delete required property '{key}'"})
-    rule = rules[pos]
+    rule = dict(rules[pos])  # a copy: a rule that fails verify_rule leaves the list as it was
     _copy(rule, act)
     for key in removed:
         rule.pop(key, None)
+    verify_rule(act.mock, act.params, act.plan.where, rule)  # Rules.pm:401-403
+    rules[pos] = rule
 
 
 def remove(act: Act) -> None:

@@ -340,16 +340,8 @@ def remove(act: Act) -> None:
     ident = _ident(act)
     if _item(act, ident, _texts(act).on_remove()) is None:
         return  # PVE writes the file back without the (absent) item
-    _check_not_in_use(act, ident)
     del act.writable()[ident]
     act.cluster.store.drop(place(act.plan.where, act.params) + "/" + ident)
-
-
-def _check_not_in_use(act: Act, ident: str) -> None:
-    """pve-firewall src/PVE/API2/Firewall/Rules.pm:555: a security group holding rules stays."""
-    rules = act.cluster.store.lists.get(f"/cluster/firewall/groups/{ident}")
-    if act.plan.where == "/cluster/firewall/groups" and rules:
-        raise PVEError(500, f"Security group '{ident}' is not empty\n")
 
 
 def exists(cluster: Cluster, within: str, values: Mapping[str, Any], param: str) -> None:

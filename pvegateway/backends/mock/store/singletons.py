@@ -51,7 +51,9 @@ def show(act: Act) -> dict[str, Any]:
                 and not schema.get("optional"):
             options[key] = schema["default"]
     digest = _digest(act, _options(act, create=False))
-    if "digest" in returned and digest is not None:
+    # pve-firewall answers a firewall's options with their digest whatever its schema says (Cluster.pm:106,
+    # VM.pm:95, Host.pm:89, Vnet.pm:97 copy_opject_with_digest)
+    if ("digest" in returned or act.plan.where.endswith("/firewall/options")) and digest is not None:
         options["digest"] = digest
     return options
 
@@ -73,6 +75,8 @@ def set_options(act: Act) -> None:
         if key not in props and act.plan.where.endswith(_REFUSES_UNKNOWN_DELETE):
             raise PVEError.params({"delete": f"no such option '{key}'"})
     changes = kept(act.op, act.params)
+    if act.plan.where == "/cluster/firewall/options" and int(changes.get("enable", 0)) > 1:
+        changes["enable"] = act.mock.clock.now()  # Cluster.pm:152-154: the GUI's anti-lockout timestamp
     options = _options(act, create=True)
     for key in removed:
         options.pop(key, None)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...base import Call
 from ..runtime import Mock
-from . import defaults, sdn, tfa
+from . import defaults, firewall, sdn, tfa
 from .layout import place
 
 View = Callable[[Mock, Call], Any]
@@ -215,4 +215,5 @@ VIEWS: Mapping[str, View] = {
     "POST /cluster/sdn/rollback": sdn_rollback,
     "POST /nodes/{node}/replication/{id}/schedule_now": schedule_now,
     **tfa.VIEWS,
+    **firewall.VIEWS,
 }
