@@ -206,4 +206,6 @@ async def test_a_download_and_a_backup_leave_their_volumes_on_the_storage(walk: 
     refused = await client.post("/api2/json/nodes/pve1/vzdump", data={"vmid": "100", "storage": "local-lvm"},
                                 headers=headers)
     status = await _status(walk, refused.json()["data"])
-    assert status["exitstatus"] == "can't use storage 'local-lvm' for backups - wrong content type"  # VZDump.pm:202
+    # pve-manager PVE/VZDump.pm:202 inside new()'s wrapper (:692-693)
+    assert status["exitstatus"] == ("could not get storage information for 'local-lvm': "
+                                    "can't use storage 'local-lvm' for backups - wrong content type")

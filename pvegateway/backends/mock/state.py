@@ -45,6 +45,7 @@ class Volume:
     ctime: int = 0
     notes: str = ""
     protected: bool = False
+    config: dict[str, str] | None = None  # a backup's: the guest configuration it records
 
 
 @dataclass

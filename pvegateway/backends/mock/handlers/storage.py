@@ -10,9 +10,9 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock, user_of
 from ..state import Storage, Volume
+from . import _backups, _upload
 from . import _metrics as m
 from . import _storage_config as cfg
-from . import _upload
 from ._volume_access import check_volume_access, volume_kind
 
 _FORMATS = {"dir": ["raw", "qcow2", "vmdk"], "nfs": ["raw", "qcow2", "vmdk"], "cifs": ["raw", "qcow2", "vmdk"]}
@@ -96,6 +96,8 @@ def _volume_entry(volume: Volume) -> dict[str, Any]:
         entry["vmid"] = volume.vmid
     if volume.content in ("images", "rootdir"):
         entry["used"] = volume.size
+    if volume.content == "backup":  # pve-storage Storage/Plugin.pm:1730: the guest type the name records
+        entry["subtype"] = _backups.archive_kind(volume.volid) or "unknown"
     if volume.notes:
         entry["notes"] = volume.notes
     if volume.protected:

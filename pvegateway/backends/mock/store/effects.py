@@ -5,16 +5,16 @@ run before the task starts (PVE's do so before ``fork_worker``); the worker's fa
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
-from ..handlers import _metrics, _upload, _volumes
+from ..handlers import _backups, _metrics, _upload, _volumes
+from ..handlers._params import flag
 from ..runtime import Mock
-from ..state import Storage, Volume
+from ..state import Guest, Storage, Volume
 
 GiB = 1024**3
 DOWNLOADED = 512 * 1024**2  # the size of what a download puts on a storage (the mock fetches nothing)
@@ -25,6 +25,8 @@ class Effect:
     finish: Callable[[], None] | None = None
     log: list[str] = field(default_factory=list)
     error: str | None = None  # the task fails with this
+    answer: str | None = None  # PVE answers this instead of starting a task
+    ident: str | None = None  # the task's id, when the worker table's cannot know it from the parameters
 
 
 def _adder(storage: Storage, node: str, volume: Volume) -> Callable[[], None]:
@@ -70,56 +72,111 @@ def appliance(mock: Mock, call: Call) -> Effect:
     return Effect(_adder(storage, node, volume), [f"starting template download: {template}"])
 
 
-_COMPRESSION = {"1": "lzo", "lzo": "lzo", "gzip": "gz", "zstd": "zst"}  # VZDump.pm compressor_info
+def _vzdump_checks(params: Mapping[str, Any]) -> None:
+    """pve-manager PVE/API2/VZDump.pm:83-91 (what only the command line may ask) and PVE/VZDump.pm:1527-1555
+    verify_vzdump_parameters, before any task."""
+    if flag(params.get("stdout")):
+        raise PVEError.params({"stdout": "option is only allowed on the command line interface."})
+    for option in ("all", "exclude", "pool"):
+        if params.get(option) and params.get("vmid") and (option != "all" or flag(params.get("all"))):
+            raise PVEError.params({option: "option conflicts with option 'vmid'"})
+    template = params.get("notes-template")
+    if template:
+        try:
+            _backups.verify_notes_template(str(template))
+        except ValueError as err:
+            raise PVEError.params({"notes-template": f"{err}\n"}) from None
+    if not (flag(params.get("all")) or params.get("exclude") is not None or flag(params.get("stop"))
+            or params.get("pool")) and not params.get("vmid"):
+        raise PVEError.params({"vmid": "property is missing"})
 
 
-def _split(text: object) -> list[str]:
-    return [v for v in re.split(r"[,;\s]+", str(text or "")) if v]
+def _backup_storage(mock: Mock, params: Mapping[str, Any]) -> tuple[Storage | None, str | None]:
+    """VZDump.pm:654-722 new: the storage (the defaults' 'local' when none is named), or the job's error."""
+    if params.get("dumpdir"):
+        if params.get("storage"):
+            return None, "cannot use options 'storage' and 'dumpdir' at the same time"
+        return None, None
+    name = str(params.get("storage") or "local")
+    storage = mock.cluster.storages.get(name)
+    if storage is None:  # :690-695, both errors joined (the task log's last line has no line feeds)
+        missing = f"storage '{name}' does not exist"
+        return None, (f"could not activate storage '{name}': {missing} "
+                      f"could not get storage information for '{name}': {missing}")
+    if "backup" not in storage.content:  # :202
+        return None, (f"could not get storage information for '{name}': "
+                      f"can't use storage '{name}' for backups - wrong content type")
+    return storage, None
 
 
 def vzdump(mock: Mock, call: Call) -> Effect:
-    """pve-manager PVE/VZDump.pm: the node's guests of the selection (VZDump.pm:1580-1617), each written
-    as ``vzdump-<type>-<vmid>-<time>.<vma|tar>[.<compression>]`` (:949-1000) to a storage for backups
-    (:202: else the task fails)."""
+    """pve-manager PVE/API2/VZDump.pm:78-179: the guests of the selection on this node (and VMIDs no guest
+    has, to fail visibly), 'OK' without a task when the selection names only other nodes' guests; the
+    worker (PVE/VZDump.pm exec_backup, :1391-1494) writes ``vzdump-<type>-<vmid>-<time>.<vma|tar>[.<ext>]``
+    per guest with its notes and protection, and records the guest's configuration in it."""
     params = call.params
     node = str(params["node"])
-    if params.get("dumpdir"):
-        return Effect(log=["INFO: Backup job finished successfully"])
-    name = str(params.get("storage") or "local")
-    storage = mock.cluster.storages.get(name)
-    if storage is None:
-        return Effect(error=f"storage '{name}' does not exist")
-    if "backup" not in storage.content:
-        return Effect(error=f"can't use storage '{name}' for backups - wrong content type")
-    guests = mock.cluster.guests
-    if params.get("pool"):
-        pool = mock.cluster.pools.get(str(params["pool"]))
-        wanted = set(pool.vmids) if pool is not None else set()
-    elif str(params.get("all", "0")) not in ("0", ""):
-        wanted = set(guests) - {int(v) for v in _split(params.get("exclude")) if v.isdigit()}
-    else:
-        wanted = {int(v) for v in _split(params.get("vmid")) if v.isdigit()}
-    chosen = sorted(v for v in wanted if v in guests and guests[v].node == node)
-    now = mock.clock.now()
-    stamp = time.strftime("%Y_%m_%d-%H_%M_%S", time.gmtime(now))
-    extension = _COMPRESSION.get(str(params.get("compress") or "0"))
-    volumes = []
-    log = [f"INFO: starting new backup job: vzdump {' '.join(map(str, chosen))} --storage {name}"]
-    for vmid in chosen:
-        guest = guests[vmid]
-        kind = "qemu" if guest.kind == "qemu" else "lxc"
-        fmt = ("vma" if kind == "qemu" else "tar") + (f".{extension}" if extension else "")
-        size = sum(v.size for v in _volumes.owned(mock, vmid, node)) // 4 or GiB
-        volumes.append(Volume(volid=f"{name}:backup/vzdump-{kind}-{vmid}-{stamp}.{fmt}", storage=name, node=node,
-                              content="backup", size=size, format=fmt, vmid=vmid, ctime=now))
-        log += [f"INFO: Starting Backup of VM {vmid} ({kind})", f"INFO: Finished Backup of VM {vmid} (00:00:01)"]
-    log.append("INFO: Backup job finished successfully")
+    _vzdump_checks(params)
+    selection = {**params, "all": 1 if params.get("exclude") is not None and not params.get("pool")
+                 else params.get("all")}
+    by_node = _backups.included_guests(mock, {k: v for k, v in selection.items() if k != "node"})
+    local = sorted(by_node.pop(node, []) + by_node.pop("", []))
+    skipped = sorted(v for vmids in by_node.values() for v in vmids)
+    if flag(params.get("stop")) and not local:
+        return Effect(answer="OK")
+    if not local and not flag(selection.get("all")):
+        return Effect(answer="OK")  # VZDump.pm:115-116: the guests run on other nodes
+    storage, failure = _backup_storage(mock, params)
+    ident = str(local[0]) if len(local) == 1 else ""
+    if failure is not None:
+        return Effect(error=failure, ident=ident)
+    options = " ".join(f"--{k} {params[k]}" for k in sorted(params)
+                       if k not in ("node", "vmid", "all") and params[k] is not None)
+    log = [f"INFO: starting new backup job: vzdump {' '.join(map(str, local)) or '--all 1'} {options}".rstrip()]
+    if skipped:
+        log.append(f"INFO: skip external VMs: {', '.join(map(str, skipped))}")
+    now, volumes, failed = mock.clock.now(), [], 0
+    for vmid in local:
+        guest = mock.cluster.guests.get(vmid)
+        if guest is not None and not mock.permissions.check(call.identity, f"/vms/{vmid}", ["VM.Backup"],
+                                                            noerr=True):
+            if flag(selection.get("all")):
+                continue  # VZDump.pm:1419: 'all' leaves out what the caller may not back up
+            raise PVEError(403, f"Permission check failed (/vms/{vmid}, VM.Backup)\n")
+        if guest is None:
+            failed += 1
+            log.append(f"ERROR: Backup of VM {vmid} failed - unable to find VM '{vmid}'")
+            continue
+        log.append(f"INFO: Starting Backup of VM {vmid} ({guest.kind})")
+        if storage is not None:
+            volume = _backup_of(mock, guest, storage, params, now)
+            volumes.append(volume)
+            log.append(f"INFO: creating vzdump archive '{volume.volid.partition(':')[2]}'")
+            if volume.notes:
+                log.append("INFO: adding notes to backup")
+            if volume.protected:
+                log.append("INFO: marking backup as protected")
+        log.append(f"INFO: Finished Backup of VM {vmid} (00:00:01)")
+    log.append("INFO: Backup job finished with errors" if failed else "INFO: Backup job finished successfully")
 
     def finish() -> None:
         for volume in volumes:
+            assert storage is not None
             storage.bucket(node)[volume.volid] = volume
 
-    return Effect(finish, log)
+    return Effect(finish, log, error="job errors" if failed else None, ident=ident)
+
+
+def _backup_of(mock: Mock, guest: Guest, storage: Storage, params: Mapping[str, Any], now: int) -> Volume:
+    kind = "qemu" if guest.kind == "qemu" else "lxc"
+    fmt = _backups.archive_format(kind, params.get("compress"))
+    included = {v["volume"] for v in _backups.backup_volumes(guest) if v["included"]}
+    size = sum(v.size for v in _volumes.owned(mock, guest.vmid, guest.node) if v.volid in included) // 4 or GiB
+    template = params.get("notes-template")
+    return Volume(volid=_backups.archive_volid(storage.storage, kind, guest.vmid, now, fmt), storage=storage.storage,
+                  node=guest.node, content="backup", size=size, format=fmt, vmid=guest.vmid, ctime=now,
+                  notes=_backups.notes(str(template), mock, guest) if template else "",
+                  protected=flag(params.get("protected")), config=dict(guest.config))
 
 
 EFFECTS: Mapping[str, Callable[[Mock, Call], Effect]] = {

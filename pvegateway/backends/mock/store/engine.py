@@ -65,11 +65,14 @@ class ConfigStore:
             return Result(view(mock, call))
         # a task's effect is worked out (and its checks made) before the store changes
         effect = EFFECTS[op.key](mock, call) if plan.worker is not None and op.key in EFFECTS else Effect()
+        if effect.answer is not None:
+            return Result(effect.answer)
         step = _STEPS.get(plan.kind)
         data = step(Act(mock, plan, op, params)) if step is not None else None
         if plan.worker is not None:
             node = str(params.get(plan.worker.node) or "") if plan.worker.node else next(iter(mock.cluster.nodes), "")
-            return Result(mock.tasks.start(node, worker_type(plan.worker, params), plan.worker.ident(params),
+            ident = effect.ident if effect.ident is not None else plan.worker.ident(params)
+            return Result(mock.tasks.start(node, worker_type(plan.worker, params), ident,
                                            user_of(call), finish=effect.finish, log=effect.log, error=effect.error))
         if plan.kind in _ANSWERS_DATA:  # what returns requires and nobody set, shaped like the schema
             return Result(self.shapes.completed(op, call.path_params, data))

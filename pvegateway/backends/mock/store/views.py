@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ....errors import PVEError
 from ...base import Call
+from ..handlers import _backups, _volumes
 from ..runtime import Mock
 from . import defaults
 from .layout import place
@@ -18,34 +20,17 @@ from .layout import place
 View = Callable[[Mock, Call], Any]
 
 
-def _split(text: Any) -> list[str]:
-    return [v for v in re.split(r"[,;\s]+", str(text or "")) if v]
-
-
-def _covered(mock: Mock, job: Mapping[str, Any]) -> set[int]:
-    """pve-manager PVE/VZDump.pm:1580-1617 get_included_guests: a pool's guests, the listed VMIDs, or
-    all but the excluded ones; a job bound to a node covers only that node's guests."""
-    guests = mock.cluster.guests
-    if job.get("pool"):
-        pool = mock.cluster.pools.get(str(job["pool"]))
-        vmids = set(pool.vmids) if pool is not None else set()
-    elif job.get("vmid"):
-        vmids = {int(v) for v in _split(job["vmid"]) if v.isdigit()}
-    elif job.get("all") and str(job["all"]) not in ("0", ""):
-        vmids = set(guests) - {int(v) for v in _split(job.get("exclude")) if v.isdigit()}
-    else:
-        return set()
-    node = job.get("node")
-    return {v for v in vmids if node is None or v not in guests or guests[v].node == node}
+def _jobs(mock: Mock) -> Mapping[str, Mapping[str, Any]]:
+    return {k: v for k, v in defaults.section(mock.cluster, "/cluster/backup", {}).items()
+            if v.get("type", "vzdump") == "vzdump"}
 
 
 def not_backed_up(mock: Mock, call: Call) -> list[dict[str, Any]]:
-    """pve-manager PVE/API2/Cluster/BackupInfo.pm:16-29, :86-122: the guests no vzdump job includes,
-    those the caller may audit."""
+    """pve-manager PVE/API2/Cluster/BackupInfo.pm:16-29, :86-122: the guests no vzdump job includes
+    (PVE/VZDump.pm:1580-1617), those the caller may audit."""
     covered: set[int] = set()
-    for job in defaults.section(mock.cluster, "/cluster/backup", {}).values():
-        if job.get("type", "vzdump") == "vzdump":
-            covered |= _covered(mock, job)
+    for job in _jobs(mock).values():
+        covered.update(v for vmids in _backups.included_guests(mock, job).values() for v in vmids)
     perms = mock.permissions
     out = []
     for vmid, guest in sorted(mock.cluster.guests.items()):
@@ -53,6 +38,55 @@ def not_backed_up(mock: Mock, call: Call) -> list[dict[str, Any]]:
             continue
         out.append({"vmid": vmid, "type": guest.kind, "name": guest.name})
     return out
+
+
+def included_volumes(mock: Mock, call: Call) -> dict[str, Any]:
+    """pve-manager PVE/API2/Backup.pm:742-846: the job's guests the caller may audit, each with the volumes
+    a backup includes or leaves out and why; a VMID no guest has is 'unknown'."""
+    ident = str(call.params["id"])
+    job = _jobs(mock).get(ident)
+    if job is None:
+        raise PVEError.params({"id": f"No such job '{ident}'"})
+    children: list[dict[str, Any]] = []
+    for vmid in sorted(v for vmids in _backups.included_guests(mock, job).values() for v in vmids):
+        if not mock.permissions.check(call.identity, f"/vms/{vmid}", ["VM.Audit"], noerr=True):
+            continue
+        guest = mock.cluster.guests.get(vmid)
+        if guest is None:
+            children.append({"id": vmid, "type": "unknown", "leaf": 1})
+            continue
+        disks = [{"id": f"{vmid}:{v['key']}", "name": v["volume"], "included": int(v["included"]),
+                  "reason": v["reason"], "leaf": 1} for v in _backups.backup_volumes(guest)]
+        name = guest.config.get("hostname" if guest.kind == "lxc" else "name") or ""
+        children.append({"id": vmid, "type": guest.kind, "name": name, "children": disks, "leaf": int(not disks)})
+    return {"children": children}
+
+
+def vzdump_defaults(mock: Mock, call: Call) -> dict[str, Any]:
+    """pve-manager PVE/API2/VZDump.pm:210-265, PVE/VZDump.pm:302-369 read_vzdump_defaults: the schema's
+    defaults (the mock's nodes have no /etc/vzdump.conf), the asked storage or 'local', and that
+    storage's retention; the caller's view is the in-code guard's (incode.py)."""
+    mock.node(str(call.params["node"]))
+    out: dict[str, Any] = {k: p["default"] for k, p in (call.operation.returns.get("properties") or {}).items()
+                           if "default" in p and p.get("type") in ("string", "integer", "boolean", "number")}
+    out["storage"] = str(call.params.get("storage") or "local")
+    storage = mock.cluster.storages.get(out["storage"])
+    if storage is None:
+        raise PVEError(500, f"storage '{out['storage']}' does not exist\n")
+    if "backup" not in storage.content:
+        raise PVEError(500, f"can't use storage '{storage.storage}' for backups - wrong content type\n")
+    if storage.config.get("prune-backups"):
+        out["prune-backups"] = storage.config["prune-backups"]
+    return out
+
+
+def extractconfig(mock: Mock, call: Call) -> str:
+    """pve-manager PVE/API2/VZDump.pm:296-313: the configuration file the backup holds."""
+    volid = str(call.params["volume"])
+    volume = _volumes.find(mock, volid, str(call.params["node"]))
+    if volume is None or volume.content != "backup":
+        raise PVEError(500, f"ERROR: file '{volid}' does not exist\n")  # pve-storage Storage.pm:1861
+    return _backups.config_text(_backups.recorded_config(volume))
 
 
 def node_replication(mock: Mock, call: Call) -> list[dict[str, Any]]:
@@ -144,6 +178,9 @@ VIEWS: Mapping[str, View] = {
     "DELETE /nodes/{node}/subscription": delete_subscription,
     "GET /nodes/{node}/time": node_time,
     "GET /cluster/backup-info/not-backed-up": not_backed_up,
+    "GET /cluster/backup/{id}/included_volumes": included_volumes,
+    "GET /nodes/{node}/vzdump/defaults": vzdump_defaults,
+    "GET /nodes/{node}/vzdump/extractconfig": extractconfig,
     "GET /nodes/{node}/replication": node_replication,
     "POST /nodes/{node}/qemu/{vmid}/monitor": monitor,
     "POST /cluster/sdn/lock": sdn_lock,

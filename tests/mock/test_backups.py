@@ -1,0 +1,188 @@
+"""Backups as clients use them, over real TLS with proxmoxer: a vzdump task that, once polled to
+``stopped``, has left its archives on the storage (with notes, protection, the guest's configuration),
+which ``extractconfig`` reads and a QEMU ``archive=`` / LXC ``restore=1`` create brings back; backup jobs'
+selections (``included_volumes``, ``not-backed-up``). Texts cite pve-manager, qemu-server, pve-container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from proxmoxer import ProxmoxAPI
+from proxmoxer.core import ResourceException
+from proxmoxer.tools import Tasks
+
+from pvegateway import statedir
+from pvegateway.app import Gateway
+from pvegateway.backends.mock.backend import MockBackend, MockOptions
+from tests.live import live_server
+from tests.mock.conftest import schema
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    return statedir.certificate(tmp_path_factory.mktemp("tls"))
+
+
+@contextlib.contextmanager
+def _serving(tls: tuple[Path, Path, str]) -> Iterator[tuple[Any, MockBackend]]:
+    """The mock with tasks running for two status reads, so every wait below really polls."""
+    loaded = schema("9.2")
+    backend = MockBackend(loaded.operations, MockOptions(secret=b"test-secret", tasks="polls:2"))
+    cert, key, _ = tls
+    with live_server(Gateway(loaded, backend, send_reason=True), certfile=str(cert), keyfile=str(key)) as url:
+        prox = ProxmoxAPI("127.0.0.1", port=int(url.rsplit(":", 1)[1]), user="root@pam", password="pvegateway",
+                          verify_ssl=str(cert))
+        try:
+            yield prox, backend
+        finally:
+            prox._store["session"].close()
+
+
+@pytest.fixture
+def pve(tls: tuple[Path, Path, str]) -> Iterator[Any]:
+    with _serving(tls) as (prox, _backend):
+        yield prox
+
+
+def wait(prox: Any, upid: str) -> dict[str, Any]:
+    status: dict[str, Any] = Tasks.blocking_status(prox, upid, timeout=10, polling_interval=0.01)
+    assert status is not None and status["status"] == "stopped", upid
+    return status
+
+
+def _backups(prox: Any, node: str = "pve1", storage: str = "local") -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = prox.nodes(node).storage(storage).content.get(content="backup")
+    return content
+
+
+def test_a_backup_is_on_the_storage_once_its_task_stopped_with_notes_protection_and_config(pve: Any) -> None:
+    upid = pve.nodes("pve1").vzdump.post(vmid="100", storage="local", mode="snapshot", compress="zstd",
+                                         protected=1, **{"notes-template": "{{guestname}} on {{node}}\\n{{vmid}}"})
+    assert upid.split(":")[5:7] == ["vzdump", "100"]  # pve-manager PVE/API2/VZDump.pm:175-176
+    assert _backups(pve) == []  # the task runs: nothing written yet
+    assert wait(pve, upid)["exitstatus"] == "OK"
+    [backup] = _backups(pve)
+    assert backup["volid"].startswith("local:backup/vzdump-qemu-100-") and backup["volid"].endswith(".vma.zst")
+    # pve-storage Storage/Plugin.pm:1716-1742: the listing's fields for a backup
+    assert (backup["content"], backup["subtype"], backup["vmid"], backup["format"]) == ("backup", "qemu", 100,
+                                                                                        "vma.zst")
+    assert backup["protected"] == 1 and backup["size"] > 0 and backup["ctime"] > 0
+    assert backup["notes"] == "web01 on pve1\n100"  # pve-manager PVE/VZDump.pm:120-145 generate_notes
+    log = [line["t"] for line in pve.nodes("pve1").tasks(upid).log.get()]
+    assert "INFO: marking backup as protected" in log and "INFO: adding notes to backup" in log  # :1227, :1240
+    config = pve.nodes("pve1").vzdump.extractconfig.get(volume=backup["volid"])
+    assert "name: web01\n" in config and "scsi0: local-lvm:vm-100-disk-0,size=32G\n" in config
+
+
+def test_a_vm_backup_restores_as_a_new_vm_and_over_the_old_one_with_force(pve: Any) -> None:
+    wait(pve, pve.nodes("pve1").vzdump.post(vmid="100", storage="local"))
+    [backup] = _backups(pve)
+    assert backup["format"] == "vma"  # no compression by default (PVE/VZDump.pm:844-845)
+    node = pve.nodes("pve1")
+    upid = node.qemu.post(vmid=300, archive=backup["volid"], name="restored")
+    assert upid.split(":")[5:7] == ["qmrestore", "300"]  # qemu-server API2/Qemu.pm:1580
+    assert wait(pve, upid)["exitstatus"] == "OK"
+    config = node.qemu(300).config.get()
+    assert (config["name"], config["memory"], config["cores"]) == ("restored", "2048", 2)
+    assert config["scsi0"].startswith("local-lvm:vm-300-disk-0,") and "size=32G" in config["scsi0"]
+    disks = [v["volid"] for v in node.storage("local-lvm").content.get(vmid=300)]
+    assert disks == ["local-lvm:vm-300-disk-0"]
+    # a drive beside the archive is refused (Qemu.pm:1325-1328)
+    with pytest.raises(ResourceException, match="option conflicts with option 'archive'"):
+        node.qemu.post(vmid=301, archive=backup["volid"], scsi1="local-lvm:1")
+    # over an existing VM: refused without force (Qemu.pm:1378-1379, pve-cluster check_vmid_unused) ...
+    with pytest.raises(ResourceException, match="unable to restore VM 300 - VM 300 already exists on node 'pve1'"):
+        node.qemu.post(vmid=300, archive=backup["volid"])
+    # ... and with force the VM is the backup's again
+    assert wait(pve, node.qemu.post(vmid=300, archive=backup["volid"], force=1))["exitstatus"] == "OK"
+    assert node.qemu(300).config.get()["name"] == "web01"
+    assert [v["volid"] for v in node.storage("local-lvm").content.get(vmid=300)] == ["local-lvm:vm-300-disk-0"]
+
+
+def test_a_running_vm_is_not_restored_over(pve: Any) -> None:
+    wait(pve, pve.nodes("pve1").vzdump.post(vmid="100", storage="local"))
+    [backup] = _backups(pve)
+    status = wait(pve, pve.nodes("pve1").qemu.post(vmid=100, archive=backup["volid"], force=1))
+    assert status["exitstatus"] == "unable to restore VM 100 - vm is running"  # Qemu.pm:1391, in the worker
+    assert pve.nodes("pve1").qemu(100).status.current.get()["status"] == "running"
+
+
+def test_a_container_backup_restores_with_restore_1_onto_a_storage_for_containers(pve: Any) -> None:
+    wait(pve, pve.nodes("pve1").vzdump.post(vmid="200", storage="local", compress="gzip"))
+    [backup] = _backups(pve)
+    assert backup["volid"].endswith(".tar.gz") and backup["subtype"] == "lxc"
+    node = pve.nodes("pve1")
+    # pve-container API2/LXC.pm:322, :357-359: the default storage 'local' holds no container volumes
+    with pytest.raises(ResourceException, match="storage 'local' does not support container directories"):
+        node.lxc.post(vmid=301, ostemplate=backup["volid"], restore=1)
+    upid = node.lxc.post(vmid=301, ostemplate=backup["volid"], restore=1, storage="local-lvm")
+    assert upid.split(":")[5:7] == ["vzrestore", "301"]  # LXC.pm:634
+    assert wait(pve, upid)["exitstatus"] == "OK"
+    config = node.lxc(301).config.get()
+    assert (config["hostname"], config["ostype"]) == ("proxy01", "debian")
+    assert config["rootfs"].startswith("local-lvm:vm-301-disk-0,") and "size=8G" in config["rootfs"]
+    # a QEMU archive is no container backup (pve-storage Storage.pm:1878)
+    wait(pve, node.vzdump.post(vmid="100", storage="local"))
+    vm_backup = next(b["volid"] for b in _backups(pve) if b["subtype"] == "qemu")
+    with pytest.raises(ResourceException, match="archive contains no configuration file"):
+        node.lxc.post(vmid=302, ostemplate=vm_backup, restore=1, storage="local-lvm")
+
+
+def test_vzdump_selects_by_node_pool_and_exclusion_and_refuses_as_pve(pve: Any) -> None:
+    node = pve.nodes("pve1")
+    # pve-manager PVE/API2/VZDump.pm:115-116: guests of other nodes only: 'OK' and no task
+    assert node.vzdump.post(vmid="101", storage="local") == "OK"
+    # VZDump.pm:1527-1555 verify_vzdump_parameters
+    with pytest.raises(ResourceException, match="option conflicts with option 'vmid'"):
+        node.vzdump.post(vmid="100", all=1)
+    with pytest.raises(ResourceException, match="variable 'nope' at char 4"):  # :113: PVE counts from its end
+        node.vzdump.post(vmid="100", storage="local", **{"notes-template": "{{nope}}"})
+    with pytest.raises(ResourceException, match="'vmid': 'property is missing'"):
+        node.vzdump.post(storage="local")
+    # 'exclude' means all (VZDump.pm:1551): pve1's guests but 200; an external VM is skipped
+    upid = node.vzdump.post(exclude="200", storage="local")
+    assert upid.split(":")[5:7] == ["vzdump", "100"]
+    log = [line["t"] for line in node.tasks(upid).log.get()]
+    wait(pve, upid)
+    assert "INFO: skip external VMs: 101" in log  # VZDump.pm:1398-1401
+    assert [b["vmid"] for b in _backups(pve)] == [100]
+    # a VMID no guest has fails the job visibly (VZDump.pm:921, :1341, :1491)
+    status = wait(pve, node.vzdump.post(vmid="100,999", storage="local"))
+    assert status["exitstatus"] == "job errors"
+    log = [line["t"] for line in node.tasks(status["upid"]).log.get()]
+    assert "ERROR: Backup of VM 999 failed - unable to find VM '999'" in log
+    # a storage that does not exist (VZDump.pm:688-695)
+    status = wait(pve, node.vzdump.post(vmid="100", storage="nowhere"))
+    assert status["exitstatus"] == ("could not activate storage 'nowhere': storage 'nowhere' does not exist "
+                                    "could not get storage information for 'nowhere': storage 'nowhere' does not exist")
+    # a pool's guests
+    pve.pools.post(poolid="web")
+    pve.pools("web").put(vms="100")
+    upid = node.vzdump.post(pool="web", storage="local")
+    assert upid.split(":")[5:7] == ["vzdump", "100"] and wait(pve, upid)["exitstatus"] == "OK"
+
+
+def test_a_backup_jobs_included_volumes_are_the_guests_disks(pve: Any) -> None:
+    pve.nodes("pve2").qemu(101).config.post(scsi1="local-lvm:1,backup=0", efidisk0="local-lvm:1",
+                                            ide2="local:iso/debian-12.9.0-amd64-netinst.iso,media=cdrom")
+    pve.cluster.backup.post(schedule="daily", vmid="101,200,999", storage="local")
+    [job] = pve.cluster.backup.get()
+    tree = pve.cluster.backup(job["id"]).included_volumes.get()
+    by_id = {c["id"]: c for c in tree["children"]}
+    assert by_id[999] == {"id": 999, "type": "unknown", "leaf": 1}  # Backup.pm:787-796
+    disks = {d["id"]: (d["name"], d["included"], d["reason"]) for d in by_id[101]["children"]}
+    # qemu-server QemuConfig.pm:181-212: CD-ROMs are no volumes, backup=0 leaves one out, EFI needs OVMF
+    assert disks == {"101:scsi0": ("local-lvm:vm-101-disk-0", 1, "backup=yes"),
+                     "101:scsi1": ("local-lvm:vm-101-disk-1", 0, "backup=no"),
+                     "101:efidisk0": ("local-lvm:vm-101-disk-2", 0, "efidisk but no OVMF BIOS")}
+    assert by_id[200]["name"] == "proxy01"
+    assert [(d["id"], d["reason"]) for d in by_id[200]["children"]] == [("200:rootfs", "rootfs")]  # LXC/Config.pm:72
+    with pytest.raises(ResourceException, match="No such job 'nope'"):
+        pve.cluster.backup("nope").included_volumes.get()
+    # pve-manager PVE/API2/Cluster/BackupInfo.pm:86-122: the guests no job includes
+    assert [g["vmid"] for g in pve.cluster("backup-info")("not-backed-up").get()] == [100]
