@@ -74,8 +74,11 @@ def golden_seed() -> dict[str, Any]:
                      3 * 2**20, fmt="txz"),
              _volume("nas01:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", "nas01", "vztmpl",
                      126 * 2**20, fmt="tzst"),
-             _volume("nas01:backup/vzdump-lxc-230-2024_06_01-02_00_00.tar.zst", "nas01", "backup",
-                     2 * GiB, 230, "tar.zst"),
+             # the backups hold their guests' configurations (what extractconfig reads, a restore brings back)
+             {**_volume("nas01:backup/vzdump-lxc-230-2024_06_01-02_00_00.tar.zst", "nas01", "backup",
+                        2 * GiB, 230, "tar.zst"), "config": dict(_CT230)},
+             {**_volume("nas01:backup/vzdump-qemu-120-2024_06_01-02_00_00.vma.zst", "nas01", "backup",
+                        12 * GiB, 120, "vma.zst"), "config": dict(_VM120)},
              _volume("nas01:import/noble-server-cloudimg-amd64.img", "nas01", "import", 600 * 2**20,
                      fmt="qcow2"),
          ]},

@@ -12,7 +12,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ..state import Cluster
-from . import defaults
+from . import defaults, replication
 from .act import MODIFIED, Act
 from .layout import id_default, place
 from .texts import Say, texts_for
@@ -77,6 +77,7 @@ _ON_CREATE: Mapping[str, Callable[[dict[str, Any], str], None]] = {
     "/cluster/backup": _backup_job,
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet,
     "/cluster/qemu/custom-cpu-models": _cpu_model_type,
+    replication.JOBS: replication.job_created,
 }
 
 
@@ -108,7 +109,8 @@ def _realm(act: Act, ident: str) -> None:
                             f"'ad'\n")
 
 
-_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm}
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm,
+                                                         replication.JOBS: replication.validate}
 
 
 # --- operations -------------------------------------------------------------------------------------------

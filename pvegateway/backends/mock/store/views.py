@@ -14,7 +14,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..handlers import _backups, _volumes
 from ..runtime import Mock
-from . import defaults
+from . import defaults, replication
 from .layout import place
 
 View = Callable[[Mock, Call], Any]
@@ -89,21 +89,6 @@ def extractconfig(mock: Mock, call: Call) -> str:
     return _backups.config_text(_backups.recorded_config(volume))
 
 
-def node_replication(mock: Mock, call: Call) -> list[dict[str, Any]]:
-    """pve-manager PVE/API2/Replication.pm:225-242: the jobs of the guests on this node (job_status),
-    ``guest`` filtering; the caller's VM.Audit filter is the in-code guard's (incode.py)."""
-    node, wanted = str(call.params["node"]), call.params.get("guest")
-    out = []
-    for ident, job in sorted(defaults.section(mock.cluster, "/cluster/replication", {}).items()):
-        guest_id, _, jobnum = ident.partition("-")
-        guest = mock.cluster.guests.get(int(guest_id)) if guest_id.isdigit() else None
-        if guest is None or guest.node != node or (wanted is not None and str(wanted) != guest_id):
-            continue
-        out.append({**job, "id": ident, "guest": int(guest_id), "jobnum": int(jobnum or 0), "source": node,
-                    "fail_count": 0})
-    return out
-
-
 def monitor(mock: Mock, call: Call) -> str:
     """qemu-server src/PVE/API2/Qemu.pm:5926-5933: the monitor's output (the mock's QEMU says nothing),
     or the error as text when the VM does not run."""
@@ -115,11 +100,6 @@ def sdn_lock(mock: Mock, call: Call) -> str:
     """pve-network src/PVE/Network/SDN.pm:258-272 create_global_lock: a UUID (v7) as the lock token."""
     mock.cluster.store.serial += 1
     return f"0190a000-0000-7000-8000-{mock.cluster.store.serial:012x}"
-
-
-def schedule_now(mock: Mock, call: Call) -> str:
-    """pve-manager PVE/API2/Replication.pm:424-434: the job is rescheduled; no task, no text."""
-    return ""
 
 
 _KEY = re.compile(r"pve([1248])([cbsp])-(arm-)?[0-9a-f]{10}")  # pve-manager PVE/API2/Subscription.pm:33
@@ -181,8 +161,10 @@ VIEWS: Mapping[str, View] = {
     "GET /cluster/backup/{id}/included_volumes": included_volumes,
     "GET /nodes/{node}/vzdump/defaults": vzdump_defaults,
     "GET /nodes/{node}/vzdump/extractconfig": extractconfig,
-    "GET /nodes/{node}/replication": node_replication,
+    "GET /nodes/{node}/replication": replication.node_jobs,
+    "GET /nodes/{node}/replication/{id}/status": replication.job_status,
+    "GET /nodes/{node}/replication/{id}/log": replication.job_log,
     "POST /nodes/{node}/qemu/{vmid}/monitor": monitor,
     "POST /cluster/sdn/lock": sdn_lock,
-    "POST /nodes/{node}/replication/{id}/schedule_now": schedule_now,
+    "POST /nodes/{node}/replication/{id}/schedule_now": replication.schedule_now,
 }
