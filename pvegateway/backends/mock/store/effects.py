@@ -1,5 +1,6 @@
 """What a task changes in the cluster when it ends, for the tasks clients wait on to find a result:
-the ISO or template a download puts on a storage, the backups vzdump writes. The handler's own checks
+the ISO or template a download puts on a storage, the backups vzdump writes, a realm sync's log (and
+'OK' without a task where PVE answers so). The handler's own checks
 run before the task starts (PVE's do so before ``fork_worker``); the worker's fail the task.
 """
 
@@ -15,6 +16,7 @@ from ..handlers import _backups, _metrics, _upload, _volumes
 from ..handlers._params import flag
 from ..runtime import Mock
 from ..state import Guest, Storage, Volume
+from . import defaults
 
 GiB = 1024**3
 DOWNLOADED = 512 * 1024**2  # the size of what a download puts on a storage (the mock fetches nothing)
@@ -179,8 +181,52 @@ def _backup_of(mock: Mock, guest: Guest, storage: Storage, params: Mapping[str, 
                   protected=flag(params.get("protected")), config=dict(guest.config))
 
 
+def _sync_options(call: Call, realm: Mapping[str, Any]) -> dict[str, Any]:
+    """pve-access-control src/PVE/API2/Domains.pm:477-501 parse_sync_opts: each option from the call, the
+    realm's sync-defaults-options, or the schema's default; the old full/purge as remove-vanished (:22-38)."""
+    saved = dict(part.split("=", 1) for part in str(realm.get("sync-defaults-options") or "").split(",")
+                 if "=" in part)
+    names = [k for k in (call.operation.parameters.get("properties") or {}) if k not in ("realm", "dry-run")]
+    schema = call.operation.parameters.get("properties") or {}
+    options = {k: call.params.get(k) if call.params.get(k) is not None else saved.get(k, schema[k].get("default"))
+               for k in names}
+    if options.get("remove-vanished") is None and (flag(options.get("full")) or flag(options.get("purge"))):
+        options["remove-vanished"] = ";".join((["entry", "properties"] if flag(options.get("full")) else [])
+                                              + (["acl"] if flag(options.get("purge")) else []))
+    if options.get("scope") is None:
+        raise PVEError.params({"scope": "Not passed as parameter and not defined in realm default sync options."})
+    return options
+
+
+def realm_sync(mock: Mock, call: Call) -> Effect:
+    """Domains.pm:548-603: LDAP and AD realms only, a scope; the worker's log. The mock's directory holds
+    the realm's users and groups the cluster already has, so a sync updates them and removes nothing."""
+    name = str(call.params["realm"])
+    realm = defaults.section(mock.cluster, defaults.REALMS, {}).get(name) or {}
+    kind = realm.get("type")
+    if kind not in ("ldap", "ad"):
+        raise PVEError(500, f"Cannot sync realm type '{kind}'! Only LDAP/AD realms can be synced.\n")
+    options = _sync_options(call, realm)
+    dry = flag(call.params.get("dry-run"))
+    scope = str(options["scope"])
+    what = "users and groups" if scope == "both" else scope
+    vanished = options.get("remove-vanished")
+    log = [("(dry test run) " if dry else "") + f"starting sync for realm {name}",
+           f"got data from server, updating {what}"]
+    if scope in ("users", "both"):
+        log.append(f"syncing users (remove-vanished opts: {vanished})" if vanished is not None else "syncing users")
+        log += [f"updating user '{u}'" for u in sorted(mock.cluster.users) if u.endswith(f"@{name}")]
+    if scope in ("groups", "both"):
+        log.append(f"syncing groups (remove-vanished opts: {vanished})" if vanished is not None else "syncing groups")
+        log += [f"updating group '{g}'" for g in sorted(mock.cluster.groups) if g.endswith(f"-{name}")]
+    log += ["", "NOTE: Dry test run, changes were NOT written to the configuration."] if dry else [
+        f"successfully updated {what} configuration"]
+    return Effect(log=log)
+
+
 EFFECTS: Mapping[str, Callable[[Mock, Call], Effect]] = {
     "POST /nodes/{node}/storage/{storage}/download-url": download,
     "POST /nodes/{node}/aplinfo": appliance,
     "POST /nodes/{node}/vzdump": vzdump,
+    "POST /access/domains/{realm}/sync": realm_sync,
 }

@@ -237,4 +237,4 @@ def exists(cluster: Cluster, within: str, values: Mapping[str, Any], param: str)
     if ident not in defaults.section(cluster, within, values):
         if within == defaults.HA_GROUPS and not defaults.section(cluster, within, values):
             raise PVEError(500, "cannot read group: ha groups have been migrated to rules\n")
-        raise texts_for(within, param).missing.error(ident)
+        raise texts_for(within, param).as_parent().error(ident)
