@@ -28,6 +28,7 @@ class Node:
     name: str
     ip: str
     cpus: int = 8
+    sockets: int = 1
     memory: int = 32 * 1024**3
     online: bool = True
     bridges: list[str] = field(default_factory=lambda: ["vmbr0"])

@@ -4,9 +4,6 @@ several configuration files at once (which guests no backup job covers, a node's
 
 from __future__ import annotations
 
-import hashlib
-import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,7 +11,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..handlers import _backups, _volumes
 from ..runtime import Mock
-from . import defaults, replication
+from . import defaults, replication, subscription
 from .layout import place
 
 View = Callable[[Mock, Call], Any]
@@ -102,47 +99,6 @@ def sdn_lock(mock: Mock, call: Call) -> str:
     return f"0190a000-0000-7000-8000-{mock.cluster.store.serial:012x}"
 
 
-_KEY = re.compile(r"pve([1248])([cbsp])-(arm-)?[0-9a-f]{10}")  # pve-manager PVE/API2/Subscription.pm:33
-_LEVELS = {"c": "Community", "b": "Basic", "s": "Standard", "p": "Premium"}
-_PRICING = "https://www.proxmox.com/en/proxmox-virtual-environment/pricing"  # Subscription.pm:218
-_DAY = 86400
-
-
-def _subscription_place(call: Call) -> str:
-    return place("/nodes/{node}/subscription", call.params)
-
-
-def subscription(mock: Mock, call: Call) -> dict[str, Any]:
-    """pve-manager PVE/API2/Subscription.pm:207-251: 'notfound' until a key is set; a set key reads as
-    an active subscription of its level (the mock has no shop to ask), checked today, due in a year.
-    The in-code guard (incode.py) leaves out all but status, message and url without Sys.Audit."""
-    node = mock.node(str(call.params["node"]))
-    server_id = hashlib.md5(node.name.encode(), usedforsecurity=False).hexdigest().upper()  # a MAC-derived id
-    info = mock.cluster.store.singletons.get(_subscription_place(call))
-    if not info:
-        return {"status": "notfound", "message": "There is no subscription key", "url": _PRICING,
-                "serverid": server_id}
-    key = str(info["key"])
-    match = _KEY.fullmatch(key)
-    sockets, level = (match.group(1), match.group(2)) if match else ("1", "c")
-    now = mock.clock.now()
-    return {"status": "active", "key": key, "level": level, "serverid": server_id, "sockets": 1,
-            "productname": f"Proxmox VE {_LEVELS[level]} Subscription {sockets} CPU/year",
-            "regdate": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(info.get("set", now)))),
-            "nextduedate": time.strftime("%Y-%m-%d", time.gmtime(int(info.get("set", now)) + 365 * _DAY)),
-            "checktime": now, "url": _PRICING}
-
-
-def set_subscription(mock: Mock, call: Call) -> None:
-    """Subscription.pm:339-353: the key, trimmed (the schema's pattern has checked its form)."""
-    key = str(call.params["key"]).strip()
-    mock.cluster.store.singletons[_subscription_place(call)] = {"key": key, "set": mock.clock.now()}
-
-
-def delete_subscription(mock: Mock, call: Call) -> None:
-    mock.cluster.store.singletons.pop(_subscription_place(call), None)
-
-
 def node_time(mock: Mock, call: Call) -> dict[str, Any]:
     """pve-manager PVE/API2/Nodes.pm:1690-1699: the node's clock; the mock's nodes keep UTC unless a
     timezone was set (PUT .../time keeps it)."""
@@ -153,9 +109,10 @@ def node_time(mock: Mock, call: Call) -> dict[str, Any]:
 
 
 VIEWS: Mapping[str, View] = {
-    "GET /nodes/{node}/subscription": subscription,
-    "PUT /nodes/{node}/subscription": set_subscription,
-    "DELETE /nodes/{node}/subscription": delete_subscription,
+    "GET /nodes/{node}/subscription": subscription.read,
+    "PUT /nodes/{node}/subscription": subscription.set_key,
+    "POST /nodes/{node}/subscription": subscription.check,
+    "DELETE /nodes/{node}/subscription": subscription.delete,
     "GET /nodes/{node}/time": node_time,
     "GET /cluster/backup-info/not-backed-up": not_backed_up,
     "GET /cluster/backup/{id}/included_volumes": included_volumes,
