@@ -186,3 +186,34 @@ def test_a_backup_jobs_included_volumes_are_the_guests_disks(pve: Any) -> None:
         pve.cluster.backup("nope").included_volumes.get()
     # pve-manager PVE/API2/Cluster/BackupInfo.pm:86-122: the guests no job includes
     assert [g["vmid"] for g in pve.cluster("backup-info")("not-backed-up").get()] == [100]
+
+
+def test_a_download_leaves_the_file_query_url_metadata_describes(pve: Any) -> None:
+    url = "https://cdimage.debian.org/debian-cd/current/amd64/iso-cd/debian-13.1.0-amd64-netinst.iso?x=1"
+    node = pve.nodes("pve1")
+    meta = node("query-url-metadata").get(url=url)
+    # pve-manager PVE/API2/Nodes.pm query_url_metadata: the name from the URL's path, size and type
+    assert (meta["filename"], meta["mimetype"]) == ("debian-13.1.0-amd64-netinst.iso", "application/x-iso9660-image")
+    upid = node.storage("local")("download-url").post(url=url, content="iso", filename=meta["filename"],
+                                                      checksum="ab" * 32, **{"checksum-algorithm": "sha256"})
+    assert upid.split(":")[5] == "download"  # pve-storage Storage/Status.pm:911
+    assert wait(pve, upid)["exitstatus"] == "OK"
+    [iso] = [v for v in node.storage("local").content.get(content="iso") if "debian-13" in v["volid"]]
+    assert (iso["volid"], iso["size"], iso["format"]) == ("local:iso/debian-13.1.0-amd64-netinst.iso",
+                                                           meta["size"], "iso")
+    dest = "/var/lib/vz/template/iso/debian-13.1.0-amd64-netinst.iso"
+    log = [line["t"] for line in node.tasks(upid).log.get()]
+    assert log == [f"downloading {url} to {dest}", "calculating checksum...OK, checksum verified",  # Tools.pm
+                   f"download of '{url}' to '{dest}' finished", "TASK OK"]
+    # pve-common Tools.pm download_file_from_url: no overwrite without a checksum
+    again = wait(pve, node.storage("local")("download-url").post(url=url, content="iso", filename=meta["filename"]))
+    assert again["exitstatus"] == f"refusing to override existing file '{dest}'"
+    # Status.pm:893-897: only ISOs are decompressed (the worker fails)
+    packed = wait(pve, node.storage("local")("download-url").post(
+        url="https://example.com/t.tar.zst", content="vztmpl", filename="t.tar.zst", compression="zstd"))
+    assert packed["exitstatus"] == "decompression not supported for vztmpl"
+    # Status.pm:851-853, :860-864: refused before any task
+    with pytest.raises(ResourceException, match="wrong file extension"):
+        node.storage("local")("download-url").post(url=url, content="iso", filename="debian.txt")
+    with pytest.raises(ResourceException, match="storage 'local' is not configured for content-type 'import'"):
+        node.storage("local")("download-url").post(url=url, content="import", filename="a.qcow2")

@@ -12,14 +12,13 @@ from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
-from ..handlers import _backups, _metrics, _upload, _volumes
+from ..handlers import _backups, _metrics, _remote, _upload, _volumes
 from ..handlers._params import flag
 from ..runtime import Mock
 from ..state import Guest, Storage, Volume
 from . import defaults
 
 GiB = 1024**3
-DOWNLOADED = 512 * 1024**2  # the size of what a download puts on a storage (the mock fetches nothing)
 
 
 @dataclass
@@ -40,25 +39,37 @@ def _adder(storage: Storage, node: str, volume: Volume) -> Callable[[], None]:
 
 def download(mock: Mock, call: Call) -> Effect:
     """pve-storage src/PVE/API2/Storage/Status.pm:820-911 download_url: an enabled, file-based storage
-    configured for the content, a file name with the content's extension."""
+    configured for the content (the schema's enum: ISO, template, import), a file name with its extension;
+    the worker (pve-common Tools.pm download_file_from_url) decompresses ISOs only and does not
+    overwrite a file (one with the checksum asked for is kept). What it fetches is :mod:`._remote`'s."""
     params = call.params
-    node, content = str(params["node"]), str(params["content"])
+    node, content, url = str(params["node"]), str(params["content"]), str(params["url"])
     storage = _volumes.storage(mock, str(params["storage"]), node)
     if not _metrics.storage_enabled(storage):
         raise PVEError(500, f"storage '{storage.storage}' is disabled\n")
     try:
-        _upload.directory(storage)
+        base = _upload.directory(storage)
     except PVEError:
         raise PVEError(500, f"can't upload to storage type '{storage.type}', not a file based storage!\n") from None
     if content not in storage.content:
         raise PVEError(500, f"storage '{storage.storage}' is not configured for content-type '{content}'\n")
     filename = _upload.normalize(str(params["filename"]))
     fmt = _upload.file_format(content, filename)
+    dest = f"{base}/{_upload.SUBDIR[content]}/{filename}"
+    log = [f"downloading {url} to {dest}"]
+    if params.get("compression") and content != "iso":
+        return Effect(log=[], error=f"decompression not supported for {content}")
     volid = f"{storage.storage}:{content}/{filename}"
-    volume = Volume(volid=volid, storage=storage.storage, node=node, content=content, size=DOWNLOADED,
+    if volid in storage.bucket(node):
+        if not params.get("checksum"):
+            return Effect(log=log, error=f"refusing to override existing file '{dest}'")
+        return Effect(log=[*log, "calculating checksum of existing file...OK, got correct file already, "
+                                 "no need to download"])
+    if params.get("checksum"):
+        log.append("calculating checksum...OK, checksum verified")
+    volume = Volume(volid=volid, storage=storage.storage, node=node, content=content, size=_remote.SIZE,
                     format=fmt, ctime=mock.clock.now())
-    return Effect(_adder(storage, node, volume), [f"downloading {params['url']} to {filename}",
-                                                  "download of file finished"])
+    return Effect(_adder(storage, node, volume), [*log, f"download of '{url}' to '{dest}' finished"])
 
 
 def appliance(mock: Mock, call: Call) -> Effect:
@@ -70,7 +81,7 @@ def appliance(mock: Mock, call: Call) -> Effect:
     if "vztmpl" not in storage.content:
         raise PVEError(500, f"storage '{storage.storage}' does not support templates\n")
     volume = Volume(volid=f"{storage.storage}:vztmpl/{template}", storage=storage.storage, node=node,
-                    content="vztmpl", size=DOWNLOADED, format="tzst", ctime=mock.clock.now())
+                    content="vztmpl", size=_remote.SIZE, format="tzst", ctime=mock.clock.now())
     return Effect(_adder(storage, node, volume), [f"starting template download: {template}"])
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
-from ..handlers import _backups, _volumes
+from ..handlers import _backups, _remote, _volumes
 from ..runtime import Mock
 from . import defaults, replication, subscription
 from .layout import place
@@ -99,6 +99,12 @@ def sdn_lock(mock: Mock, call: Call) -> str:
     return f"0190a000-0000-7000-8000-{mock.cluster.store.serial:012x}"
 
 
+def url_metadata(mock: Mock, call: Call) -> dict[str, Any]:
+    """pve-manager PVE/API2/Nodes.pm query_url_metadata, for what the mock finds at the URL."""
+    mock.node(str(call.params["node"]))
+    return _remote.metadata(str(call.params["url"]))
+
+
 def node_time(mock: Mock, call: Call) -> dict[str, Any]:
     """pve-manager PVE/API2/Nodes.pm:1690-1699: the node's clock; the mock's nodes keep UTC unless a
     timezone was set (PUT .../time keeps it)."""
@@ -114,6 +120,7 @@ VIEWS: Mapping[str, View] = {
     "POST /nodes/{node}/subscription": subscription.check,
     "DELETE /nodes/{node}/subscription": subscription.delete,
     "GET /nodes/{node}/time": node_time,
+    "GET /nodes/{node}/query-url-metadata": url_metadata,
     "GET /cluster/backup-info/not-backed-up": not_backed_up,
     "GET /cluster/backup/{id}/included_volumes": included_volumes,
     "GET /nodes/{node}/vzdump/defaults": vzdump_defaults,
