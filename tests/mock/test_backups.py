@@ -217,3 +217,45 @@ def test_a_download_leaves_the_file_query_url_metadata_describes(pve: Any) -> No
         node.storage("local")("download-url").post(url=url, content="iso", filename="debian.txt")
     with pytest.raises(ResourceException, match="storage 'local' is not configured for content-type 'import'"):
         node.storage("local")("download-url").post(url=url, content="import", filename="a.qcow2")
+
+
+def test_a_backup_job_is_checked_and_kept_as_pve_writes_jobs_cfg(pve: Any) -> None:
+    jobs = pve.cluster.backup
+    # pve-manager PVE/API2/Backup.pm:108-120 schedule_param_check, :324-327 check_pool_exist
+    with pytest.raises(ResourceException, match="neither 'starttime' nor 'schedule' were set"):
+        jobs.post(vmid="100")
+    with pytest.raises(ResourceException, match="'starttime' and 'schedule' cannot both be set"):
+        jobs.post(vmid="100", schedule="daily", starttime="02:00")
+    with pytest.raises(ResourceException, match="pool 'nope' does not exist"):
+        jobs.post(pool="nope", schedule="daily")
+    with pytest.raises(ResourceException, match="option conflicts with option 'vmid'"):  # VZDump.pm:1530
+        jobs.post(vmid="100", exclude="200", schedule="daily")
+    assert jobs.get() == []
+    # the old start time and days become a schedule (Backup.pm:92-104); exclude means all (VZDump.pm:1551)
+    jobs.post(id="nightly", starttime="02:30", dow="sat,sun", exclude="101", storage="local")
+    job = jobs("nightly").get()
+    assert (job["schedule"], job["all"], job["enabled"], job["type"]) == ("sat,sun 02:30", 1, 1, "vzdump")
+    assert "starttime" not in job and "dow" not in job
+    # an update's VMIDs replace the job's other selection (Backup.pm:614-631)
+    jobs("nightly").put(vmid="100")
+    job = jobs("nightly").get()
+    assert job["vmid"] == "100" and "all" not in job and "exclude" not in job
+    assert [g["vmid"] for g in pve.cluster("backup-info")("not-backed-up").get()] == [101, 200]
+
+
+def test_vzdump_defaults_name_the_storage_and_a_wrong_archive_is_no_restore(pve: Any) -> None:
+    node = pve.nodes("pve1")
+    defaults = node.vzdump.defaults.get()
+    # pve-manager PVE/API2/VZDump.pm:231-235, PVE/VZDump.pm:302-312: the schema's defaults, storage 'local'
+    assert (defaults["storage"], defaults["mode"], defaults["compress"]) == ("local", "snapshot", "0")
+    with pytest.raises(ResourceException, match="can't use storage 'local-lvm' for backups - wrong content type"):
+        node.vzdump.defaults.get(storage="local-lvm")  # VZDump.pm:202 (storage_info)
+    wait(pve, node.vzdump.post(vmid="200", storage="local"))
+    [ct_backup] = _backups(pve)
+    # qemu-server QemuServer.pm:7759: a container's archive is no VM backup
+    with pytest.raises(ResourceException, match="does not look like a QemuServer vzdump backup"):
+        node.qemu.post(vmid=400, archive=ct_backup["volid"])
+    with pytest.raises(ResourceException, match="does not exist"):  # pve-storage Storage.pm:1861
+        node.vzdump.extractconfig.get(volume="local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma")
+    assert "hostname: proxy01\n" in node.vzdump.extractconfig.get(volume=ct_backup["volid"])
+    assert 400 not in [g["vmid"] for g in pve.cluster.resources.get(type="vm")]  # nothing was made

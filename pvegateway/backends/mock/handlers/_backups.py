@@ -91,6 +91,23 @@ def verify_notes_template(template: str) -> None:
         raise ValueError("found unknown: " + ", ".join(problems))
 
 
+def verify_parameters(params: Mapping[str, Any], check_missing: bool) -> None:
+    """pve-manager PVE/VZDump.pm:1527-1555 verify_vzdump_parameters: the selection's conflicts, the notes
+    template, and (for a backup to run) something selected; ``exclude`` alone means all (:1551)."""
+    for option in ("all", "exclude", "pool"):
+        if params.get(option) and params.get("vmid") and (option != "all" or flag(params.get("all"))):
+            raise PVEError.params({option: "option conflicts with option 'vmid'"})
+    template = params.get("notes-template")
+    if template:
+        try:
+            verify_notes_template(str(template))
+        except ValueError as err:
+            raise PVEError.params({"notes-template": f"{err}\n"}) from None
+    if check_missing and not (flag(params.get("all")) or params.get("exclude") is not None
+                              or flag(params.get("stop")) or params.get("pool")) and not params.get("vmid"):
+        raise PVEError.params({"vmid": "property is missing"})
+
+
 def notes(template: str, mock: Mock, guest: Guest) -> str:
     """VZDump.pm:120-145 generate_notes: the escapes resolved, then the variables filled in."""
     name = guest.config.get("hostname") if guest.kind == "lxc" else guest.config.get("name")

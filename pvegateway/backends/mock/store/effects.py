@@ -86,22 +86,11 @@ def appliance(mock: Mock, call: Call) -> Effect:
 
 
 def _vzdump_checks(params: Mapping[str, Any]) -> None:
-    """pve-manager PVE/API2/VZDump.pm:83-91 (what only the command line may ask) and PVE/VZDump.pm:1527-1555
-    verify_vzdump_parameters, before any task."""
+    """pve-manager PVE/API2/VZDump.pm:83-91 (what only the command line may ask), then the parameters'
+    own checks (PVE/VZDump.pm:1527-1555), before any task."""
     if flag(params.get("stdout")):
         raise PVEError.params({"stdout": "option is only allowed on the command line interface."})
-    for option in ("all", "exclude", "pool"):
-        if params.get(option) and params.get("vmid") and (option != "all" or flag(params.get("all"))):
-            raise PVEError.params({option: "option conflicts with option 'vmid'"})
-    template = params.get("notes-template")
-    if template:
-        try:
-            _backups.verify_notes_template(str(template))
-        except ValueError as err:
-            raise PVEError.params({"notes-template": f"{err}\n"}) from None
-    if not (flag(params.get("all")) or params.get("exclude") is not None or flag(params.get("stop"))
-            or params.get("pool")) and not params.get("vmid"):
-        raise PVEError.params({"vmid": "property is missing"})
+    _backups.verify_parameters(params, check_missing=True)
 
 
 def _backup_storage(mock: Mock, params: Mapping[str, Any]) -> tuple[Storage | None, str | None]:
