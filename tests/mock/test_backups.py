@@ -126,6 +126,9 @@ def test_a_container_backup_restores_with_restore_1_onto_a_storage_for_container
     config = node.lxc(301).config.get()
     assert (config["hostname"], config["ostype"]) == ("proxy01", "debian")
     assert config["rootfs"].startswith("local-lvm:vm-301-disk-0,") and "size=8G" in config["rootfs"]
+    # over the running original (pve-container API2/LXC.pm:282): refused before any task
+    with pytest.raises(ResourceException, match="can't overwrite running container"):
+        node.lxc.post(vmid=200, ostemplate=backup["volid"], restore=1, force=1, storage="local-lvm")
     # a QEMU archive is no container backup (pve-storage Storage.pm:1878)
     wait(pve, node.vzdump.post(vmid="100", storage="local"))
     vm_backup = next(b["volid"] for b in _backups(pve) if b["subtype"] == "qemu")
@@ -156,6 +159,13 @@ def test_vzdump_selects_by_node_pool_and_exclusion_and_refuses_as_pve(pve: Any) 
     assert status["exitstatus"] == "job errors"
     log = [line["t"] for line in node.tasks(status["upid"]).log.get()]
     assert "ERROR: Backup of VM 999 failed - unable to find VM '999'" in log
+    # stop mode and a started HA resource (VZDump.pm:939-945)
+    pve.cluster.ha.resources.post(sid="vm:100", state="started")
+    status = wait(pve, node.vzdump.post(vmid="100", storage="local", mode="stop"))
+    assert status["exitstatus"] == "job errors"
+    assert ("ERROR: Backup of VM 100 failed - Cannot execute a backup with stop mode on a HA managed and enabled "
+            "Service. Use snapshot mode or disable the Service.") in [t["t"] for t in
+                                                                      node.tasks(status["upid"]).log.get()]
     # a storage that does not exist (VZDump.pm:688-695)
     status = wait(pve, node.vzdump.post(vmid="100", storage="nowhere"))
     assert status["exitstatus"] == ("could not activate storage 'nowhere': storage 'nowhere' does not exist "

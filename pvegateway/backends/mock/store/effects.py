@@ -13,6 +13,7 @@ from typing import Any
 from ....errors import PVEError
 from ...base import Call
 from ..handlers import _backups, _metrics, _remote, _upload, _volumes
+from ..handlers._guest_common import ha_state
 from ..handlers._params import flag
 from ..runtime import Mock
 from ..state import Guest, Storage, Volume
@@ -148,6 +149,11 @@ def vzdump(mock: Mock, call: Call) -> Effect:
         if guest is None:
             failed += 1
             log.append(f"ERROR: Backup of VM {vmid} failed - unable to find VM '{vmid}'")
+            continue
+        if params.get("mode") == "stop" and ha_state(mock, guest).get("state") == "started":  # VZDump.pm:939-945
+            failed += 1
+            log.append(f"ERROR: Backup of VM {vmid} failed - Cannot execute a backup with stop mode on a HA "
+                       f"managed and enabled Service. Use snapshot mode or disable the Service.")
             continue
         log.append(f"INFO: Starting Backup of VM {vmid} ({guest.kind})")
         if storage is not None:
