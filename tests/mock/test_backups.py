@@ -7,6 +7,7 @@ selections (``included_volumes``, ``not-backed-up``). Texts cite pve-manager, qe
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,12 +93,24 @@ def test_a_vm_backup_restores_as_a_new_vm_and_over_the_old_one_with_force(pve: A
     assert config["scsi0"].startswith("local-lvm:vm-300-disk-0,") and "size=32G" in config["scsi0"]
     disks = [v["volid"] for v in node.storage("local-lvm").content.get(vmid=300)]
     assert disks == ["local-lvm:vm-300-disk-0"]
+    # pve-storage Storage.pm:626-627, :784: a backup that exists
+    with pytest.raises(ResourceException, match="content type needs to be 'backup'"):
+        node.qemu.post(vmid=301, archive="local:iso/debian-12.9.0-amd64-netinst.iso")
+    gone = "local:backup/vzdump-qemu-1-2020_01_01-00_00_00.vma"
+    with pytest.raises(ResourceException, match=re.escape(f"can't find file '{gone}'")):
+        node.qemu.post(vmid=301, archive=gone)
     # a drive beside the archive is refused (Qemu.pm:1325-1328)
     with pytest.raises(ResourceException, match="option conflicts with option 'archive'"):
         node.qemu.post(vmid=301, archive=backup["volid"], scsi1="local-lvm:1")
     # over an existing VM: refused without force (Qemu.pm:1378-1379, pve-cluster check_vmid_unused) ...
     with pytest.raises(ResourceException, match="unable to restore VM 300 - VM 300 already exists on node 'pve1'"):
         node.qemu.post(vmid=300, archive=backup["volid"])
+    # a vzdump archive is no PBS snapshot (Qemu.pm:1420-1422): the task fails and, as PVE's worker says,
+    # leaves the config it began with (Qemu.pm:1581-1594)
+    live = wait(pve, node.qemu.post(vmid=302, archive=backup["volid"], **{"live-restore": 1}))
+    assert live["exitstatus"] == "live-restore is only compatible with backup images from a Proxmox Backup Server"
+    assert "VM 302 state is NOT cleaned up." in node.tasks(live["upid"]).log.get()[0]["t"]
+    assert "scsi0" not in node.qemu(302).config.get()
     # ... and with force the VM is the backup's again
     assert wait(pve, node.qemu.post(vmid=300, archive=backup["volid"], force=1))["exitstatus"] == "OK"
     assert node.qemu(300).config.get()["name"] == "web01"
@@ -129,11 +142,13 @@ def test_a_container_backup_restores_with_restore_1_onto_a_storage_for_container
     # over the running original (pve-container API2/LXC.pm:282): refused before any task
     with pytest.raises(ResourceException, match="can't overwrite running container"):
         node.lxc.post(vmid=200, ostemplate=backup["volid"], restore=1, force=1, storage="local-lvm")
-    # a QEMU archive is no container backup (pve-storage Storage.pm:1878)
+    # a QEMU archive is no container backup (pve-storage Storage.pm:1878): the worker fails and the new
+    # container's config goes (LXC.pm:611-620)
     wait(pve, node.vzdump.post(vmid="100", storage="local"))
     vm_backup = next(b["volid"] for b in _backups(pve) if b["subtype"] == "qemu")
-    with pytest.raises(ResourceException, match="archive contains no configuration file"):
-        node.lxc.post(vmid=302, ostemplate=vm_backup, restore=1, storage="local-lvm")
+    wrong = wait(pve, node.lxc.post(vmid=302, ostemplate=vm_backup, restore=1, storage="local-lvm"))
+    assert wrong["exitstatus"] == "unable to restore CT 302 - ERROR: archive contains no configuration file"
+    assert 302 not in [g["vmid"] for g in pve.cluster.resources.get(type="vm")]
 
 
 def test_vzdump_selects_by_node_pool_and_exclusion_and_refuses_as_pve(pve: Any) -> None:
@@ -262,10 +277,10 @@ def test_vzdump_defaults_name_the_storage_and_a_wrong_archive_is_no_restore(pve:
         node.vzdump.defaults.get(storage="local-lvm")  # VZDump.pm:202 (storage_info)
     wait(pve, node.vzdump.post(vmid="200", storage="local"))
     [ct_backup] = _backups(pve)
-    # qemu-server QemuServer.pm:7759: a container's archive is no VM backup
-    with pytest.raises(ResourceException, match="does not look like a QemuServer vzdump backup"):
-        node.qemu.post(vmid=400, archive=ct_backup["volid"])
+    # qemu-server QemuServer.pm:7759: a container's archive is no VM backup (the worker fails)
+    wrong = wait(pve, node.qemu.post(vmid=400, archive=ct_backup["volid"]))
+    path = "/var/lib/vz/dump/" + ct_backup["volid"].partition("/")[2]
+    assert wrong["exitstatus"] == f"ERROR: file '{path}' does not look like a QemuServer vzdump backup"
     with pytest.raises(ResourceException, match="does not exist"):  # pve-storage Storage.pm:1861
         node.vzdump.extractconfig.get(volume="local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma")
     assert "hostname: proxy01\n" in node.vzdump.extractconfig.get(volume=ct_backup["volid"])
-    assert 400 not in [g["vmid"] for g in pve.cluster.resources.get(type="vm")]  # nothing was made

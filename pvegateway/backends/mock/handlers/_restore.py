@@ -18,15 +18,21 @@ from ._guest_common import LXC, QEMU, Kind, check_pool, disk_size, is_cdrom, joi
 from ._guest_devices import Plan, plan_values
 from ._guest_power import add_created, discard
 from ._params import flag
+from ._volume_access import volume_kind
+from .storage import volume_path
 
 GiB = 1024**3
 
 
-def _archive(mock: Mock, volid: str, node: str) -> Volume:
-    volume = vols.require(mock, volid, node)
-    if volume.content != "backup":
-        raise PVEError(500, f"volume '{volid}' is not a backup\n")  # no vzdump archive: no config to read
-    return volume
+def _archive(mock: Mock, kind: Kind, volid: str, node: str) -> Volume:
+    """pve-storage Storage.pm:626-627 check_volume_access (a backup, even for root), then the file: QEMU
+    looks for it before any task (Storage.pm:784 abs_filesystem_path)."""
+    found = volume_kind(mock, volid, node)
+    if found is not None and found[0] != "backup":
+        raise PVEError(500, f"unable to use volume {volid} - content type needs to be 'backup'\n")
+    if kind is QEMU and vols.find(mock, volid, node) is None:
+        raise PVEError(500, f"can't find file '{volid}'\n")
+    return vols.require(mock, volid, node)
 
 
 def _as_new_disks(kind: Kind, recorded: Mapping[str, str], target: str | None) -> dict[str, str]:
@@ -68,6 +74,34 @@ def _replace(kind: Kind, existing: Guest | None) -> str | None:
     return None
 
 
+def _unreadable(mock: Mock, kind: Kind, volume: Volume, vmid: int) -> str | None:
+    """What the worker fails with when the archive is not the guest type's or holds no configuration:
+    qemu-server QemuServer.pm:7759 (a tar archive, named by its path); pve-container's recover_config
+    through pve-storage Storage.pm:1878, under the handler's prefix (LXC.pm:420)."""
+    recorded = _backups.archive_kind(volume.volid)
+    if kind is QEMU and recorded != "qemu":
+        path = volume_path(mock.cluster.storages[volume.storage], volume)
+        return f"ERROR: file '{path}' does not look like a QemuServer vzdump backup"
+    if recorded != kind.name or volume.config is None:
+        prefix = "" if kind is QEMU else f"unable to restore CT {vmid} - "
+        return f"{prefix}ERROR: archive contains no configuration file"
+    return None
+
+
+def _failed(mock: Mock, call: Call, kind: Kind, existing: Guest | None, failure: str, volid: str) -> str:
+    """A restore whose worker fails: QEMU leaves the config the call wrote, unlocked (empty for a new VM:
+    Qemu.pm:1581-1594); LXC removes a new container's (LXC.pm:611-620)."""
+    node, vmid = call.path_params["node"], int(call.params["vmid"])
+    if kind is QEMU:
+        if existing is None:
+            mock.cluster.guests[vmid] = Guest(vmid=vmid, kind="qemu", node=node, config={})
+        log = [f"error before or during data restore, some or all disks were not completely restored. "
+               f"VM {vmid} state is NOT cleaned up."]
+    else:
+        log = [f"recovering backed-up configuration from '{volid}'"]
+    return mock.tasks.start(node, f"{kind.task_prefix}restore", str(vmid), user_of(call), log=log, error=failure)
+
+
 def restore(mock: Mock, call: Call, kind: Kind, override: Mapping[str, str]) -> str:
     """The restore task (``qmrestore``/``vzrestore``); ``override`` holds the call's own options."""
     params = call.params
@@ -80,22 +114,19 @@ def restore(mock: Mock, call: Call, kind: Kind, override: Mapping[str, str]) -> 
         raise PVEError(500, f"{prefix}{'VM' if existing.kind == 'qemu' else 'CT'} {vmid} already exists on node "
                             f"'{existing.node}'\n")
     check_pool(mock, params.get("pool"))
-    volume = _archive(mock, volid, node)
-    if _backups.archive_kind(volume.volid) != kind.name:
-        if kind is QEMU:  # qemu-server QemuServer.pm:7759, on the archive's path
-            raise PVEError(500, f"ERROR: file '{volid}' does not look like a QemuServer vzdump backup\n")
-        raise PVEError(500, "ERROR: archive contains no configuration file\n")  # pve-storage Storage.pm:1878
-    recorded = _backups.recorded_config(volume)
+    volume = _archive(mock, kind, volid, node)
     target = params.get("storage")
     if kind is LXC and "rootfs" not in override:
         target = str(target or "local")  # LXC.pm:322: storage-only mode puts every volume there
         store = vols.storage(mock, target, node)
         if "rootdir" not in store.content:  # LXC.pm:357-359
             raise PVEError.params({"storage": f"storage '{target}' does not support container directories"})
-    failure = _replace(kind, existing)
+    failure = _replace(kind, existing) or _unreadable(mock, kind, volume, vmid)
+    if failure is None and kind is QEMU and flag(params.get("live-restore")):  # Qemu.pm:1420-1422
+        failure = "live-restore is only compatible with backup images from a Proxmox Backup Server"
     if failure is not None:
-        return mock.tasks.start(node, f"{kind.task_prefix}restore", str(vmid), user_of(call), error=failure)
-    values = {**_as_new_disks(kind, recorded, str(target) if target else None), **override}
+        return _failed(mock, call, kind, existing, failure, volid)
+    values = {**_as_new_disks(kind, _backups.recorded_config(volume), str(target) if target else None), **override}
     if flag(params.get("unique")):  # new MAC addresses: without one, the NIC gets a new one
         for key in [k for k in values if k.startswith("net") and k not in override]:
             parts = values[key].split(",")

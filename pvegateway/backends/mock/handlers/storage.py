@@ -154,7 +154,8 @@ def _deletable(mock: Mock, call: Call) -> Callable[[str, str], None]:
     return check
 
 
-def _path(storage: Storage, volume: Volume) -> str:
+def volume_path(storage: Storage, volume: Volume) -> str:
+    """The file or device a volume is (pve-storage ``PVE::Storage::path``)."""
     name = volume.volid.split(":", 1)[1]
     if storage.type in _PATHS:
         return _PATHS[storage.type].format(vg=storage.config.get("vgname", "pve"), name=name)
@@ -168,7 +169,7 @@ def _path(storage: Storage, volume: Volume) -> str:
 
 def volume_info(mock: Mock, call: Call) -> dict[str, Any]:
     _node, storage, volume = _volume(mock, call, _readable(mock, call))
-    return {"path": _path(storage, volume), "size": volume.size, "used": volume.size, "format": volume.format,
+    return {"path": volume_path(storage, volume), "size": volume.size, "used": volume.size, "format": volume.format,
             "notes": volume.notes, "protected": int(volume.protected)}
 
 
