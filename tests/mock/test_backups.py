@@ -261,6 +261,8 @@ def test_a_backup_job_is_checked_and_kept_as_pve_writes_jobs_cfg(pve: Any) -> No
     job = jobs("nightly").get()
     assert (job["schedule"], job["all"], job["enabled"], job["type"]) == ("sat,sun 02:30", 1, 1, "vzdump")
     assert "starttime" not in job and "dow" not in job
+    with pytest.raises(ResourceException, match="no options specified"):  # Backup.pm:575-576
+        jobs("nightly").put()
     # an update's VMIDs replace the job's other selection (Backup.pm:614-631)
     jobs("nightly").put(vmid="100")
     job = jobs("nightly").get()
@@ -284,3 +286,46 @@ def test_vzdump_defaults_name_the_storage_and_a_wrong_archive_is_no_restore(pve:
     with pytest.raises(ResourceException, match="does not exist"):  # pve-storage Storage.pm:1861
         node.vzdump.extractconfig.get(volume="local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma")
     assert "hostname: proxy01\n" in node.vzdump.extractconfig.get(volume=ct_backup["volid"])
+
+
+@pytest.fixture
+def served(tls: tuple[Path, Path, str]) -> Iterator[tuple[Any, MockBackend]]:
+    with _serving(tls) as both:
+        yield both
+
+
+def test_retention_prunes_after_a_backup_and_on_demand_as_pve_marks(served: tuple[Any, MockBackend]) -> None:
+    pve, backend = served
+    node = pve.nodes("pve1")
+    with pytest.raises(ResourceException, match="no prune-backups options configured for storage 'local'"):
+        node.storage("local").prunebackups.get()  # pve-storage Storage.pm:1986-1987
+    pve.storage("local").put(**{"prune-backups": "keep-last=2"})
+    made = []
+    for _ in range(3):
+        upid = node.vzdump.post(vmid="100", storage="local")
+        assert wait(pve, upid)["exitstatus"] == "OK"
+        made.append([b["volid"] for b in _backups(pve)])
+        backend.mock.clock.advance(600)  # a name per backup (its time, to the second)
+    first, second, third = (max(m) for m in made)
+    assert sorted(b["volid"] for b in _backups(pve)) == [second, third]  # the oldest went
+    log = [line["t"] for line in node.tasks(upid).log.get()]
+    # pve-manager PVE/VZDump.pm:1245-1277
+    assert log[log.index("INFO: prune older backups with retention: keep-last=2"):][:3] == [
+        "INFO: prune older backups with retention: keep-last=2", f"INFO: removing backup '{first}'",
+        "INFO: pruned 1 backup(s) not covered by keep-retention policy"]
+    # without pruning, the retention is a limit (VZDump.pm:984-988)
+    full = wait(pve, node.vzdump.post(vmid="100", storage="local", remove=0))
+    assert full["exitstatus"] == "job errors"
+    assert ("ERROR: Backup of VM 100 failed - There is a max backup limit of 2 enforced by the target storage or "
+            "the vzdump parameters. Either increase the limit or delete old backups.") in [
+        line["t"] for line in node.tasks(full["upid"]).log.get()]
+    # on demand (PruneBackups.pm:160-194): the task removes what the policy does not keep
+    upid = node.storage("local").prunebackups.delete(**{"prune-backups": "keep-last=1", "vmid": 100})
+    assert upid.split(":")[5:7] == ["prunebackups", "100@local"]  # PruneBackups.pm:187
+    assert wait(pve, upid)["exitstatus"] == "OK"
+    assert [line["t"] for line in node.tasks(upid).log.get()] == [f"removing backup '{second}'", "TASK OK"]
+    assert [b["volid"] for b in _backups(pve)] == [third]
+    # a dry run (PruneBackups.pm:81-93, Plugin.pm:2113): a protected backup is never marked for removal
+    node.storage("local").content(third).put(protected=1)
+    [entry] = node.storage("local").prunebackups.get(**{"prune-backups": "keep-last=1"})
+    assert (entry["volid"], entry["mark"], entry["type"], entry["vmid"]) == (third, "protected", "qemu", 100)

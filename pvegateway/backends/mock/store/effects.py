@@ -1,34 +1,22 @@
 """What a task changes in the cluster when it ends, for the tasks clients wait on to find a result:
-the ISO or template a download puts on a storage, the backups vzdump writes, a realm sync's log (and
-'OK' without a task where PVE answers so). The handler's own checks
-run before the task starts (PVE's do so before ``fork_worker``); the worker's fail the task.
+the ISO or template a download puts on a storage, the backups vzdump writes (:mod:`.vzdump`), a realm
+sync's log. The handler's own checks run before the task starts (PVE's do so before ``fork_worker``);
+the worker's fail the task.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
-from ..handlers import _backups, _metrics, _remote, _upload, _volumes
-from ..handlers._guest_common import ha_state
+from ..handlers import _metrics, _prune, _remote, _upload, _volumes
 from ..handlers._params import flag
 from ..runtime import Mock
-from ..state import Guest, Storage, Volume
-from . import defaults
-
-GiB = 1024**3
-
-
-@dataclass
-class Effect:
-    finish: Callable[[], None] | None = None
-    log: list[str] = field(default_factory=list)
-    error: str | None = None  # the task fails with this
-    answer: str | None = None  # PVE answers this instead of starting a task
-    ident: str | None = None  # the task's id, when the worker table's cannot know it from the parameters
+from ..state import Storage, Volume
+from . import defaults, vzdump
+from .effect import Effect
 
 
 def _adder(storage: Storage, node: str, volume: Volume) -> Callable[[], None]:
@@ -86,105 +74,22 @@ def appliance(mock: Mock, call: Call) -> Effect:
     return Effect(_adder(storage, node, volume), [f"starting template download: {template}"])
 
 
-def _vzdump_checks(params: Mapping[str, Any]) -> None:
-    """pve-manager PVE/API2/VZDump.pm:83-91 (what only the command line may ask), then the parameters'
-    own checks (PVE/VZDump.pm:1527-1555), before any task."""
-    if flag(params.get("stdout")):
-        raise PVEError.params({"stdout": "option is only allowed on the command line interface."})
-    _backups.verify_parameters(params, check_missing=True)
-
-
-def _backup_storage(mock: Mock, params: Mapping[str, Any]) -> tuple[Storage | None, str | None]:
-    """VZDump.pm:654-722 new: the storage (the defaults' 'local' when none is named), or the job's error."""
-    if params.get("dumpdir"):
-        if params.get("storage"):
-            return None, "cannot use options 'storage' and 'dumpdir' at the same time"
-        return None, None
-    name = str(params.get("storage") or "local")
-    storage = mock.cluster.storages.get(name)
-    if storage is None:  # :690-695, both errors joined (the task log's last line has no line feeds)
-        missing = f"storage '{name}' does not exist"
-        return None, (f"could not activate storage '{name}': {missing} "
-                      f"could not get storage information for '{name}': {missing}")
-    if "backup" not in storage.content:  # :202
-        return None, (f"could not get storage information for '{name}': "
-                      f"can't use storage '{name}' for backups - wrong content type")
-    return storage, None
-
-
-def vzdump(mock: Mock, call: Call) -> Effect:
-    """pve-manager PVE/API2/VZDump.pm:78-179: the guests of the selection on this node (and VMIDs no guest
-    has, to fail visibly), 'OK' without a task when the selection names only other nodes' guests; the
-    worker (PVE/VZDump.pm exec_backup, :1391-1494) writes ``vzdump-<type>-<vmid>-<time>.<vma|tar>[.<ext>]``
-    per guest with its notes and protection, and records the guest's configuration in it."""
-    params = call.params
-    node = str(params["node"])
-    _vzdump_checks(params)
-    selection = {**params, "all": 1 if params.get("exclude") is not None and not params.get("pool")
-                 else params.get("all")}
-    by_node = _backups.included_guests(mock, {k: v for k, v in selection.items() if k != "node"})
-    local = sorted(by_node.pop(node, []) + by_node.pop("", []))
-    skipped = sorted(v for vmids in by_node.values() for v in vmids)
-    if flag(params.get("stop")) and not local:
-        return Effect(answer="OK")
-    if not local and not flag(selection.get("all")):
-        return Effect(answer="OK")  # VZDump.pm:115-116: the guests run on other nodes
-    storage, failure = _backup_storage(mock, params)
-    ident = str(local[0]) if len(local) == 1 else ""
-    if failure is not None:
-        return Effect(error=failure, ident=ident)
-    options = " ".join(f"--{k} {params[k]}" for k in sorted(params)
-                       if k not in ("node", "vmid", "all") and params[k] is not None)
-    log = [f"INFO: starting new backup job: vzdump {' '.join(map(str, local)) or '--all 1'} {options}".rstrip()]
-    if skipped:
-        log.append(f"INFO: skip external VMs: {', '.join(map(str, skipped))}")
-    now, volumes, failed = mock.clock.now(), [], 0
-    for vmid in local:
-        guest = mock.cluster.guests.get(vmid)
-        if guest is not None and not mock.permissions.check(call.identity, f"/vms/{vmid}", ["VM.Backup"],
-                                                            noerr=True):
-            if flag(selection.get("all")):
-                continue  # VZDump.pm:1419: 'all' leaves out what the caller may not back up
-            raise PVEError(403, f"Permission check failed (/vms/{vmid}, VM.Backup)\n")
-        if guest is None:
-            failed += 1
-            log.append(f"ERROR: Backup of VM {vmid} failed - unable to find VM '{vmid}'")
-            continue
-        if params.get("mode") == "stop" and ha_state(mock, guest).get("state") == "started":  # VZDump.pm:939-945
-            failed += 1
-            log.append(f"ERROR: Backup of VM {vmid} failed - Cannot execute a backup with stop mode on a HA "
-                       f"managed and enabled Service. Use snapshot mode or disable the Service.")
-            continue
-        log.append(f"INFO: Starting Backup of VM {vmid} ({guest.kind})")
-        if storage is not None:
-            volume = _backup_of(mock, guest, storage, params, now)
-            volumes.append(volume)
-            log.append(f"INFO: creating vzdump archive '{volume.volid.partition(':')[2]}'")
-            if volume.notes:
-                log.append("INFO: adding notes to backup")
-            if volume.protected:
-                log.append("INFO: marking backup as protected")
-        log.append(f"INFO: Finished Backup of VM {vmid} (00:00:01)")
-    log.append("INFO: Backup job finished with errors" if failed else "INFO: Backup job finished successfully")
+def prune(mock: Mock, call: Call) -> Effect:
+    """pve-storage src/PVE/API2/Storage/PruneBackups.pm:160-194: the worker prunes by the given policy or
+    the storage's (Storage.pm:1980-1996, whose errors fail the task)."""
+    params, node = call.params, str(call.params["node"])
+    storage = _volumes.storage(mock, str(params["storage"]), node)
+    try:
+        keep = _prune.policy(storage, params.get("prune-backups"))
+    except PVEError as err:
+        return Effect(error=err.message.rstrip("\n"))
+    gone = _prune.removed(_prune.prune_list(storage, node, keep, params.get("vmid"), params.get("type")))
 
     def finish() -> None:
-        for volume in volumes:
-            assert storage is not None
-            storage.bucket(node)[volume.volid] = volume
+        for volid in gone:
+            storage.bucket(node).pop(volid, None)
 
-    return Effect(finish, log, error="job errors" if failed else None, ident=ident)
-
-
-def _backup_of(mock: Mock, guest: Guest, storage: Storage, params: Mapping[str, Any], now: int) -> Volume:
-    kind = "qemu" if guest.kind == "qemu" else "lxc"
-    fmt = _backups.archive_format(kind, params.get("compress"))
-    included = {v["volume"] for v in _backups.backup_volumes(guest) if v["included"]}
-    size = sum(v.size for v in _volumes.owned(mock, guest.vmid, guest.node) if v.volid in included) // 4 or GiB
-    template = params.get("notes-template")
-    return Volume(volid=_backups.archive_volid(storage.storage, kind, guest.vmid, now, fmt), storage=storage.storage,
-                  node=guest.node, content="backup", size=size, format=fmt, vmid=guest.vmid, ctime=now,
-                  notes=_backups.notes(str(template), mock, guest) if template else "",
-                  protected=flag(params.get("protected")), config=dict(guest.config))
+    return Effect(finish, [f"removing backup '{v}'" for v in gone])
 
 
 def _sync_options(call: Call, realm: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,6 +138,7 @@ def realm_sync(mock: Mock, call: Call) -> Effect:
 EFFECTS: Mapping[str, Callable[[Mock, Call], Effect]] = {
     "POST /nodes/{node}/storage/{storage}/download-url": download,
     "POST /nodes/{node}/aplinfo": appliance,
-    "POST /nodes/{node}/vzdump": vzdump,
+    "POST /nodes/{node}/vzdump": vzdump.vzdump,
     "POST /access/domains/{realm}/sync": realm_sync,
+    "DELETE /nodes/{node}/storage/{storage}/prunebackups": prune,
 }

@@ -16,7 +16,8 @@ from ...generic import GenericBackend
 from ..runtime import Mock, user_of
 from . import rules, sections, singletons, views
 from .act import Act
-from .effects import EFFECTS, Effect
+from .effect import Effect
+from .effects import EFFECTS
 from .layout import Kind, Layout, Plan
 from .parents import CHECKS
 from .workers import worker_type

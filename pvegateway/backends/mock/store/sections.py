@@ -138,6 +138,8 @@ def _backup_job_update(act: Act, job: dict[str, Any], changes: Mapping[str, Any]
     """Backup.pm:558-568, :614-631: what the update names replaces the other selections; the result
     passes the vzdump parameters' checks."""
     check_pool(act.mock, changes.get("pool"))
+    if not changes and not act.params.get("delete"):
+        raise PVEError(500, "no options specified\n")  # :575-576
     if changes.get("schedule") is not None and changes.get("starttime") is not None:
         raise PVEError.params({"starttime": "'starttime' and 'schedule' cannot both be set"})
     _backups.verify_parameters(changes, check_missing=False)

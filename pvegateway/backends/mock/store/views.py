@@ -9,7 +9,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ...base import Call
-from ..handlers import _backups, _remote, _volumes
+from ..handlers import _backups, _prune, _remote, _volumes
 from ..runtime import Mock
 from . import defaults, replication, subscription
 from .layout import place
@@ -99,6 +99,14 @@ def sdn_lock(mock: Mock, call: Call) -> str:
     return f"0190a000-0000-7000-8000-{mock.cluster.store.serial:012x}"
 
 
+def prune_dry_run(mock: Mock, call: Call) -> list[dict[str, Any]]:
+    """pve-storage src/PVE/API2/Storage/PruneBackups.pm:81-93: what a prune would keep and remove."""
+    node = str(call.params["node"])
+    storage = _volumes.storage(mock, str(call.params["storage"]), node)
+    keep = _prune.policy(storage, call.params.get("prune-backups"))
+    return _prune.prune_list(storage, node, keep, call.params.get("vmid"), call.params.get("type"))
+
+
 def url_metadata(mock: Mock, call: Call) -> dict[str, Any]:
     """pve-manager PVE/API2/Nodes.pm query_url_metadata, for what the mock finds at the URL."""
     mock.node(str(call.params["node"]))
@@ -121,6 +129,7 @@ VIEWS: Mapping[str, View] = {
     "DELETE /nodes/{node}/subscription": subscription.delete,
     "GET /nodes/{node}/time": node_time,
     "GET /nodes/{node}/query-url-metadata": url_metadata,
+    "GET /nodes/{node}/storage/{storage}/prunebackups": prune_dry_run,
     "GET /cluster/backup-info/not-backed-up": not_backed_up,
     "GET /cluster/backup/{id}/included_volumes": included_volumes,
     "GET /nodes/{node}/vzdump/defaults": vzdump_defaults,
