@@ -7,6 +7,7 @@ gives over it, and new volumes of the recorded sizes; ``force`` replaces an exis
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from ....errors import PVEError
 from ...base import Call
@@ -54,7 +55,8 @@ def _as_new_disks(kind: Kind, recorded: Mapping[str, str], target: str | None) -
         size = disk_size(value) or GiB
         opts.pop("size", None)
         opts.pop("volume", None)
-        out[key] = join_prop(f"{target or source}:{size / GiB:g}", opts)
+        gib = format(Decimal(size) / GiB, "f")  # exact, and never in exponent form (NEW_DISK reads it)
+        out[key] = join_prop(f"{target or source}:{gib}", opts)
     return out
 
 

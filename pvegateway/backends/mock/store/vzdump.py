@@ -78,13 +78,18 @@ def vzdump(mock: Mock, call: Call) -> Effect:
     keep = _prune.parse_keep(str(params.get("prune-backups") or (storage.config.get("prune-backups") if storage
                                                                   else None) or "keep-all=1"))
     remove = flag(params.get("remove"), default=True) and not keep.get("keep-all")
+    # VZDump.pm:1413-1428: the job's list first; 'all' leaves out what the caller may not back up, else
+    # the worker fails before any backup
+    tasks = []
     for vmid in local:
-        guest = mock.cluster.guests.get(vmid)
-        if guest is not None and not mock.permissions.check(call.identity, f"/vms/{vmid}", ["VM.Backup"],
-                                                            noerr=True):
+        if vmid in mock.cluster.guests and not mock.permissions.check(call.identity, f"/vms/{vmid}", ["VM.Backup"],
+                                                                      noerr=True):
             if flag(selection.get("all")):
-                continue  # VZDump.pm:1419: 'all' leaves out what the caller may not back up
-            raise PVEError(403, f"Permission check failed (/vms/{vmid}, VM.Backup)\n")
+                continue
+            return Effect(log=log, error=f"Permission check failed (/vms/{vmid}, VM.Backup)", ident=ident)
+        tasks.append(vmid)
+    for vmid in tasks:
+        guest = mock.cluster.guests.get(vmid)
         if guest is None:
             failed += 1
             log.append(f"ERROR: Backup of VM {vmid} failed - unable to find VM '{vmid}'")
