@@ -80,6 +80,10 @@ def test_the_exporter_follows_jobs_and_configs(certificate: tuple[Path, Path, st
     with exporter_config(certificate) as config:
         prox = ProxmoxAPI("127.0.0.1", **config)
         prox.cluster.backup.post(schedule="daily", storage="local", vmid="100", mode="snapshot")
+        # a guest replicates ZFS volumes only, the others say replicate=0 (qemu-server QemuConfig.pm:146-171)
+        prox.storage.post(storage="tank", type="zfspool", pool="rpool/data", content="images,rootdir")
+        prox.nodes("pve1").qemu(100).config.post(scsi0="local-lvm:vm-100-disk-0,size=32G,replicate=0",
+                                                 scsi1="tank:1")
         prox.cluster.replication.post(id="100-0", type="local", target="pve2", schedule="*/15")
         prox.nodes("pve1").lxc(200).config.put(onboot=1)
         samples = scrape(config)

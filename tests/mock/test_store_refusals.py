@@ -73,6 +73,11 @@ async def test_subnet_dhcp_ranges_are_checked_by_the_subnet_plugin(pve: PVE) -> 
 
 async def test_replication_jobs_read_with_their_guest_and_number(pve: PVE) -> None:
     """pve-guest-common src/PVE/ReplicationConfig.pm:131-146 parse_config: guest and jobnum come from the id."""
+    # a guest replicates ZFS volumes only, the others say replicate=0 (qemu-server QemuConfig.pm:146-171)
+    await pve.data("POST", "/storage", {"storage": "tank", "type": "zfspool", "pool": "rpool/data",
+                                        "content": "images,rootdir"})
+    await pve.data("POST", "/nodes/pve1/qemu/100/config", {
+        "scsi0": "local-lvm:vm-100-disk-0,size=32G,replicate=0", "scsi1": "tank:1"})
     await pve.data("POST", "/cluster/replication", {"id": "100-2", "type": "local", "target": "pve2"})
     job = await pve.data("GET", "/cluster/replication/100-2")
     assert (job["guest"], job["jobnum"]) == (100, 2)

@@ -67,6 +67,7 @@ CREATE: Mapping[str, Mapping[str, Any]] = {
                         "server1": "ldap.example.com"},
     "/cluster/replication": {"id": "101-0", "target": "pve1", "type": "local"},  # 100-0: prepared by the walk
     "/cluster/ha/groups": {},  # see test_ha_groups_of_a_9x_cluster_are_rules
+    "/cluster/backup": {"schedule": "daily", "all": "1"},  # pve-manager PVE/API2/Backup.pm:108-120, :342
     "/nodes/{node}/network": {"iface": "vmbr7", "type": "bridge"},
     "/cluster/sdn/zones": {"zone": "zone2", "type": "simple"},
     "/cluster/sdn/vnets": {"vnet": "vnet2", "zone": "zone1"},

@@ -48,6 +48,7 @@ OVERRIDES: Mapping[str, Mapping[str, Any]] = {
     "PUT /nodes/{node}/lxc/{vmid}/resize": {"disk": "rootfs", "size": "+1G"},
     "DELETE /nodes/{node}/storage/{storage}/content/{volume}": {"volume": BACKUP},
     "POST /nodes/{node}/storage/{storage}/download-url": {"content": "iso", "filename": "debian-13.iso"},
+    "POST /access/domains/{realm}/sync": {"realm": "corp", "scope": "users"},  # LDAP/AD only (Domains.pm:556)
 }
 # calls made first (the CT the walk runs must stop before it can go, a disk moves to another storage)
 _SPARE = ("/storage", {"storage": "spare", "type": "dir", "path": "/srv/spare", "content": "images,rootdir"})
@@ -56,6 +57,8 @@ BEFORE: Mapping[str, tuple[tuple[str, Mapping[str, str]], ...]] = {
     "POST /nodes/{node}/lxc/{vmid}/status/start": (("/nodes/pve1/lxc/200/status/stop", {}),),
     "POST /nodes/{node}/lxc/{vmid}/move_volume": (_SPARE, ("/nodes/pve1/lxc/200/status/stop", {})),
     "POST /nodes/{node}/qemu/{vmid}/move_disk": (_SPARE,),
+    "POST /access/domains/{realm}/sync": (("/access/domains", {
+        "realm": "corp", "type": "ldap", "base_dn": "dc=example", "user_attr": "uid", "server1": "ldap.example"}),),
 }
 # PVE's task type for the operations clients wait on (the handler's fork_worker call)
 TYPES: Mapping[str, str] = {
@@ -207,4 +210,6 @@ async def test_a_download_and_a_backup_leave_their_volumes_on_the_storage(walk: 
     refused = await client.post("/api2/json/nodes/pve1/vzdump", data={"vmid": "100", "storage": "local-lvm"},
                                 headers=headers)
     status = await _status(walk, refused.json()["data"])
-    assert status["exitstatus"] == "can't use storage 'local-lvm' for backups - wrong content type"  # VZDump.pm:202
+    # pve-manager PVE/VZDump.pm:202 inside new()'s wrapper (:692-693)
+    assert status["exitstatus"] == ("could not get storage information for 'local-lvm': "
+                                    "can't use storage 'local-lvm' for backups - wrong content type")

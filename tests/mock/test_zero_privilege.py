@@ -362,6 +362,12 @@ async def _prepare(app: Gateway, client: httpx.AsyncClient) -> Walk:
     await root.data("POST", f"/access/users/{WALKER}/token/{TOKEN}")
     await root.data("POST", "/cluster/sdn/zones", {"zone": "zone1", "type": "simple"})
     await root.data("POST", "/cluster/sdn/vnets", {"vnet": "vnet1", "zone": "zone1"})
+    # a guest replicates ZFS volumes only, others must say replicate=0 (qemu-server QemuConfig.pm:146-171)
+    await root.data("POST", "/storage", {"storage": "tank", "type": "zfspool", "pool": "rpool/data",
+                                         "content": "images,rootdir"})
+    for node, vmid, size in (("pve1", 100, 32), ("pve2", 101, 64)):
+        await root.data("POST", f"/nodes/{node}/qemu/{vmid}/config", {
+            "scsi0": f"local-lvm:vm-{vmid}-disk-0,size={size}G,replicate=0", "scsi1": "tank:1"})
     await root.data("POST", "/cluster/replication", {"id": "100-0", "type": "local", "target": "pve2"})
     upid = await root.data("POST", "/nodes/pve1/lxc/200/status/stop")
     backend = root.backend

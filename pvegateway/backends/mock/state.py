@@ -29,6 +29,7 @@ class Node:
     name: str
     ip: str
     cpus: int = 8
+    sockets: int = 1
     memory: int = 32 * 1024**3
     online: bool = True  # False: offline, as a node that is powered off (the control API's faults)
     bridges: list[str] = field(default_factory=lambda: ["vmbr0"])
@@ -46,6 +47,7 @@ class Volume:
     ctime: int = 0
     notes: str = ""
     protected: bool = False
+    config: dict[str, str] | None = None  # a backup's: the guest configuration it records
 
 
 @dataclass

@@ -25,7 +25,7 @@ _ISO = re.compile(r"[^/]+\.(?:iso|img)$", re.IGNORECASE)
 _VZTMPL = re.compile(r"[^/]+\.tar\.(gz|xz|zst|bz2)$", re.IGNORECASE)
 _IMPORT = re.compile(r"[a-zA-Z0-9\-.+=_]+\.(ova|qcow2|raw|vmdk)$")
 _MOUNTED = {"nfs", "cifs", "glusterfs", "cephfs"}  # path defaults to /mnt/pve/<storage>
-_SUBDIR = {"iso": "template/iso", "vztmpl": "template/cache", "import": "import"}
+SUBDIR = {"iso": "template/iso", "vztmpl": "template/cache", "import": "import"}
 
 
 def directory(storage: Storage) -> str:
@@ -82,7 +82,7 @@ def _target(mock: Mock, call: Call) -> tuple[str, Storage, str, str, str]:
     if content not in storage.content:
         raise PVEError(500, f"storage '{storage.storage}' does not support '{content}' content\n")
     mock.node(node)  # a node that is not the local one is reached by its address (remote_node_ip)
-    return node, storage, content, fmt, f"{base}/{_SUBDIR[content]}/{filename}"
+    return node, storage, content, fmt, f"{base}/{SUBDIR[content]}/{filename}"
 
 
 def _checksum_failure(call: Call, got: str | None, log: list[str]) -> str | None:

@@ -17,6 +17,8 @@ from ._guest_net import LOOPBACK, Address, nics
 from ._guest_perms import lxc_create, lxc_create_early
 from ._guest_power import add_created
 from ._guest_routes import guest_routes
+from ._params import flag
+from ._restore import restore
 
 BASE = "/nodes/{node}/lxc"
 # parameters that steer the creation and are not written to the config (the password never is)
@@ -37,6 +39,10 @@ def create(mock: Mock, call: Call) -> str:
     params = call.params
     mock.node(call.path_params["node"])
     lxc_create_early(mock, call)
+    if flag(params.get("restore")):
+        lxc_create(mock, call, int(params["vmid"]))
+        return restore(mock, call, LXC, {k: str(v) for k, v in params.items()
+                                         if k not in _CREATE_ONLY and v is not None and not k.startswith("unused")})
     node, vmid = creation_target(mock, call)
     lxc_create(mock, call, vmid)
     template = str(params["ostemplate"])

@@ -64,7 +64,7 @@ def node_status(mock: Mock, call: Call) -> dict[str, Any]:
         "current-kernel": {"sysname": "Linux", "release": KERNEL, "machine": "x86_64",
                            "version": f"#1 SMP PREEMPT_DYNAMIC PMX {KERNEL} (2025-07-01T00:00Z)"},
         "boot-info": {"mode": "efi", "secureboot": 0},
-        "cpuinfo": {"model": "QEMU Virtual CPU version 2.5+", "cpus": node.cpus, "sockets": 1,
+        "cpuinfo": {"model": "QEMU Virtual CPU version 2.5+", "cpus": node.cpus, "sockets": node.sockets,
                     "cores": node.cpus, "mhz": "2400.000", "hvm": "1", "flags": "fpu vme de pse tsc msr pae",
                     "user_hz": 100},
         "memory": {"total": node.memory, "used": mem, "free": node.memory - mem, "available": node.memory - mem},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest
@@ -19,6 +20,7 @@ from ._guest_power import add_created
 from ._guest_routes import guest_routes
 from ._qemu_monitor import sendkey, unlink
 from ._qemu_status import QEMU_VERSION
+from ._restore import restore
 
 BASE = "/nodes/{node}/qemu"
 _CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "archive", "force", "unique", "live-restore",
@@ -49,8 +51,10 @@ def create(mock: Mock, call: Call) -> str:
     params = call.params
     mock.node(call.path_params["node"])
     qemu_create(mock, call, int(params["vmid"]))  # before the VMID is known to be free, as in PVE
-    node, vmid = creation_target(mock, call)
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
+    if params.get("archive"):
+        return _restore_archive(mock, call, values)
+    node, vmid = creation_target(mock, call)
     plan = plan_values(Plan(mock, QEMU, node, vmid), values)
     conf = dict(plan.values)
     # deterministic identifiers: the same seed and clock give the same VM
@@ -67,6 +71,16 @@ def create(mock: Mock, call: Call) -> str:
         del conf["boot"]
     conf["meta"] = f"creation-qemu={QEMU_VERSION},ctime={mock.clock.now()}"
     return add_created(mock, call, Guest(vmid=vmid, kind="qemu", node=node, config=conf), "qmcreate", plan)
+
+
+def _restore_archive(mock: Mock, call: Call, values: dict[str, str]) -> str:
+    """Qemu.pm:1324-1346: no drive beside an archive, no pipe over the API."""
+    for key in sorted(values):
+        if _VOLUME_KEY(key) and not key.startswith("unused"):
+            raise PVEError.params({key: "option conflicts with option 'archive'"})
+    if call.params["archive"] == "-":
+        raise PVEError(500, "pipe requires cli environment\n")
+    return restore(mock, call, QEMU, values)
 
 
 ROUTES: dict[tuple[str, str], Handler] = guest_routes(QEMU, BASE, {

@@ -10,9 +10,9 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock, user_of
 from ..state import Storage, Volume
+from . import _backups, _upload
 from . import _metrics as m
 from . import _storage_config as cfg
-from . import _upload
 from . import _volumes as vols
 from ._volume_access import check_volume_access, volume_kind
 
@@ -97,6 +97,8 @@ def _volume_entry(volume: Volume) -> dict[str, Any]:
         entry["vmid"] = volume.vmid
     if volume.content in ("images", "rootdir"):
         entry["used"] = volume.size
+    if volume.content == "backup":  # pve-storage Storage/Plugin.pm:1730: the guest type the name records
+        entry["subtype"] = _backups.archive_kind(volume.volid) or "unknown"
     if volume.notes:
         entry["notes"] = volume.notes
     if volume.protected:
@@ -153,7 +155,8 @@ def _deletable(mock: Mock, call: Call) -> Callable[[str, str], None]:
     return check
 
 
-def _path(storage: Storage, volume: Volume) -> str:
+def volume_path(storage: Storage, volume: Volume) -> str:
+    """The file or device a volume is (pve-storage ``PVE::Storage::path``)."""
     name = volume.volid.split(":", 1)[1]
     if storage.type in _PATHS:
         return _PATHS[storage.type].format(vg=storage.config.get("vgname", "pve"), name=name)
@@ -167,7 +170,7 @@ def _path(storage: Storage, volume: Volume) -> str:
 
 def volume_info(mock: Mock, call: Call) -> dict[str, Any]:
     _node, storage, volume = _volume(mock, call, _readable(mock, call))
-    return {"path": _path(storage, volume), "size": volume.size, "used": volume.size, "format": volume.format,
+    return {"path": volume_path(storage, volume), "size": volume.size, "used": volume.size, "format": volume.format,
             "notes": volume.notes, "protected": int(volume.protected)}
 
 

@@ -18,7 +18,8 @@ from ..runtime import Mock, user_of
 from . import rules, sections, singletons, views
 from .act import Act
 from .data import ConfigData
-from .effects import EFFECTS, Effect
+from .effect import Effect
+from .effects import EFFECTS
 from .layout import Kind, Layout, Plan
 from .parents import CHECKS
 from .workers import worker_type
@@ -68,6 +69,8 @@ class ConfigStore:
             return answer if isinstance(answer, Result) else Result(answer)  # a Result: with its total
         # a task's effect is worked out (and its checks made) before the store changes
         effect = EFFECTS[op.key](mock, call) if plan.worker is not None and op.key in EFFECTS else Effect()
+        if effect.answer is not None:
+            return Result(effect.answer)
         step = _STEPS.get(plan.kind)
         # a task fault (faults.py) kills the worker: its checks answer as ever, what it wrote goes
         dying = plan.worker is not None and step is not None and TASK_ERROR.get() is not None
@@ -77,7 +80,8 @@ class ConfigStore:
             mock.cluster.store = ConfigData.load(before)
         if plan.worker is not None:
             node = str(params.get(plan.worker.node) or "") if plan.worker.node else next(iter(mock.cluster.nodes), "")
-            return Result(mock.tasks.start(node, worker_type(plan.worker, params), plan.worker.ident(params),
+            ident = effect.ident if effect.ident is not None else plan.worker.ident(params)
+            return Result(mock.tasks.start(node, worker_type(plan.worker, params), ident,
                                            user_of(call), finish=effect.finish, log=effect.log, error=effect.error))
         if plan.kind in _ANSWERS_DATA:  # what returns requires and nobody set, shaped like the schema
             return Result(self.shapes.completed(op, call.path_params, data))

@@ -12,8 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ....errors import PVEError
+from ..handlers import _backups
+from ..handlers._guest_common import check_pool
+from ..handlers._params import flag
 from ..state import Cluster
-from . import defaults, sdn
+from . import defaults, replication, sdn
 from .act import MODIFIED, Act
 from .layout import id_default, place
 from .texts import Say, texts_for
@@ -59,9 +62,16 @@ _GENERATED: Mapping[str, Callable[[Act, str], str]] = {"/cluster/backup": _uuid}
 
 
 def _backup_job(act: Act, item: dict[str, Any], ident: str) -> None:
-    """Backup.pm:329: a job is enabled unless told otherwise; jobs.cfg sections are of type vzdump."""
+    """Backup.pm:329: a job is enabled unless told otherwise; jobs.cfg sections are of type vzdump; the
+    old ``starttime``/``dow`` become a schedule (:92-120), ``exclude`` means all (VZDump.pm:1551)."""
     item.setdefault("enabled", 1)
     item.setdefault("type", "vzdump")
+    starttime, dow = item.pop("starttime", None), item.pop("dow", None)
+    if starttime is not None:
+        days = ",".join(d for d in str(dow or "").replace(";", ",").replace(" ", ",").split(",") if d)
+        item["schedule"] = str(starttime) if not days or days == _ALL_DAYS else f"{days} {starttime}"
+    if item.get("exclude") is not None and not item.get("pool"):
+        item["all"] = 1
 
 
 def _subnet(act: Act, item: dict[str, Any], ident: str) -> None:
@@ -200,9 +210,52 @@ def _sdn_zone(act: Act, ident: str) -> None:
             raise PVEError(500, f"create sdn zone object failed: 400 Parameter verification failed.\n{key}: {text}\n")
 
 
+_ALL_DAYS = "mon,tue,wed,thu,fri,sat,sun"  # pve-manager PVE/API2/Backup.pm:24
+
+
+def _backup_job_check(act: Act, ident: str) -> None:
+    """Backup.pm:322-344: the pool exists, a schedule (or the old start time) and not both, the
+    vzdump parameters' own checks."""
+    params = act.params
+    check_pool(act.mock, params.get("pool"))
+    if params.get("schedule") is not None and params.get("starttime") is not None:
+        raise PVEError.params({"starttime": "'starttime' and 'schedule' cannot both be set"})
+    if params.get("schedule") is None and params.get("starttime") is None:
+        raise PVEError.params({"schedule": "neither 'starttime' nor 'schedule' were set"})
+    _backups.verify_parameters(params, check_missing=True)
+
+
+def _backup_job_update(act: Act, job: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Backup.pm:558-568, :614-631: what the update names replaces the other selections; the result
+    passes the vzdump parameters' checks."""
+    check_pool(act.mock, changes.get("pool"))
+    if not changes and not act.params.get("delete"):
+        raise PVEError(500, "no options specified\n")  # :575-576
+    if changes.get("schedule") is not None and changes.get("starttime") is not None:
+        raise PVEError.params({"starttime": "'starttime' and 'schedule' cannot both be set"})
+    _backups.verify_parameters(changes, check_missing=False)
+    _backup_job(act, job, "")
+    if changes.get("vmid") is not None:
+        drop: tuple[str, ...] = ("all", "exclude", "pool")
+    elif flag(changes.get("all")):
+        drop = ("vmid", "pool")
+    elif job.get("pool"):
+        drop = ("vmid", "all", "exclude")
+    else:
+        drop = ()
+    job = {k: v for k, v in job.items() if k not in drop}
+    _backups.verify_parameters(job, check_missing=True)
+    return job
+
+
+_ON_UPDATE: Mapping[str, Callable[[Act, dict[str, Any], Mapping[str, Any]], dict[str, Any]]] = {
+    "/cluster/backup": _backup_job_update}
+
+
 _ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {
     "/cluster/ha/rules": _ha_rule, "/access/domains": _realm, "/cluster/sdn/zones": _sdn_zone,
-    "/cluster/sdn/vnets/{vnet}/subnets": _subnet_checks}
+    "/cluster/sdn/vnets/{vnet}/subnets": _subnet_checks, replication.JOBS: replication.validate,
+    "/cluster/backup": _backup_job_check}
 
 
 # --- operations -------------------------------------------------------------------------------------------
@@ -326,9 +379,12 @@ def update(act: Act) -> None:
     if both:  # pve-common src/PVE/SectionConfig.pm delete_from_config
         raise PVEError(500, f"cannot set and delete property '{both[0]}' at the same time!\n")
     options = act.writable()[ident]
-    for key in removed:
-        options.pop(key, None)
-    options.update(changes)
+    merged = {k: v for k, v in options.items() if k not in removed} | changes
+    check = _ON_UPDATE.get(act.plan.where)
+    if check is not None:
+        merged = check(act, merged, changes)
+    options.clear()
+    options.update(merged)
 
 
 def remove(act: Act) -> None:
@@ -350,4 +406,4 @@ def exists(cluster: Cluster, within: str, values: Mapping[str, Any], param: str)
     if ident not in defaults.section(cluster, within, values):
         if within == defaults.HA_GROUPS and not defaults.section(cluster, within, values):
             raise PVEError(500, "cannot read group: ha groups have been migrated to rules\n")
-        raise texts_for(within, param).missing.error(ident)
+        raise texts_for(within, param).as_parent().error(ident)

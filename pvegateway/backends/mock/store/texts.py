@@ -28,9 +28,13 @@ class Say:
 @dataclass(frozen=True, slots=True)
 class Texts:
     duplicate: Say
-    missing: Say  # read, and the item as a parent of another operation
+    missing: Say  # read, and the item as a parent of another operation (unless ``parent`` says else)
     update: Say | None = None  # None: as ``missing``
     remove: Say | bool | None = True  # True: as ``missing``; None: deleting nothing succeeds
+    parent: Say | None = None  # the item missing under a call on a sub-path; None: as ``missing``
+
+    def as_parent(self) -> Say:
+        return self.parent or self.missing
 
     def on_update(self) -> Say:
         return self.update or self.missing
@@ -102,7 +106,8 @@ TEXTS: Final[dict[str, Texts]] = {
     "/access/domains": Texts(Say("add auth server failed: domain '{id}' already exists"),
                              Say("domain '{id}' does not exist"),
                              Say("update auth server failed: domain '{id}' does not exist"),
-                             Say("delete auth server failed: authentication domain '{id}' does not exist")),
+                             Say("delete auth server failed: authentication domain '{id}' does not exist"),
+                             parent=Say("Realm does not exist.", "realm")),  # :553 (sync)
     # pve-cluster src/PVE/API2/ClusterConfig.pm:393 (addnode without force), :508 (delnode)
     "/cluster/config/nodes": Texts(Say("can't add existing node '{id}'"),
                                    Say("Node/IP: {id} is not a known host of the cluster.")),
