@@ -60,7 +60,8 @@ SEED = {  # a second storage that several nodes share, on top of the default clu
               {"name": "pve3", "ip": "192.0.2.13"}],
     "guests": [
         {"vmid": 100, "kind": "qemu", "node": "pve1", "status": "running", "started": 1735689600,
-         "config": {"name": "web01", "memory": "2048", "cores": "2", "scsi0": "local-lvm:vm-100-disk-0,size=32G,replicate=0",
+         "config": {"name": "web01", "memory": "2048", "cores": "2",
+                    "scsi0": "local-lvm:vm-100-disk-0,size=32G,replicate=0",
                     "scsi1": "tank:vm-100-disk-1,size=1G",
                     "net0": "virtio=BC:24:11:00:01:00,bridge=vmbr0,firewall=1", "ostype": "l26"}},
         {"vmid": 101, "kind": "qemu", "node": "pve2", "status": "stopped",
