@@ -16,6 +16,7 @@ from ...apidoc.operation import Operation
 from ...apidoc.schema import load_schema
 from .backend import MockBackend, MockOptions
 from .store.layout import POSITIONAL_KINDS, SECTION_KINDS, SINGLETON_KINDS, Kind
+from .store.effects import EFFECTS
 from .store.views import VIEWS
 
 VERSION = "9.2"
@@ -24,9 +25,38 @@ VERSION = "9.2"
 CLIENT_USAGE = Path(__file__).resolve().parents[3] / "docs" / "client-usage.json"
 # kinds that behave like PVE on the cluster's state (what "realistic" counts); `task` answers a real
 # task but models no effect, `shaped` keeps nothing
-REALISTIC = frozenset({"handler", "section", "singleton", "positional", "view", "index"})
+REALISTIC = frozenset({"handler", "section", "singleton", "positional", "view", "worker", "index"})
 # why a client-called operation is still answered without its effect
-NOT_REALISTIC: Mapping[str, str] = {}
+_CEPH = "the mock runs no Ceph cluster: nothing to report or change"
+_ACME = "ACME talks to a certificate authority on the internet; the mock contacts none"
+_JOIN = "joining or creating a corosync cluster is not modelled (the mock is one cluster from the start)"
+_APT = "node package repositories are not modelled"
+_HOST = "the node's hardware inventory is not modelled"
+NOT_REALISTIC: Mapping[str, str] = {
+    "DELETE /nodes/{node}/ceph/osd/{osdid}": _CEPH, "GET /cluster/ceph/status": _CEPH,
+    "GET /nodes/{node}/ceph/osd": _CEPH, "GET /nodes/{node}/ceph/pool/{name}/status": _CEPH,
+    "GET /nodes/{node}/ceph/status": _CEPH, "POST /nodes/{node}/ceph/osd": _CEPH,
+    "POST /nodes/{node}/ceph/osd/{osdid}/out": _CEPH, "POST /nodes/{node}/ceph/osd/{osdid}/scrub": _CEPH,
+    "POST /nodes/{node}/ceph/restart": _CEPH, "POST /nodes/{node}/ceph/start": _CEPH,
+    "POST /nodes/{node}/ceph/stop": _CEPH,
+    "DELETE /nodes/{node}/certificates/acme/certificate": _ACME, "GET /cluster/acme/directories": _ACME,
+    "GET /cluster/acme/tos": _ACME, "POST /nodes/{node}/certificates/acme/certificate": _ACME,
+    "DELETE /nodes/{node}/certificates/custom": "a node's custom certificate is not kept (certificates/info "
+                                                 "shows the generated one)",
+    "POST /nodes/{node}/certificates/custom": "a node's custom certificate is not kept (certificates/info "
+                                               "shows the generated one)",
+    "GET /cluster/config/join": _JOIN, "GET /cluster/config/qdevice": _JOIN, "POST /cluster/config": _JOIN,
+    "POST /cluster/config/join": _JOIN,
+    "GET /cluster/sdn/fabrics/node": "SDN fabrics' per-node state (routing daemons) is not modelled",
+    "GET /cluster/sdn/ipams/{ipam}/status": "IPAM allocations (the guests' addresses per subnet) are not modelled",
+    "GET /nodes/{node}/apt/repositories": _APT, "POST /nodes/{node}/apt/repositories": _APT,
+    "PUT /nodes/{node}/apt/repositories": _APT,
+    "GET /nodes/{node}/disks/list": _HOST, "GET /nodes/{node}/hardware/pci": _HOST,
+    "POST /nodes/{node}/aplinfo": "the appliance index (templates to download) is not modelled",
+    "POST /nodes/{node}/storage/{storage}/oci-registry-pull": "the mock pulls from no OCI registry",
+    "POST /nodes/{node}/status": "rebooting or shutting down a node is not modelled",
+    "POST /nodes/{node}/wakeonlan": "waking a node is not modelled",
+}
 
 KINDS = {
     "handler": "a realistic handler working on the cluster's objects (guests, storages, users, pools, HA, tasks)",
@@ -35,6 +65,8 @@ KINDS = {
     "positional": "a positional list of the store (firewall rules): insert, move, renumber",
     "view": "computed from the store and the cluster together (not-backed-up guests, subscription, time...), "
             "or kept as PVE keeps it (the firewall's aliases, IP sets, groups)",
+    "worker": "a real task of the mock whose worker's effect is modelled (vzdump's backups, a download's file, "
+              "SDN's apply, a realm sync...)",
     "task": "a real task of the mock, of the type PVE's handler forks (its effect, if any, is not modelled)",
     "index": "a directory index: the children the tree names",
     "shaped": "shaped data only: plausible values like `returns`, nothing kept",
@@ -50,6 +82,8 @@ def kind_of(backend: MockBackend, op: Operation) -> str:
     kind = plan.kind if plan is not None else Kind.SHAPED
     name = ("section" if kind in SECTION_KINDS else "singleton" if kind in SINGLETON_KINDS
             else "positional" if kind in POSITIONAL_KINDS else kind.name.lower())
+    if name == "task" and op.key in EFFECTS:
+        return "worker"
     return f"{name} + task" if plan is not None and plan.worker is not None and name != "task" else name
 
 
