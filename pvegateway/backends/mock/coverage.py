@@ -15,8 +15,8 @@ from pathlib import Path
 from ...apidoc.operation import Operation
 from ...apidoc.schema import load_schema
 from .backend import MockBackend, MockOptions
-from .store.layout import POSITIONAL_KINDS, SECTION_KINDS, SINGLETON_KINDS, Kind
 from .store.effects import EFFECTS
+from .store.layout import POSITIONAL_KINDS, SECTION_KINDS, SINGLETON_KINDS, Kind
 from .store.views import VIEWS
 
 VERSION = "9.2"
