@@ -286,14 +286,19 @@ def migrate(kind: Kind) -> Handler:
                     raise PVEError(500, "lxc live migration is currently not implemented\n")
 
         def finish() -> None:
-            for volume in vols.owned(mock, guest.vmid, guest.node):
-                vols.move_node(mock, volume, target)
-            guest.node = target
+            move_to(mock, guest, target)
             if running and kind is not QEMU:
                 guest.started = mock.clock.now()
 
         return worker(mock, call, guest, "qmigrate" if kind is QEMU else "vzmigrate", checks, finish)
     return handler
+
+
+def move_to(mock: Mock, guest: Guest, target: str) -> None:
+    """A migration's effect: the guest and its volumes live on ``target`` from now on."""
+    for volume in vols.owned(mock, guest.vmid, guest.node):
+        vols.move_node(mock, volume, target)
+    guest.node = target
 
 
 def destroy(kind: Kind) -> Handler:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ....errors import PVEError
 from ..state import Cluster
-from . import defaults
+from . import defaults, ha_rules
 from .act import MODIFIED, Act
 from .layout import id_default, place
 from .texts import Say, texts_for
@@ -80,20 +80,6 @@ _ON_CREATE: Mapping[str, Callable[[dict[str, Any], str], None]] = {
 }
 
 
-def _ha_rule(act: Act, ident: str) -> None:
-    """pve-ha-manager src/PVE/API2/HA/Rules.pm:45-80, :283-290: a rule's resources must be HA-managed
-    and its nodes members of the cluster (in the order PVE checks them, under its lock's prefix)."""
-    params = act.params
-    resources = sorted({r.strip() for r in str(params.get("resources") or "").split(",") if r.strip()})
-    unmanaged = [r for r in resources if r not in act.cluster.ha]
-    if unmanaged:
-        raise PVEError(500, f"create ha rule failed: cannot use unmanaged resource(s) {', '.join(unmanaged)}.\n")
-    nodes = sorted({n.split(":")[0].strip() for n in str(params.get("nodes") or "").split(",") if n.strip()})
-    missing = [n for n in nodes if n not in act.cluster.nodes]
-    if missing:
-        raise PVEError(500, f"create ha rule failed: cannot use non-existent node(s) {', '.join(missing)}.\n")
-
-
 def _realm(act: Act, ident: str) -> None:
     """pve-access-control src/PVE/API2/Domains.pm:152-162 (under 'add auth server failed', :193): the
     built-in realms' names and types are reserved; only LDAP and AD realms check their connection."""
@@ -108,7 +94,7 @@ def _realm(act: Act, ident: str) -> None:
                             f"'ad'\n")
 
 
-_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/cluster/ha/rules": _ha_rule, "/access/domains": _realm}
+_ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {"/access/domains": _realm}
 
 
 # --- operations -------------------------------------------------------------------------------------------
@@ -138,6 +124,8 @@ def _check_digest(act: Act) -> None:
 
 def listing(act: Act) -> list[dict[str, Any]]:
     _migrated_groups(act, "index")
+    if act.plan.where == ha_rules.RULES:
+        return ha_rules.listing(act)
     section = act.section()
     param, wanted = act.plan.param, act.params.get("type")
     items = act.op.returns.get("items") or {}
@@ -157,6 +145,8 @@ def listing(act: Act) -> list[dict[str, Any]]:
 def read(act: Act) -> dict[str, Any]:
     _migrated_groups(act, "read")
     ident = _ident(act)
+    if act.plan.where == ha_rules.RULES:
+        return ha_rules.read(act, ident)
     options = _item(act, ident, _texts(act).missing) or {}
     shown = act.op.returns.get("properties") or {}
     entry = dict(options)
@@ -192,14 +182,20 @@ def create(act: Act) -> str:
     hook = _ON_CREATE.get(where)
     if hook is not None:
         hook(item, ident)
+    if where == ha_rules.RULES:
+        ha_rules.create(act, ident, item)
+        return ident
     act.writable()[ident] = item
     return ident
 
 
 def update(act: Act) -> None:
     _migrated_groups(act, "update")
-    _check_digest(act)
     ident = _ident(act)
+    if act.plan.where == ha_rules.RULES:
+        ha_rules.update(act, ident, kept(act.op, act.params, (act.plan.param,)), deleted(act.params))
+        return
+    _check_digest(act)
     _item(act, ident, _texts(act).on_update())
     changes = kept(act.op, act.params, (act.plan.param,))
     removed = deleted(act.params)
