@@ -166,10 +166,11 @@ def check_digest(guest: Guest, params: Mapping[str, Any], assert_modified: bool 
         raise PVEError(500, "detected modified configuration - file changed by other user? Try again.\n")
 
 
-def check_vmid_unused(mock: Mock, vmid: int) -> None:
+def check_vmid_unused(mock: Mock, vmid: int, prefix: str = "") -> None:
+    """pve-cluster src/PVE/Cluster.pm:796 (LXC says it bare; QEMU's create prefixes it, Qemu.pm:1372-1375)."""
     other = mock.cluster.guests.get(vmid)
     if other is not None:
-        raise PVEError(500, f"{kind_of(other).label} {vmid} already exists on node '{other.node}'\n")
+        raise PVEError(500, f"{prefix}{kind_of(other).label} {vmid} already exists on node '{other.node}'\n")
 
 
 def check_pool(mock: Mock, pool: Any) -> None:
@@ -231,10 +232,15 @@ def coerce(value: Any, kind: str) -> Any:
     return value
 
 
-def creation_target(mock: Mock, call: Call) -> tuple[str, int]:
-    """Where a create puts its guest: the node (which must exist) and a VMID that is free, pool checked."""
+def creation_target(mock: Mock, call: Call, kind: Kind) -> tuple[str, int]:
+    """Where a create puts its guest: the node (which must exist) and a VMID that is free, pool checked
+    (QEMU checks the pool with the permissions, then creates the config: Qemu.pm:1372-1375)."""
     node = mock.node(call.path_params["node"]).name
     vmid = int(call.params["vmid"])
+    if kind is QEMU:
+        check_pool(mock, call.params.get("pool"))
+        check_vmid_unused(mock, vmid, f"unable to create VM {vmid} - ")
+        return node, vmid
     check_vmid_unused(mock, vmid)
     check_pool(mock, call.params.get("pool"))
     return node, vmid

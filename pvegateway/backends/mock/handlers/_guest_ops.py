@@ -183,6 +183,8 @@ def clone(kind: Kind) -> Handler:
         source = guest_of(mock, call, kind)
         params = call.params
         newid = int(params["newid"])
+        if kind is QEMU and newid in mock.cluster.guests:  # qemu-server Qemu.pm:4501-4502
+            raise PVEError(500, f"unable to create VM {newid}: config file already exists\n")
         check_vmid_unused(mock, newid)
         check_pool(mock, params.get("pool"))
         target = str(params.get("target") or source.node)
@@ -199,8 +201,9 @@ def clone(kind: Kind) -> Handler:
             raise PVEError(500, f"snapshot '{snapname}' does not exist\n")
         disks = _volume_keys(kind, source)
         for key in disks:
-            if not full and not (volume_of(str(config[key])) or "").partition(":")[2].startswith("base-"):
-                raise PVEError(500, f"Linked clone feature is not supported for drive '{key}'\n")
+            volid = volume_of(str(config[key])) or ""
+            if not full and not volid.partition(":")[2].startswith("base-"):
+                raise PVEError(500, _no_linked_clone(kind, volid, key, snapname))
             store_of = store or mock.cluster.storages.get((volume_of(str(config[key])) or "").partition(":")[0])
             if target != source.node and not (store_of is not None and store_of.shared):
                 raise PVEError(500, f"can't clone {kind.label} to node '{target}' ({kind.label} uses local storage)\n")
@@ -248,6 +251,13 @@ def clone(kind: Kind) -> Handler:
         return task(mock, call, source, name, str(source.vmid), finish=finish,
                     cancel=lambda: discard(mock, clone_guest))
     return handler
+
+
+def _no_linked_clone(kind: Kind, volid: str, key: str, snapname: Any) -> str:
+    """qemu-server Qemu.pm:4543-4562 (a snapshot's volume says so); pve-container LXC.pm:2093."""
+    if kind is QEMU:
+        return f"Linked clone feature is not supported for{' a snapshot of' if snapname else ''} '{volid}' ({key})\n"
+    return f"Linked clone feature for '{volid}' is not available\n"
 
 
 def _new_mac(mock: Mock, kind: Kind, value: str) -> str:

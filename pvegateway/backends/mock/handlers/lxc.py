@@ -36,11 +36,17 @@ def create(mock: Mock, call: Call) -> str:
     params = call.params
     mock.node(call.path_params["node"])
     lxc_create_early(mock, call)
-    node, vmid = creation_target(mock, call)
+    node, vmid = creation_target(mock, call, LXC)
     lxc_create(mock, call, vmid)
     template = str(params["ostemplate"])
     storage = str(params.get("storage") or "local")
-    values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
+    volume = vols.require(mock, template, node)
+    wanted = "backup" if flag(params.get("restore")) else "vztmpl"
+    if volume.content != wanted:  # pve-storage src/PVE/Storage.pm:627-628 (check_volume_access, LXC.pm:340)
+        raise PVEError(500, f"unable to use volume {template} - content type needs to be '{wanted}'\n")
+    # LXC.pm:379-381: an unusedN cannot be created with the CT ("ignoring ..."), and goes
+    values = {k: str(v) for k, v in params.items()
+              if k not in _CREATE_ONLY and v is not None and not k.startswith("unused")}
     for key, value in values.items():
         # pve-container src/PVE/API2/LXC.pm:371-378: a bare number is a new volume of that many GiB on
         # the create's storage
@@ -53,10 +59,6 @@ def create(mock: Mock, call: Call) -> str:
         if "rootdir" not in store.content:
             raise PVEError.params({"storage": f"storage '{storage}' does not support container directories"})
         values["rootfs"] = f"{storage}:4"
-    volume = vols.require(mock, template, node)
-    wanted = "backup" if flag(params.get("restore")) else "vztmpl"
-    if volume.content != wanted:  # pve-storage src/PVE/Storage.pm:627-628 (check_volume_access, LXC.pm:340)
-        raise PVEError(500, f"unable to use volume {template} - content type needs to be '{wanted}'\n")
     plan = plan_values(Plan(mock, LXC, node, vmid, creating=True), values)
     conf = {"arch": "amd64", "ostype": _ostype(template), "hostname": f"CT{vmid}", **plan.values}
     plan.commit()

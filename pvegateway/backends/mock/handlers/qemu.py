@@ -44,7 +44,7 @@ def create(mock: Mock, call: Call) -> str:
     params = call.params
     mock.node(call.path_params["node"])
     qemu_create(mock, call, int(params["vmid"]))  # before the VMID is known to be free, as in PVE
-    node, vmid = creation_target(mock, call)
+    node, vmid = creation_target(mock, call, QEMU)
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
     plan = plan_values(Plan(mock, QEMU, node, vmid), values)
     conf = dict(plan.values)
