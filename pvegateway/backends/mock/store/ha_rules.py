@@ -49,20 +49,17 @@ def encoded(options: dict[str, Any]) -> dict[str, Any]:
 
 def check_params(cluster: Cluster, options: Mapping[str, Any], prefix: str) -> None:
     """src/PVE/API2/HA/Rules.pm:45-79 (assert_valid_resources_param / _nodes_param), under the lock's prefix."""
-    if "resources" in options:
-        wanted = resources(options)
+    checks = (("resources", resources, cluster.ha, "cannot use unmanaged resource(s)"),
+              ("nodes", lambda o: set(nodes(o)), cluster.nodes, "cannot use non-existent node(s)"))
+    for key, named, known, text in checks:
+        if key not in options:
+            continue
+        wanted = named(options)
         if not wanted:
-            raise PVEError(500, f"{prefix}: no resources were specified\n")
-        unmanaged = sorted(r for r in wanted if r not in cluster.ha)
-        if unmanaged:
-            raise PVEError(500, f"{prefix}: cannot use unmanaged resource(s) {', '.join(unmanaged)}.\n")
-    if "nodes" in options:
-        named = nodes(options)
-        if not named:
-            raise PVEError(500, f"{prefix}: no nodes were specified\n")
-        missing = sorted(n for n in named if n not in cluster.nodes)
-        if missing:
-            raise PVEError(500, f"{prefix}: cannot use non-existent node(s) {', '.join(missing)}.\n")
+            raise PVEError(500, f"{prefix}: no {key} were specified\n")
+        unknown = sorted(n for n in wanted if n not in known)
+        if unknown:
+            raise PVEError(500, f"{prefix}: {text} {', '.join(unknown)}.\n")
 
 
 def assert_feasible(cluster: Cluster, rules: Mapping[str, Mapping[str, Any]], ruleid: str, prefix: str) -> None:
