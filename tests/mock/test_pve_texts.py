@@ -101,7 +101,7 @@ async def test_storage_content_texts(pve: PVE) -> None:
     assert await answer(pve, "POST", "/nodes/pve1/storage/local-lvm/content",
                         {"vmid": "100", "filename": "base-100-disk-7", "size": "1G"}) == (
         500, "illegal name 'base-100-disk-7' - should be 'vm-100-*'\n", None)  # LvmThinPlugin.pm:104
-    pve.backend.mock.cluster.storages["local"].content.append("images")
+    # vdisk_alloc checks no content type (pve-storage src/PVE/Storage.pm:1150-1183): 'local' holds no images
     made = await pve.data("POST", "/nodes/pve1/storage/local/content",
                           {"vmid": "100", "filename": "mydisk.qcow2", "size": "1G"})  # Plugin.pm:784-796
     assert made == "local:100/mydisk.qcow2"
@@ -122,8 +122,13 @@ async def test_user_token_role_and_acl_texts(pve: PVE) -> None:
     await pve.data("POST", "/access/users", {"userid": "bob@nowhere"})
     assert await answer(pve, "POST", "/access/users", {"userid": "eve@nowhere", "password": "secret12"}) == (
         500, "create user failed: auth domain 'nowhere' does not exist\n", None)
+    assert await answer(pve, "PUT", "/access/users/ghost@pve/token/t1", {"comment": "x"}) == (
+        500, "no such user ('ghost@pve')\n", None)
     assert await answer(pve, "PUT", "/access/users/bob@nowhere/token/t1", {"comment": "x"}) == (
         500, "no such token 't1' for user 'bob@nowhere'\n", None)
+    # RPCEnvironment.pm:663 (reauth_user_for_user_modification): check_user_exist, AccessControl.pm:678
+    assert await answer(pve, "PUT", "/access/password", {"userid": "ghost@pve", "password": "secret123"}) == (
+        500, "no such user ('ghost@pve')\n", None)
     await pve.data("POST", "/access/users/bob@nowhere/token/t1", {"comment": "x"})
     assert await answer(pve, "PUT", "/access/users/bob@nowhere/token/t1", {"delete": "expire"}) == (
         500, "updating token info failed: 400 Parameter verification failed.\ndelete: unknown option 'expire'\n", None)

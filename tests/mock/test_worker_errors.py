@@ -124,6 +124,11 @@ async def test_lxc_power_state_texts(pve: PVE) -> None:
     running CT; a suspended CT is checkpointed and stopped, :443)."""
     resumed = await pve.post(f"{CT}/status/resume")
     assert (resumed.status_code, resumed.json()["message"]) == (500, "CT 200 already running\n")
+    await pve.data("POST", f"{CT}/status/suspend")
+    # a suspended CT does not run: LXC shutdown and reboot have no 'paused' check (only QEMU's Qemu.pm:3928, :4011)
+    shutdown = await pve.post(f"{CT}/status/shutdown")
+    assert (shutdown.status_code, shutdown.json()["message"]) == (500, "CT 200 not running\n")
+    await pve.data("POST", f"{CT}/status/resume")
     await pve.data("POST", f"{CT}/status/stop")
     reboot = await pve.post(f"{CT}/status/reboot")
     assert (reboot.status_code, reboot.json()["message"]) == (500, "VM 200 not running\n")
