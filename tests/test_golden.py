@@ -51,8 +51,9 @@ REFUSED_BY_PVE: dict[str, tuple[int, str, dict[str, str] | None]] = {
     "pub-post-access-ticket-004": (401, "authentication failure\n", None),
     "pub-post-access-ticket-005": (401, "authentication failure\n", None),
     "pub-post-access-vncticket-001": (401, "authentication failure\n", None),
-    # pve-ha-manager src/PVE/HA/Config.pm:145: 'qemu:120' is no resource ID ('vm:120' is)
-    "pub-put-cluster-ha-resources-002": (500, "no such resource 'qemu:120'\n", None),
+    # pve-ha-manager src/PVE/HA/Config.pm:145: 'qemu:120' is no resource ID ('vm:120' is), raised under
+    # lock_ha_domain's 'update resources config failed' (:171-186, :317)
+    "pub-put-cluster-ha-resources-002": (500, "update resources config failed: no such resource 'qemu:120'\n", None),
 }
 
 # Accepted requests the mock cannot answer yet as the recorded cluster did. Each group says why.
