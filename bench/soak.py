@@ -45,8 +45,9 @@ LISTENING = re.compile(r"listening on (https?://\S+?)/api2/json")
 # refusals the traffic provokes on purpose: (status, message pattern)
 EXPECTED = [
     (500, re.compile(r"checksum mismatch \(file change by other user\?\)\n")),
-    (500, re.compile(rf"VM {SHARED_VMID} already exists on node 'pve\d'\n")),
-    (500, re.compile(rf"VM {SHARED_VMID} is locked \((create|destroyed)\)\n")),
+    # qemu-server Qemu.pm:1372-1375 prefixes pve-cluster Cluster.pm:796's text
+    (500, re.compile(rf"unable to create VM {SHARED_VMID} - VM {SHARED_VMID} already exists on node 'pve\d'\n")),
+    (500, re.compile(r"VM is locked \((create|destroyed)\)\n")),  # pve-guest-common AbstractConfig.pm:339
     (500, re.compile(rf"Configuration file 'nodes/pve\d/qemu-server/{SHARED_VMID}.conf' does not exist\n")),
 ]
 

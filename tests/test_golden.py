@@ -53,8 +53,12 @@ REFUSED_BY_PVE: dict[str, tuple[int, str, dict[str, str] | None]] = {
     "pub-post-access-ticket-004": (401, "authentication failure\n", None),
     "pub-post-access-ticket-005": (401, "authentication failure\n", None),
     "pub-post-access-vncticket-001": (401, "authentication failure\n", None),
-    # pve-ha-manager src/PVE/HA/Config.pm:145: 'qemu:120' is no resource ID ('vm:120' is)
-    "pub-put-cluster-ha-resources-002": (500, "no such resource 'qemu:120'\n", None),
+    # pve-ha-manager src/PVE/HA/Config.pm:145: 'qemu:120' is no resource ID ('vm:120' is), raised under
+    # lock_ha_domain's 'update resources config failed' (:171-186, :317)
+    "pub-put-cluster-ha-resources-002": (500, "update resources config failed: no such resource 'qemu:120'\n", None),
+    # pve-container src/PVE/API2/LXC.pm:369-388: a mount point without a rootfs is refused before the
+    # worker (the case names mp0 only)
+    "pub-post-lxc-002": (500, "mount points configured, but 'rootfs' not set - aborting\n", None),
     # pve-firewall src/PVE/API2/Firewall/Rules.pm:459 and IPSet.pm:372-373 compare the digest first
     # (pve-common src/PVE/Tools.pm:868-873): the case's made-up digest is no digest of those lists
     "pub-delete-qemu-firewall-rules-001": (500, MODIFIED, None),

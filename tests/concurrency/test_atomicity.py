@@ -32,13 +32,14 @@ FAILING: list[tuple[str, str, dict[str, Any], int]] = [
     ("PUT", "/nodes/pve2/qemu/101/config", {"scsi1": "local-lvm:2", "delete": "nosuchoption"}, 400),
     ("PUT", "/nodes/pve2/qemu/101/config", {"scsi1": "local-lvm:2", "digest": "0" * 40}, 500),
     ("POST", "/nodes/pve2/qemu/101/config", {"scsi1": "local-lvm:2", "scsi2": "nosuch:2"}, 500),
-    ("PUT", "/nodes/pve1/lxc/200/config", {"mp0": "local-lvm:1,mp=/srv", "delete": "rootfs"}, 400),
+    # pve-container src/PVE/LXC/Config.pm:1320-1321: a plain die under the config lock
+    ("PUT", "/nodes/pve1/lxc/200/config", {"mp0": "local-lvm:1,mp=/srv", "delete": "rootfs"}, 500),
     ("POST", "/nodes/pve2/qemu/101/clone", {"newid": 100}, 500),
     ("POST", "/nodes/pve2/qemu/101/clone", {"newid": 402, "full": 0}, 500),
     ("POST", "/nodes/pve2/qemu/101/clone", {"newid": 402, "target": "pve3"}, 500),
     ("POST", "/nodes/pve2/qemu/101/clone", {"newid": 402, "snapname": "nosnap"}, 500),
-    ("PUT", "/nodes/pve2/qemu/101/resize", {"disk": "scsi0", "size": "1G"}, 500),
-    ("PUT", "/nodes/pve2/qemu/101/resize", {"disk": "scsi9", "size": "+1G"}, 500),
+    # (QEMU's resize checks fail its task instead, qemu-server Qemu.pm:6001-6048: tests/mock/test_worker_errors.py)
+    ("PUT", "/nodes/pve1/lxc/200/resize", {"disk": "rootfs", "size": "1G"}, 500),
     ("DELETE", "/nodes/pve1/qemu/100", {}, 500),
     ("POST", "/nodes/pve1/qemu/100/migrate", {"target": "pve1"}, 400),
     ("POST", "/nodes/pve1/qemu/100/snapshot", {"snapname": "current"}, 500),

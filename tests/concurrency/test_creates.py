@@ -65,7 +65,9 @@ async def test_one_vmid_contested_by_every_client_is_created_once(client: Client
     upid = str(won[0].data)
     node, label = upid.split(":")[1], "VM" if ":qmcreate:" in upid else "CT"
     lost = {(a.status, a.message) for a in answers if a.status != 200}
-    assert lost == {(500, f"{label} 150 already exists on node '{node}'\n")}
+    # pve-cluster Cluster.pm:796, which QEMU's create prefixes (qemu-server Qemu.pm:1372-1375)
+    taken = f"{label} 150 already exists on node '{node}'\n"
+    assert lost == {(500, taken), (500, f"unable to create VM 150 - {taken}")}
     assert (await client.wait_task(upid))["exitstatus"] == "OK"
     listed = [g for g in await client.ok("GET", "/cluster/resources", {"type": "vm"}) if g["vmid"] == 150]
     assert [(g["node"], "lock" in g) for g in listed] == [(node, False)]

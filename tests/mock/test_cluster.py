@@ -54,7 +54,8 @@ async def test_ha_resource_lifecycle(pve: PVE) -> None:
     stale = await pve.put("/cluster/ha/resources/vm:100", {"comment": "y", "digest": one["digest"]})
     assert stale.status_code == 500
     again = await pve.post("/cluster/ha/resources", {"sid": "vm:100"})
-    assert again.json()["message"] == "resource ID 'vm:100' already defined\n"
+    # pve-ha-manager src/PVE/API2/HA/Resources.pm:218, under lock_ha_domain's prefix (:226)
+    assert again.json()["message"] == "create resource failed: resource ID 'vm:100' already defined\n"
     services = [s for s in await pve.data("GET", "/cluster/ha/status/current") if s["type"] == "service"]
     assert {s["sid"] for s in services} == {"vm:100", "ct:200"}
     assert await pve.data("DELETE", "/cluster/ha/resources/vm:100") is None

@@ -24,7 +24,8 @@ async def test_create_bad_storage_changes_nothing(pve: PVE) -> None:
     response = await pve.post(CT, {"vmid": "211", "ostemplate": TEMPLATE,
                                    "rootfs": "local:8"})
     assert response.status_code == 400
-    assert response.json()["errors"] == {"rootfs": "storage 'local' does not support container directories"}
+    # pve-container src/PVE/API2/LXC.pm:352-353: the create names 'storage', whatever key held the volume
+    assert response.json()["errors"] == {"storage": "storage 'local' does not support container directories"}
     assert 211 not in pve.backend.mock.cluster.guests
 
 

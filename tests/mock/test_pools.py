@@ -39,7 +39,10 @@ async def test_a_vm_belongs_to_one_pool(pve: PVE) -> None:
 
 async def test_failed_update_changes_nothing(pve: PVE) -> None:
     await pve.data("POST", "/pools", {"poolid": "web"})
-    response = await pve.put("/pools/web", {"vms": "100,999", "comment": "changed"})
+    await pve.data("POST", "/pools", {"poolid": "db"})
+    await pve.data("PUT", "/pools/db", {"vms": "101"})
+    # pve-manager PVE/API2/Pool.pm:343-345: VM 101 is db's, and 'allow-move' is not set
+    response = await pve.put("/pools/web", {"vms": "100,101", "comment": "changed"})
     assert response.status_code == 500
     pool = await pve.data("GET", "/pools/web")
     assert pool == {"members": []}
@@ -50,7 +53,8 @@ async def test_delete_members_then_pool(pve: PVE) -> None:
     await pve.data("PUT", "/pools/web", {"vms": "100"})
     busy = await pve.delete("/pools/web")
     assert busy.status_code == 500
-    assert busy.json()["message"] == "delete pool failed: pool 'web' is not empty\n"
+    # pve-manager PVE/API2/Pool.pm:519
+    assert busy.json()["message"] == "delete pool failed: pool 'web' is not empty (contains VM 100)\n"
     await pve.data("PUT", "/pools/web", {"vms": "100", "delete": "1"})
     assert pve.backend.mock.cluster.guests[100].pool is None
     await pve.data("DELETE", "/pools/web")

@@ -41,7 +41,8 @@ async def test_create_allocates_disk_mac_and_defaults(pve: PVE) -> None:
 async def test_create_duplicate_vmid(pve: PVE) -> None:
     response = await pve.post(VM, {"vmid": "101", "memory": "512"})
     assert response.status_code == 500
-    assert response.json()["message"] == "VM 101 already exists on node 'pve2'\n"
+    # qemu-server src/PVE/API2/Qemu.pm:1372-1375 prefixes pve-cluster Cluster.pm:796's text
+    assert response.json()["message"] == "unable to create VM 101 - VM 101 already exists on node 'pve2'\n"
 
 
 async def test_failed_create_changes_nothing(pve: PVE) -> None:
@@ -114,8 +115,9 @@ async def test_post_config_is_async_and_adds_a_disk(pve: PVE) -> None:
 async def test_resize(pve: PVE) -> None:
     await pve.data("PUT", "/nodes/pve2/qemu/101/resize", {"disk": "scsi0", "size": "+8G"})
     assert (await pve.data("GET", "/nodes/pve2/qemu/101/config"))["scsi0"] == "local-lvm:vm-101-disk-0,size=72G"
-    response = await pve.put("/nodes/pve2/qemu/101/resize", {"disk": "scsi0", "size": "10G"})
-    assert response.status_code == 500 and response.json()["message"] == "shrinking disks is not supported\n"
+    # qemu-server src/PVE/API2/Qemu.pm:6048, in the resize worker: 200 + UPID, the task fails
+    upid = await pve.data("PUT", "/nodes/pve2/qemu/101/resize", {"disk": "scsi0", "size": "10G"})
+    assert (await task_status(pve, upid))["exitstatus"] == "shrinking disks is not supported"
 
 
 async def test_move_disk(pve: PVE) -> None:
@@ -128,7 +130,8 @@ async def test_move_disk(pve: PVE) -> None:
 
 async def test_template_and_linked_clone(pve: PVE) -> None:
     response = await pve.post("/nodes/pve2/qemu/101/clone", {"newid": "120", "full": "0"})
-    assert response.json()["message"] == "Linked clone feature is not supported for drive 'scsi0'\n"
+    # qemu-server src/PVE/API2/Qemu.pm:4543-4562: the volume and its drive
+    assert response.json()["message"] == "Linked clone feature is not supported for 'local-lvm:vm-101-disk-0' (scsi0)\n"
     await pve.data("POST", "/nodes/pve2/qemu/101/template")
     config = await pve.data("GET", "/nodes/pve2/qemu/101/config")
     assert config["template"] == 1 and config["scsi0"] == "local-lvm:base-101-disk-0,size=64G"
@@ -143,7 +146,7 @@ async def test_full_clone(pve: PVE) -> None:
     clone = await pve.data("GET", "/nodes/pve2/qemu/121/config")
     assert clone["scsi0"] == "local-lvm:vm-121-disk-0,size=64G" and clone["name"] == "Copy-of-VM-db01"
     response = await pve.post("/nodes/pve2/qemu/101/clone", {"newid": "100"})
-    assert response.json()["message"] == "VM 100 already exists on node 'pve1'\n"
+    assert response.json()["message"] == "unable to create VM 100: config file already exists\n"  # Qemu.pm:4502
 
 
 async def test_migrate(pve: PVE) -> None:

@@ -62,8 +62,19 @@ async def test_allocate_then_delete_changes_usage(pve: PVE) -> None:
     assert (await pve.data("GET", "/nodes/pve1/storage/local-lvm/status"))["used"] == 40 * GiB
 
 
-async def test_delete_refuses_a_volume_in_use(pve: PVE) -> None:
-    response = await pve.delete("/nodes/pve1/storage/local-lvm/content/local-lvm:vm-100-disk-0")
-    assert response.status_code == 500
-    assert response.json()["message"].startswith("Cannot remove image, a guest with VMID '100' exists!")
+async def test_delete_of_a_protected_volume_fails_in_the_worker(pve: PVE) -> None:
+    """pve-storage src/PVE/API2/Storage/Content.pm:509-521 frees the volume in the imgdel worker, where
+    Storage/Plugin.pm:1124 refuses a protected one; a guest's image is no obstacle to the API (the 'Cannot
+    remove image' text is the GUI's, pve-manager www/manager6/storage/ImageView.js:48)."""
+    volid = "local-lvm:vm-100-disk-0"
+    await pve.data("PUT", f"/nodes/pve1/storage/local-lvm/content/{volid}", {"protected": "1"})
+    upid = await pve.data("DELETE", f"/nodes/pve1/storage/local-lvm/content/{volid}")
+    status = await pve.data("GET", f"/nodes/pve1/tasks/{upid}/status")
+    assert status["exitstatus"] == "cannot remove protected volume 'vm-100-disk-0' on 'local-lvm'"
     assert len(await pve.data("GET", "/nodes/pve1/storage/local-lvm/content", {"vmid": 100})) == 1
+    await pve.data("PUT", f"/nodes/pve1/storage/local-lvm/content/{volid}", {"protected": "0"})
+    upid = await pve.data("DELETE", f"/nodes/pve1/storage/local-lvm/content/{volid}")
+    assert (await pve.data("GET", f"/nodes/pve1/tasks/{upid}/status"))["exitstatus"] == "OK"
+    assert await pve.data("GET", "/nodes/pve1/storage/local-lvm/content", {"vmid": 100}) == []
+
+

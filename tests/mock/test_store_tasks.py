@@ -55,6 +55,8 @@ _SPARE = ("/storage", {"storage": "spare", "type": "dir", "path": "/srv/spare", 
 BEFORE: Mapping[str, tuple[tuple[str, Mapping[str, str]], ...]] = {
     "DELETE /nodes/{node}/lxc/{vmid}": (("/nodes/pve1/lxc/200/status/stop", {}),),
     "POST /nodes/{node}/lxc/{vmid}/status/start": (("/nodes/pve1/lxc/200/status/stop", {}),),
+    # a running CT refuses resume (pve-container src/PVE/API2/LXC/Status.pm:485): suspend it first
+    "POST /nodes/{node}/lxc/{vmid}/status/resume": (("/nodes/pve1/lxc/200/status/suspend", {}),),
     "POST /nodes/{node}/lxc/{vmid}/move_volume": (_SPARE, ("/nodes/pve1/lxc/200/status/stop", {})),
     "POST /nodes/{node}/qemu/{vmid}/move_disk": (_SPARE,),
     "POST /access/domains/{realm}/sync": (("/access/domains", {

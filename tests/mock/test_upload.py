@@ -141,7 +141,9 @@ async def test_a_body_that_stops_inside_the_file_is_an_upload_failure() -> None:
     upload = Upload("multipart/form-data; boundary=xyz", None, b"", _chunks(pattern(1000) + b"\r\n--xy", 64))
     with pytest.raises(PVEError) as failed:
         await _filepart.receive(upload)
-    assert (failed.value.status, failed.value.message) == (501, "upload failed")
+    # pve-http-server src/PVE/APIServer/AnyEvent.pm:1370 (no newline: Perl appends the place), :1374
+    assert (failed.value.status, failed.value.message) == (
+        500, "upload failed at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 1370.\n")
 
 
 # ---- uploads with aiohttp ---------------------------------------------------------------------------
@@ -243,7 +245,8 @@ async def test_a_refused_upload_is_pves_error_and_changes_nothing(
 
 
 async def test_a_body_cut_short_is_refused_and_adds_nothing(pve: PVEMock) -> None:
-    """A client that claims more than it sends: PVE's 501 ``upload failed`` once the body ends early."""
+    """A body whose file never ends: PVE's 500 ``upload failed at ...`` (pve-http-server
+    src/PVE/APIServer/AnyEvent.pm:1366-1374) once all of it is read."""
     async with client(pve.url, pve) as api:
         before = await api.volumes()
         head = (b"--b0undary\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\niso\r\n"
@@ -252,7 +255,8 @@ async def test_a_body_cut_short_is_refused_and_adds_nothing(pve: PVEMock) -> Non
         body = head + pattern(50_000)  # no closing delimiter: the file never ends
         headers = {**api.headers, "Content-Type": "multipart/form-data; boundary=b0undary"}
         async with api.session.post(pve.url + UPLOAD.format(storage="local"), data=body, headers=headers) as resp:
-            assert (resp.status, resp.reason) == (501, "upload failed")
+            assert (resp.status, resp.reason) == (
+                500, "upload failed at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 1370.")
         assert await api.volumes() == before
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from ....errors import PVEError
 from ...base import Call
 from ..roles import ALL_PRIVILEGES
 from ..runtime import Handler, Mock
@@ -112,9 +113,10 @@ def read_role(mock: Mock, call: Call) -> dict[str, Any]:
 def update_role(mock: Mock, call: Call) -> None:
     roleid = str(call.params["roleid"])
     what = "update role failed"
+    special = mock.cluster.roles.get(roleid)
+    if special is not None and special.special:  # pve-access-control src/PVE/API2/Role.pm:145, before the lock
+        raise fail(f"auto-generated role '{roleid}' cannot be modified")
     role = _role(mock, roleid, what)
-    if role.special:
-        raise fail(f"{what}: cannot modify built-in role '{roleid}'")
     privs = _privs(call.params.get("privs"), what)
     role.privs = frozenset((role.privs | privs) if flag(call.params.get("append")) else privs)
 
@@ -122,9 +124,10 @@ def update_role(mock: Mock, call: Call) -> None:
 def delete_role(mock: Mock, call: Call) -> None:
     roleid = str(call.params["roleid"])
     what = "delete role failed"
-    role = _role(mock, roleid, what)
-    if role.special:
-        raise fail(f"{what}: cannot delete built-in role '{roleid}'")
+    special = mock.cluster.roles.get(roleid)
+    if special is not None and special.special:  # Role.pm:222, before the lock
+        raise fail(f"auto-generated role '{roleid}' cannot be deleted")
+    _role(mock, roleid, what)
     del mock.cluster.roles[roleid]
     for key, entry in list(mock.cluster.acl.items()):
         if entry.roleid == roleid:
@@ -134,6 +137,15 @@ def delete_role(mock: Mock, call: Call) -> None:
 # --- ACL ------------------------------------------------------------------------------------------
 
 _PATH = re.compile(r"^/[\w\-.:/@]*$")
+_NAME = r"[A-Za-z0-9._-]+"
+# the paths an ACL may name: pve-access-control src/PVE/AccessControl.pm:1281-1319 check_path
+_ACL_PATHS = re.compile(
+    rf"/|/access|/access/groups|/access/groups/{_NAME}|/access/realm|/access/realm/{_NAME}|/nodes|/nodes/{_NAME}"
+    rf"|/pool|/pool/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+){{0,2}}|/sdn|/sdn/controllers|/sdn/controllers/[A-Za-z0-9_-]+"
+    r"|/sdn/dns|/sdn/dns/[A-Za-z0-9]+|/sdn/fabrics|/sdn/fabrics/[A-Za-z0-9]+|/sdn/ipams|/sdn/ipams/[A-Za-z0-9]+"
+    r"|/sdn/prefix-lists|/sdn/prefix-lists/[A-Za-z0-9]+|/sdn/route-maps|/sdn/route-maps/[A-Za-z0-9]+"
+    rf"|/sdn/zones|/sdn/zones/{_NAME}|/sdn/zones/{_NAME}/{_NAME}|/sdn/zones/{_NAME}/{_NAME}/[1-9][0-9]{{0,3}}"
+    rf"|/storage|/storage/{_NAME}|/vms|/vms/[1-9][0-9]{{2,}}|/mapping|/mapping/{_NAME}|/mapping/{_NAME}/{_NAME}")
 
 
 def normalize_path(path: str) -> str | None:
@@ -159,10 +171,13 @@ def update_acl(mock: Mock, call: Call) -> None:
     params = call.params
     cluster = mock.cluster
     what = "ACL update failed"
-    path = normalize_path(str(params["path"]))
-    if path is None:
-        raise fail(f"{what}: invalid ACL path '{params['path']}'")
+    if not (params.get("users") or params.get("groups") or params.get("tokens")):  # ACL.pm:153-157
+        raise PVEError.params(dict.fromkeys(("users", "groups", "tokens"),
+                                            "either 'users', 'groups' or 'tokens' is required."))
     delete = flag(params.get("delete"))
+    path = normalize_path(str(params["path"]))
+    if path is None or (not delete and not _ACL_PATHS.fullmatch(path)):  # ACL.pm:159-166: a parameter error
+        raise PVEError.params({"path": f"invalid ACL path '{params['path']}'"})
     propagate = flag(params.get("propagate", "1"))
     roles = id_list(params.get("roles"))
     subjects: list[tuple[Literal["user", "group", "token"], str]] = []

@@ -15,6 +15,10 @@ from ....errors import PVEError
 from ....http.multipart import boundary_of
 from ...base import Upload
 
+# pve-http-server src/PVE/APIServer/AnyEvent.pm:1370 dies without a newline, so Perl names the place, and
+# :1374 answers it as a 500 (the status line keeps the text's first line)
+UPLOAD_FAILED = "upload failed at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 1370.\n"
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -25,7 +29,7 @@ class Received:
 
 
 async def receive(upload: Upload, algorithm: str | None = None) -> Received:
-    """Read the upload to its end; PVE's 501 ``upload failed`` when the body stops inside the file."""
+    """Read the upload to its end; PVE's 500 ``upload failed at ...`` when the body stops inside the file."""
     boundary = boundary_of(upload.content_type)
     if boundary is None:  # the gateway refuses such a body before any handler runs
         raise PVEError(501, "upload failed", plain=True)
@@ -52,5 +56,5 @@ async def receive(upload: Upload, algorithm: str | None = None) -> Received:
                 hasher.update(view)
         held = b"" if found else data[end:]
     if not found:
-        raise PVEError(501, "upload failed", plain=True)
+        raise PVEError(500, UPLOAD_FAILED, plain=True)
     return Received(size, hasher.hexdigest() if hasher is not None else None)

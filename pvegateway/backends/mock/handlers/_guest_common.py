@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,22 @@ def task(mock: Mock, call: Call, guest: Guest | None, kind_name: str, ident: str
                             error=error)
 
 
+def worker(mock: Mock, call: Call, guest: Guest, kind_name: str, checks: Callable[[], None],
+           finish: Any = None, begin: Callable[[], None] | None = None) -> str:
+    """A task whose ``checks`` PVE makes inside the forked worker: the call answers 200 + UPID either way,
+    and a failed check ends the task ``TASK ERROR: <text>`` with nothing changed (clients see it by polling
+    the task, as bpg's WaitForTask and Ansible's api_task_ok do). ``begin`` is what the worker does at
+    once when they pass (a lock it sets until it ends)."""
+    try:
+        checks()
+    except PVEError as err:
+        return mock.tasks.start(guest.node, kind_name, str(guest.vmid), user_of(call),
+                                error=err.message.rstrip("\n"))
+    if begin is not None:
+        begin()
+    return task(mock, call, guest, kind_name, str(guest.vmid), finish=finish)
+
+
 # --- property strings and sizes ---------------------------------------------------------------------
 
 def split_prop(value: str) -> tuple[str | None, dict[str, str]]:
@@ -136,22 +152,26 @@ def with_size(value: str, size: int) -> str:
 # --- checks --------------------------------------------------------------------------------------------
 
 def check_lock(guest: Guest, params: Mapping[str, Any] | None = None) -> None:
+    """pve-guest-common src/PVE/AbstractConfig.pm:339: ``VM is locked (backup)``, no VMID."""
     if guest.lock and not (params is not None and flag(params.get("skiplock"))):
-        raise PVEError(500, f"{kind_of(guest).label} {guest.vmid} is locked ({guest.lock})\n")
+        raise PVEError(500, f"{kind_of(guest).label} is locked ({guest.lock})\n")
 
 
-def check_digest(guest: Guest, params: Mapping[str, Any]) -> None:
+def check_digest(guest: Guest, params: Mapping[str, Any], assert_modified: bool = False) -> None:
+    """QEMU's config and resize say ``checksum mismatch`` (qemu-server Qemu.pm:2211, :6006); its move_disk
+    and every LXC check use pve-common's assert_if_modified (Tools.pm:872, Qemu.pm:4866)."""
     digest = params.get("digest")
     if digest and str(digest) != guest.digest:
-        if guest.kind == "qemu":
+        if guest.kind == "qemu" and not assert_modified:
             raise PVEError(500, "checksum mismatch (file change by other user?)\n")
         raise PVEError(500, "detected modified configuration - file changed by other user? Try again.\n")
 
 
-def check_vmid_unused(mock: Mock, vmid: int) -> None:
+def check_vmid_unused(mock: Mock, vmid: int, prefix: str = "") -> None:
+    """pve-cluster src/PVE/Cluster.pm:796 (LXC says it bare; QEMU's create prefixes it, Qemu.pm:1372-1375)."""
     other = mock.cluster.guests.get(vmid)
     if other is not None:
-        raise PVEError(500, f"{kind_of(other).label} {vmid} already exists on node '{other.node}'\n")
+        raise PVEError(500, f"{prefix}{kind_of(other).label} {vmid} already exists on node '{other.node}'\n")
 
 
 def check_pool(mock: Mock, pool: Any) -> None:
@@ -213,10 +233,15 @@ def coerce(value: Any, kind: str) -> Any:
     return value
 
 
-def creation_target(mock: Mock, call: Call) -> tuple[str, int]:
-    """Where a create puts its guest: the node (which must exist) and a VMID that is free, pool checked."""
+def creation_target(mock: Mock, call: Call, kind: Kind) -> tuple[str, int]:
+    """Where a create puts its guest: the node (which must exist) and a VMID that is free, pool checked
+    (QEMU checks the pool with the permissions, then creates the config: Qemu.pm:1372-1375)."""
     node = mock.node(call.path_params["node"]).name
     vmid = int(call.params["vmid"])
+    if kind is QEMU:
+        check_pool(mock, call.params.get("pool"))
+        check_vmid_unused(mock, vmid, f"unable to create VM {vmid} - ")
+        return node, vmid
     check_vmid_unused(mock, vmid)
     check_pool(mock, call.params.get("pool"))
     return node, vmid

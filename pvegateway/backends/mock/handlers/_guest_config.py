@@ -69,6 +69,13 @@ def known_options(mock: Mock, call: Call) -> set[str]:
     return {k for k in props if k not in CONTROL}
 
 
+def _delete_conflicts(opt: str, changes: dict[str, str], reverts: list[str], key: str, both: str) -> None:
+    if opt in changes:
+        raise PVEError.params({"delete": f"you can't use '-{opt}' and -delete {opt}' at the same time"})
+    if opt in reverts:
+        raise PVEError.params({key: f"you can't use '{both} at the same time"})
+
+
 def update(mock: Mock, call: Call, kind: Kind, guest: Guest, known: set[str] | None = None) -> None:
     """Validate everything, then apply: live where the running guest takes it, else into ``pending``."""
     params = call.params
@@ -80,25 +87,28 @@ def update(mock: Mock, call: Call, kind: Kind, guest: Guest, known: set[str] | N
     deletes, reverts = id_list(params.get("delete")), id_list(params.get("revert"))
     if not changes and not deletes and not reverts:
         raise PVEError(500, "no options specified\n")
+    qemu = kind.name == "qemu"
     for opt in reverts:
         if opt not in known:
             raise PVEError.params({"revert": f"unknown option '{opt}'"})
-        if opt in changes:
-            raise PVEError.params({"revert": f"you can't use '-{opt}' and '-revert {opt}' at the same time"})
+        if opt in changes:  # qemu-server Qemu.pm:2124-2125 (its key and quoting); LXC/Config.pm:190-191
+            raise PVEError.params({"delete": f"you can't use '-{opt}' and -revert {opt}' at the same time"} if qemu
+                                  else {"revert": f"you can't use '-{opt}' and '-revert {opt}' at the same time"})
     for opt in deletes:
+        if qemu:  # Qemu.pm:2132-2145: the conflicts before the option's existence
+            _delete_conflicts(opt, changes, reverts, "revert", f"-delete {opt}' and -revert {opt}'")
         if opt not in known and not opt.startswith("unused"):
             raise PVEError.params({"delete": f"unknown option '{opt}'"})
-        if opt in changes:
-            raise PVEError.params({"delete": f"you can't use '-{opt}' and -delete {opt}' at the same time"})
-        if opt in reverts:
-            raise PVEError.params({"delete": f"you can't use '-delete {opt}' and '-revert {opt}' at the same time"})
-        if kind.name == "lxc" and opt == "rootfs":
-            raise PVEError.params({"delete": "unable to delete required option 'rootfs'"})
+        if not qemu:  # pve-container src/PVE/LXC/Config.pm:196-207
+            _delete_conflicts(opt, changes, reverts, "delete", f"-delete {opt}' and '-revert {opt}'")
     if kind.name == "qemu":
         qemu_update(mock, call, effective(guest), changes, deletes)
     check_lock(guest, params)
     check_digest(guest, params)
     if kind.name == "lxc":
+        for opt in deletes:  # pve-container src/PVE/LXC/Config.pm:1320-1321, under the config lock
+            if opt in ("memory", "rootfs", "ostype"):
+                raise PVEError(500, f"unable to delete required option '{opt}'\n")
         lxc_update(mock, call, effective(guest), changes, deletes)
     plan = plan_values(Plan(mock, kind, guest.node, guest.vmid), changes)
     plan.commit()

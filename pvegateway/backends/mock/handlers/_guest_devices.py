@@ -29,6 +29,7 @@ class Plan:
     kind: Kind
     node: str
     vmid: int
+    creating: bool = False  # a create's checks (LXC names another parameter than its config update)
     values: dict[str, str] = field(default_factory=dict)
     steps: list[Callable[[], None]] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
@@ -92,7 +93,10 @@ def _plan_volume(plan: Plan, key: str, value: str) -> str:
         return join_prop(head, opts)
     store = vols.storage(mock, new.group(1), node)
     content = "images" if plan.kind.name == "qemu" else "rootdir"
-    vols.check_content(store, content, "storage" if plan.kind.name == "qemu" else key)
+    if plan.kind.name == "qemu" or plan.creating:  # qemu-server Qemu.pm:191; pve-container LXC.pm:352-353
+        vols.check_content(store, content, "storage")
+    elif content not in store.content:  # pve-container src/PVE/LXC/Config.pm:1336
+        raise PVEError(500, f"storage '{store.storage}' does not allow content type 'rootdir' (Container)\n")
     size = int(float(new.group(2)) * 1024**3)
     head, opts = split_prop(value)
     source = opts.pop("import-from", None)  # qemu-server API2/Qemu.pm:520-560: the new disk is the source's copy
@@ -144,9 +148,7 @@ def _plan_cloudinit(plan: Plan, key: str, storeid: str, opts: dict[str, str]) ->
 
 def _qemu_nic(plan: Plan, value: str) -> str:
     parts = value.split(",")
-    first, sep, mac = parts[0].partition("=")
-    if first not in QEMU_NIC_MODELS:
-        raise PVEError.params({"net": f"invalid format - unknown network model '{first}'"})
+    first, sep, mac = parts[0].partition("=")  # the model: the schema's net format has checked it
     if not sep or not mac:
         parts[0] = f"{first}={next_mac(plan.mock)}"
     return ",".join(parts)

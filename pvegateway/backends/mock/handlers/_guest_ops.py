@@ -29,18 +29,23 @@ from ._guest_common import (
     task,
     volume_of,
     with_size,
+    worker,
 )
 from ._guest_devices import free_slot
 from ._guest_power import discard
 from ._params import flag
 
 
-def _disk(mock: Mock, kind: Kind, guest: Guest, key: str) -> tuple[str, Volume]:
+def _disk(mock: Mock, kind: Kind, guest: Guest, key: str, verb: str = "resize") -> tuple[str, Volume]:
     value = guest.config.get(key)
     if value is None or not kind.is_volume_key(key):
-        raise PVEError(500, f"disk '{key}' does not exist\n" if kind is QEMU else f"no such mount point '{key}'\n")
+        if kind is QEMU:
+            raise PVEError(500, f"disk '{key}' does not exist\n")
+        # pve-container src/PVE/LXC/Config.pm:1450-1459: the absent mount point parses as '' (pve-common
+        # src/PVE/JSONSchema.pm:1141-1144 raises the format error, 500 with the errors map)
+        raise PVEError(500, "format error\n", {"volume": "property is missing and it is not optional"})
     if kind is QEMU and is_cdrom(str(value)):
-        raise PVEError(500, "you can't resize a cdrom\n")
+        raise PVEError(500, f"you can't {verb} a cdrom\n")  # qemu-server Qemu.pm:6021 (resize), :4873 (move)
     volid = volume_of(str(value)) or ""
     volume = vols.find(mock, volid, guest.node)
     if volume is None:
@@ -48,21 +53,33 @@ def _disk(mock: Mock, kind: Kind, guest: Guest, key: str) -> tuple[str, Volume]:
     return str(value), volume
 
 
+def _new_size(kind: Kind, current: int, size: int, grow: bool) -> int:
+    new = current + size if grow else size
+    if new < current:
+        raise PVEError(500, "shrinking disks is not supported\n" if kind is QEMU else "unable to shrink disk size\n")
+    if new == current and kind is not QEMU:
+        raise PVEError(500, "disk is already at specified size\n")  # pve-container LXC.pm:2404
+    return new
+
+
 def resize(kind: Kind) -> Handler:
+    """QEMU checks everything in the resize worker (qemu-server Qemu.pm:6001-6050: digest, lock, disk,
+    cdrom, shrink); LXC makes the same checks before forking too (pve-container LXC.pm:2368-2405)."""
     def handler(mock: Mock, call: Call) -> str:
         guest = guest_of(mock, call, kind)
-        check_lock(guest, call.params)
-        check_digest(guest, call.params)
         key, text = str(call.params["disk"]), str(call.params["size"])
-        _, volume = _disk(mock, kind, guest, key)
         grow = text.startswith("+")
         size = parse_size(text.lstrip("+"))
-        new = volume.size + size if grow else size
-        if new < volume.size:
-            raise PVEError(500, "shrinking disks is not supported\n" if kind is QEMU
-                           else "unable to shrink disk size\n")
-        if new == volume.size and kind is not QEMU:
-            raise PVEError(500, "disk is already at specified size\n")
+
+        def checks() -> None:
+            if kind is QEMU:
+                check_digest(guest, call.params)
+                check_lock(guest, call.params)
+            else:
+                check_lock(guest, call.params)
+                check_digest(guest, call.params)
+            _, volume = _disk(mock, kind, guest, key)
+            _new_size(kind, volume.size, size, grow)
 
         def finish() -> None:
             # PVE's worker reads the disk under the config lock: concurrent resizes add up, and an
@@ -75,31 +92,45 @@ def resize(kind: Kind) -> Handler:
             disk.size = target
             guest.config[key] = with_size(current, target)
 
+        if kind is QEMU:
+            return worker(mock, call, guest, "resize", checks, finish)
+        checks()
         return task(mock, call, guest, "resize", str(guest.vmid), finish=finish)
     return handler
 
 
 def move(kind: Kind) -> Handler:
+    """The early checks of qemu-server Qemu.pm:4862-4893 (made again before forking, :5193) and of
+    pve-container LXC.pm:2594-2623 (:2901), in their order; disk reassignment (``target-vmid``) is
+    not modelled."""
     def handler(mock: Mock, call: Call) -> str:
         guest = guest_of(mock, call, kind)
         params = call.params
         key = str(params.get("disk") or params.get("volume"))
-        check_lock(guest, params)
-        check_digest(guest, params)
-        value, volume = _disk(mock, kind, guest, key)
         storeid = params.get("storage") or params.get("target-storage")
-        if storeid is None:
-            raise PVEError.params({"storage": "property is missing and it is not optional"})
-        store = vols.storage(mock, str(storeid), guest.node)
-        vols.check_content(store, "images" if kind is QEMU else "rootdir", "storage")
-        fmt = str(params.get("format") or vols.default_format(store, kind.name))
-        if store.storage == volume.storage and fmt == volume.format:
-            raise PVEError(500, "you can't move to the same storage with same format\n")
-        if kind is not QEMU and guest.status != "stopped":
+        if storeid is None:  # Qemu.pm:5201-5202, LXC.pm:2911-2912
+            both = "both 'storage' and 'target-vmid' missing, either needs to be set"
+            raise PVEError.params({"target-vmid": both, "storage": both})
+        check_lock(guest, params)
+        if kind is QEMU:
+            check_digest(guest, params, assert_modified=True)
+            value, volume = _disk(mock, kind, guest, key, "move")
+        elif guest.status != "stopped":
             raise PVEError(500, "cannot move volumes of a running container\n")
+        else:
+            value, volume = _disk(mock, kind, guest, key, "move")
+        store = vols.storage(mock, str(storeid), guest.node)
+        fmt = str(params.get("format") or vols.default_format(store, kind.name))
+        if kind is QEMU and store.storage == volume.storage and fmt == volume.format:
+            raise PVEError(500, "you can't move to the same storage with same format\n")
+        if kind is QEMU:  # Qemu.pm:4882-4883; LXC's move_volume checks no content type
+            vols.check_content(store, "images", "storage")
         delete = flag(params.get("delete"))
-        if delete and guest.snapshots and kind is QEMU:
-            raise PVEError(500, "you can't move a disk with snapshots and delete the source\n")
+        if delete and guest.snapshots:
+            raise PVEError(500, "you can't move a disk with snapshots and delete the source\n" if kind is QEMU
+                           else "you can't move a volume with snapshots and delete the source\n")
+        if kind is not QEMU:
+            check_digest(guest, params)
 
         def finish() -> None:
             new = vols.copy(mock, volume, store, guest.node, guest.vmid, fmt)
@@ -152,6 +183,8 @@ def clone(kind: Kind) -> Handler:
         source = guest_of(mock, call, kind)
         params = call.params
         newid = int(params["newid"])
+        if kind is QEMU and newid in mock.cluster.guests:  # qemu-server Qemu.pm:4501-4502
+            raise PVEError(500, f"unable to create VM {newid}: config file already exists\n")
         check_vmid_unused(mock, newid)
         check_pool(mock, params.get("pool"))
         target = str(params.get("target") or source.node)
@@ -168,8 +201,9 @@ def clone(kind: Kind) -> Handler:
             raise PVEError(500, f"snapshot '{snapname}' does not exist\n")
         disks = _volume_keys(kind, source)
         for key in disks:
-            if not full and not (volume_of(str(config[key])) or "").partition(":")[2].startswith("base-"):
-                raise PVEError(500, f"Linked clone feature is not supported for drive '{key}'\n")
+            volid = volume_of(str(config[key])) or ""
+            if not full and not volid.partition(":")[2].startswith("base-"):
+                raise PVEError(500, _no_linked_clone(kind, volid, key, snapname))
             store_of = store or mock.cluster.storages.get((volume_of(str(config[key])) or "").partition(":")[0])
             if target != source.node and not (store_of is not None and store_of.shared):
                 raise PVEError(500, f"can't clone {kind.label} to node '{target}' ({kind.label} uses local storage)\n")
@@ -219,6 +253,13 @@ def clone(kind: Kind) -> Handler:
     return handler
 
 
+def _no_linked_clone(kind: Kind, volid: str, key: str, snapname: Any) -> str:
+    """qemu-server Qemu.pm:4543-4562 (a snapshot's volume says so); pve-container LXC.pm:2093."""
+    if kind is QEMU:
+        return f"Linked clone feature is not supported for{' a snapshot of' if snapname else ''} '{volid}' ({key})\n"
+    return f"Linked clone feature for '{volid}' is not available\n"
+
+
 def _new_mac(mock: Mock, kind: Kind, value: str) -> str:
     parts = value.split(",")
     if kind is QEMU:
@@ -238,45 +279,67 @@ def migrate(kind: Kind) -> Handler:
             raise PVEError.params({"target": "target is local node."})
         if target not in mock.cluster.nodes:
             raise PVEError(500, f"no such cluster node '{target}'\n")
-        check_lock(guest)
         running = guest.status != "stopped"
         online = flag(params.get("online"))
-        if kind is QEMU and running and not online:
-            raise PVEError(500, "can't migrate running VM without --online\n")
-        if kind is not QEMU and running:
-            if online:
-                raise PVEError(500, "lxc live migration is currently not implemented\n")
-            if not flag(params.get("restart")):
-                raise PVEError(500, "running container can only be migrated in restart mode\n")
+        if kind is QEMU:
+            check_lock(guest)  # qemu-server Qemu.pm:5592
+            if running and not online:
+                raise PVEError(500, "can't migrate running VM without --online\n")
+        elif running and not online and not flag(params.get("restart")):
+            raise PVEError(500, "can't migrate running container without --online or --restart\n")  # LXC.pm:1695
+
+        def checks() -> None:
+            """pve-container src/PVE/LXC/Migrate.pm:48-52: the vzmigrate worker's own checks."""
+            if kind is not QEMU:
+                check_lock(guest)
+                if running and online:
+                    raise PVEError(500, "lxc live migration is currently not implemented\n")
 
         def finish() -> None:
-            for volume in vols.owned(mock, guest.vmid, guest.node):
-                vols.move_node(mock, volume, target)
-            guest.node = target
+            move_to(mock, guest, target)
             if running and kind is not QEMU:
                 guest.started = mock.clock.now()
 
-        return task(mock, call, guest, "qmigrate" if kind is QEMU else "vzmigrate", str(guest.vmid), finish=finish)
+        return worker(mock, call, guest, "qmigrate" if kind is QEMU else "vzmigrate", checks, finish)
     return handler
 
 
+def move_to(mock: Mock, guest: Guest, target: str) -> None:
+    """A migration's effect: the guest and its volumes live on ``target`` from now on."""
+    for volume in vols.owned(mock, guest.vmid, guest.node):
+        vols.move_node(mock, volume, target)
+    guest.node = target
+
+
 def destroy(kind: Kind) -> Handler:
+    """The early checks in PVE's order (qemu-server Qemu.pm:2826-2845: protection, HA, running; pve-container
+    LXC.pm:857-879: protection, lock, HA, running unless ``force``); QEMU checks the lock in the worker's
+    destroy_vm (QemuServer.pm:1848), and LXC's ``force`` stops a running CT there (LXC.pm:885-893)."""
     def handler(mock: Mock, call: Call) -> str:
         guest = guest_of(mock, call, kind)
         params = call.params
-        check_lock(guest, params)
-        if guest.status != "stopped":
-            raise PVEError(500, f"VM {guest.vmid} is running - destroy failed\n" if kind is QEMU
-                           else f"unable to destroy CT {guest.vmid} - container is running\n")
         if str(guest.config.get("protection", "0")) == "1":
             raise PVEError(500, f"can't remove {kind.label} {guest.vmid} - protection mode enabled\n")
+        if kind is not QEMU:
+            check_lock(guest, params)
         purge = flag(params.get("purge"))
         sid = ha_sid(guest)
         if not purge and (sid in mock.cluster.ha or str(guest.vmid) in mock.cluster.ha):
             raise PVEError(500, f"unable to remove {kind.label} {guest.vmid} - used in HA resources and purge "
                                 f"parameter not set.\n")
+        if guest.status != "stopped" and (kind is QEMU or not flag(params.get("force"))):
+            raise PVEError(500, f"VM {guest.vmid} is running - destroy failed\n" if kind is QEMU
+                           else f"unable to destroy CT {guest.vmid} - container is running\n")
+
+        def checks() -> None:
+            if kind is QEMU:
+                check_lock(guest, params)
+
+        def begin() -> None:
+            guest.lock = "destroyed"
 
         def finish() -> None:
+            guest.status, guest.pid, guest.started = "stopped", 0, 0
             for volume in vols.owned(mock, guest.vmid, guest.node):
                 vols.free(mock, volume.volid, volume.node)
             for pool in mock.cluster.pools.values():
@@ -288,8 +351,7 @@ def destroy(kind: Kind) -> Handler:
             # remove_vmfw_conf: qemu-server Qemu.pm:2873, pve-container LXC.pm:907
             mock.cluster.store.drop(guest_place(guest.vmid))
 
-        guest.lock = "destroyed"
-        return task(mock, call, guest, f"{kind.task_prefix}destroy", str(guest.vmid), finish=finish)
+        return worker(mock, call, guest, f"{kind.task_prefix}destroy", checks, finish, begin)
     return handler
 
 

@@ -13,7 +13,19 @@ from ..store.data import guest_place
 from . import _metrics as m
 from . import _volumes as vols
 from ._cloudinit import image_made
-from ._guest_common import LXC, QEMU, Kind, MiB, check_lock, disk_size, guest_of, ha_state, join_pool, task
+from ._guest_common import (
+    LXC,
+    QEMU,
+    Kind,
+    MiB,
+    check_lock,
+    disk_size,
+    guest_of,
+    ha_state,
+    join_pool,
+    task,
+    worker,
+)
 from ._guest_config import apply_pending
 from ._guest_devices import Plan, check_bridges
 from ._params import flag
@@ -117,13 +129,18 @@ def power_off(guest: Guest) -> None:
     guest.started = 0
 
 
+def check_startable(guest: Guest) -> None:
+    """qemu-server QemuServer.pm:5512, pve-container LXC/Status.pm:191."""
+    if guest.template:
+        raise PVEError(500, f"you can't start a {'vm' if guest.kind == 'qemu' else 'CT'} if it's a template\n")
+
+
 def power_on(mock: Mock, guest: Guest) -> None:
     """The effect of a start: pending changes applied, bridges checked, the guest running."""
     label = "VM" if guest.kind == "qemu" else "CT"
+    check_startable(guest)
     if guest.status != "stopped":
         raise PVEError(500, f"{label} {guest.vmid} already running\n")
-    if guest.template:
-        raise PVEError(500, "you can't start a vm if it's a template\n")
     check_bridges(mock, guest)
     apply_pending(mock, guest)
     image_made(guest)  # qemu-server QemuServer.pm:5606: a start makes the cloud-init image anew
@@ -135,50 +152,70 @@ def _restart(mock: Mock, guest: Guest) -> None:
     power_on(mock, guest)
 
 
-def _not_running(kind: Kind, guest: Guest) -> PVEError:
-    return PVEError(500, f"{kind.label} {guest.vmid} not running\n")
+def _not_running(kind: Kind, guest: Guest, label: str | None = None) -> PVEError:
+    return PVEError(500, f"{label or kind.label} {guest.vmid} not running\n")
+
+
+def _lxc_running(guest: Guest) -> bool:
+    """PVE::LXC::check_running: a suspended CT is checkpointed and stopped (``lxc-checkpoint -s``,
+    pve-container src/PVE/API2/LXC/Status.pm:443)."""
+    return guest.status == "running"
+
+
+def _qemu_checks(verb: str, guest: Guest, params: Any) -> None:
+    """What qemu-server checks before forking: the VM's state (Qemu.pm:3842 reset, :3928 shutdown,
+    :4011-4013 reboot, :4087 suspend, :4191 resume); the lock it checks in the worker."""
+    if verb == "shutdown" and guest.status == "paused" and not flag(params.get("forceStop")):
+        raise PVEError(500, "VM is paused - cannot shutdown\n")
+    if verb == "reboot" and guest.status == "paused":
+        raise PVEError(500, "VM is paused - cannot shutdown\n")
+    if verb in ("reset", "reboot", "suspend", "resume") and guest.status == "stopped":
+        raise _not_running(QEMU, guest)
+
+
+def _lxc_checks(verb: str, guest: Guest) -> None:
+    """What pve-container checks before forking (LXC/Status.pm:162 start, :264 stop, :363 shutdown,
+    :430 suspend, :485 resume, :542 reboot, which names the CT a VM)."""
+    running = _lxc_running(guest)
+    if verb in ("start", "resume") and running:
+        raise PVEError(500, f"CT {guest.vmid} already running\n")
+    if verb in ("stop", "shutdown", "suspend") and not running:
+        raise _not_running(LXC, guest)
+    if verb == "reboot" and not running:
+        raise _not_running(LXC, guest, "VM")
 
 
 def action(kind: Kind, verb: str) -> Callable[[Mock, Call], str]:
-    """``POST .../status/<verb>``: state checks PVE makes before forking, the effect when the task stops."""
-    task_type = {"start": "start", "stop": "stop", "shutdown": "shutdown", "reboot": "reboot", "reset": "reset",
-                 "suspend": "suspend", "resume": "resume"}[verb]
-
+    """``POST .../status/<verb>``: the state checks PVE makes before forking answer at once; the lock (and
+    a template's start) is checked in the worker, whose task then fails (QemuServer.pm:5512, :6090, :6260,
+    RunState.pm:34, :172; LXC/Status.pm:191-195, :302, :387, :441; LXC reboot and resume check no lock)."""
     def handler(mock: Mock, call: Call) -> str:
         guest = guest_of(mock, call, kind)
         params = call.params
-        if verb not in ("stop", "start") or kind.name == "lxc":
-            check_lock(guest, params)
+        if kind is QEMU:
+            _qemu_checks(verb, guest, params)
+        else:
+            _lxc_checks(verb, guest)
+
+        def checks() -> None:
+            if verb == "start":
+                check_startable(guest)
+                if kind is QEMU and guest.lock == "suspended":  # QemuServer.pm:5515, :5526-5527
+                    return
+            if kind is QEMU or verb not in ("reboot", "resume"):
+                check_lock(guest, params)
+
         if verb == "start":
-            if kind.name == "lxc" and guest.status != "stopped":
-                raise PVEError(500, f"CT {guest.vmid} already running\n")
             finish: Callable[[], None] = lambda: power_on(mock, guest)  # noqa: E731
         elif verb in ("stop", "shutdown"):
-            if kind.name == "lxc" and guest.status == "stopped":
-                raise _not_running(kind, guest)
-            if verb == "shutdown" and guest.status == "paused" and not params.get("forceStop"):
-                raise PVEError(500, "VM is paused - cannot shutdown\n")
             finish = lambda: power_off(guest)  # noqa: E731
-        elif verb in ("reboot", "reset"):
-            if guest.status == "stopped":
-                raise _not_running(kind, guest)
-            if verb == "reboot" and guest.status == "paused":
-                raise PVEError(500, "VM is paused - cannot shutdown\n")
+        elif verb == "reboot":
             finish = lambda: _restart(mock, guest)  # noqa: E731
         elif verb == "suspend":
-            if guest.status == "stopped":
-                raise _not_running(kind, guest)
             finish = lambda: setattr(guest, "status", "paused")  # noqa: E731
-        else:
-            if guest.status == "stopped":
-                raise _not_running(kind, guest)
+        else:  # resume, reset
             finish = lambda: setattr(guest, "status", "running")  # noqa: E731
-        if verb == "reset":
-            finish = lambda: setattr(guest, "status", "running")  # noqa: E731
-        prefix = "qm" if kind is QEMU else "vz"
-        if kind is LXC and verb == "reboot":
-            prefix = "vz"
-        return task(mock, call, guest, f"{prefix}{task_type}", str(guest.vmid), finish=finish)
+        return worker(mock, call, guest, f"{kind.task_prefix}{verb}", checks, finish)
     return handler
 
 

@@ -9,7 +9,7 @@ from ....errors import PVEError
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Guest, Snapshot
-from ._guest_common import Kind, check_lock, guest_of, task
+from ._guest_common import Kind, check_lock, guest_of, worker
 from ._guest_power import power_on
 from ._params import flag
 
@@ -48,16 +48,24 @@ def list_snapshots(kind: Kind) -> Handler:
 
 
 def create_snapshot(kind: Kind) -> Handler:
+    """The reserved names are refused before forking (qemu-server Qemu.pm:6212-6216, pve-container
+    LXC/Snapshot.pm:152-156); the rest is checked in the worker (pve-guest-common AbstractConfig.pm:738-751)."""
+    reserved = ("current", "pending") if kind.name == "qemu" else ("current", "vzdump")
+
     def handler(mock: Mock, call: Call) -> str:
         guest = guest_of(mock, call, kind)
         name = str(call.params["snapname"])
-        if name in ("current", "pending"):
-            raise PVEError(500, f"unable to use snapshot name '{name}' (reserved name)\n")
-        if guest.template:
-            raise PVEError(500, "you can't take a snapshot if it's a template\n")
-        check_lock(guest)
-        if name in guest.snapshots:
-            raise PVEError(500, f"snapshot name '{name}' already used\n")
+        for word in reserved:
+            if (name.lower() if word == "pending" else name) == word:
+                raise PVEError(500, f"unable to use snapshot name '{word}' (reserved name)\n")
+
+        def checks() -> None:
+            if guest.template:
+                raise PVEError(500, "you can't take a snapshot if it's a template\n")
+            check_lock(guest)
+            if name in guest.snapshots:
+                raise PVEError(500, f"snapshot name '{name}' already used\n")
+
         vmstate = kind.name == "qemu" and flag(call.params.get("vmstate")) and guest.status != "stopped"
         snap = Snapshot(name=name, config=dict(guest.config), parent=guest.parent, snaptime=mock.clock.now(),
                         description=str(call.params.get("description") or ""), vmstate=vmstate)
@@ -69,8 +77,10 @@ def create_snapshot(kind: Kind) -> Handler:
             guest.parent = name
             guest.lock = None
 
-        guest.lock = "snapshot"
-        return task(mock, call, guest, f"{kind.task_prefix}snapshot", str(guest.vmid), finish=finish)
+        def begin() -> None:
+            guest.lock = "snapshot"  # AbstractConfig.pm:746, until the worker ends
+
+        return worker(mock, call, guest, f"{kind.task_prefix}snapshot", checks, finish, begin)
     return handler
 
 
@@ -107,13 +117,21 @@ def put_snapshot_config(kind: Kind) -> Handler:
 
 
 def rollback(kind: Kind) -> Handler:
+    """Everything is checked in the worker (pve-guest-common AbstractConfig.pm:1134-1166): template,
+    snapshot, lock."""
     def handler(mock: Mock, call: Call) -> str:
-        guest, snap = _target(mock, call, kind)
-        name = snap.name
-        check_lock(guest)
+        guest = guest_of(mock, call, kind)
+        name = str(call.path_params["snapname"])
         start = flag(call.params.get("start"))
 
+        def checks() -> None:
+            if guest.template:
+                raise PVEError(500, "you can't rollback if vm is a template\n")
+            _snapshot(guest, name)
+            check_lock(guest)
+
         def finish() -> None:
+            snap = guest.snapshots[name]
             keep_running = snap.vmstate and guest.status != "stopped"
             if not keep_running:
                 guest.status, guest.pid, guest.started = "stopped", 0, 0
@@ -124,26 +142,30 @@ def rollback(kind: Kind) -> Handler:
             if start and guest.status == "stopped":
                 power_on(mock, guest)
 
-        return task(mock, call, guest, f"{kind.task_prefix}rollback", str(guest.vmid), finish=finish)
+        return worker(mock, call, guest, f"{kind.task_prefix}rollback", checks, finish)
     return handler
 
 
 def delete_snapshot(kind: Kind) -> Handler:
+    """Checked in the worker (AbstractConfig.pm:930, then set_lock's check_lock :359); ``force`` only
+    skips the replication check."""
     def handler(mock: Mock, call: Call) -> str:
-        guest, snap = _target(mock, call, kind)
-        name = snap.name
-        if not flag(call.params.get("force")):
+        guest = guest_of(mock, call, kind)
+        name = str(call.path_params["snapname"])
+
+        def checks() -> None:
+            _snapshot(guest, name)
             check_lock(guest)
 
         def finish() -> None:
+            snap = guest.snapshots.pop(name)
             for other in guest.snapshots.values():
                 if other.parent == name:
                     other.parent = snap.parent
             if guest.parent == name:
                 guest.parent = snap.parent
-            guest.snapshots.pop(name, None)
 
-        return task(mock, call, guest, f"{kind.task_prefix}delsnapshot", str(guest.vmid), finish=finish)
+        return worker(mock, call, guest, f"{kind.task_prefix}delsnapshot", checks, finish)
     return handler
 
 

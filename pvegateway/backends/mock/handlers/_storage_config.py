@@ -19,10 +19,11 @@ def _split(text: Any) -> list[str]:
     return [x for x in re.split(r"[,;\s]+", str(text or "")) if x]
 
 
-def lookup(mock: Mock, name: str) -> Storage:
+def lookup(mock: Mock, name: str, what: str = "") -> Storage:
+    """pve-storage src/PVE/Storage.pm:259, under the caller's lock prefix (Config.pm:403, :459)."""
     storage = mock.cluster.storages.get(name)
     if storage is None:
-        raise PVEError(500, f"storage '{name}' does not exist\n")
+        raise PVEError(500, f"{what}storage '{name}' does not exist\n")
     return storage
 
 
@@ -42,12 +43,6 @@ def digest(mock: Mock) -> str:
     flat = {name: ",".join(f"{k}={v}" for k, v in sorted(section(s).items()))
             for name, s in mock.cluster.storages.items()}
     return config_digest(flat)
-
-
-def _check_nodes(mock: Mock, nodes: list[str]) -> None:
-    for node in nodes:
-        if node not in mock.cluster.nodes:
-            raise PVEError.params({"nodes": f"node '{node}' does not exist"})
 
 
 def index(mock: Mock, call: Call) -> list[dict[str, Any]]:
@@ -74,9 +69,7 @@ def create(mock: Mock, call: Call) -> dict[str, Any]:
     name, kind = str(params["storage"]), str(params["type"])
     if name in mock.cluster.storages:
         raise PVEError(500, f"create storage failed: storage ID '{name}' already defined\n")
-    nodes = _split(params.get("nodes")) or None
-    if nodes:
-        _check_nodes(mock, nodes)
+    nodes = _split(params.get("nodes")) or None  # only the names' format is checked (the schema's)
     content = _split(params.get("content")) or (["images", "rootdir"] if kind in ("lvmthin", "zfspool", "rbd")
                                                    else ["images"])
     config = {k: str(v) for k, v in params.items() if k not in _META and v is not None}
@@ -87,24 +80,24 @@ def create(mock: Mock, call: Call) -> dict[str, Any]:
 
 
 def update(mock: Mock, call: Call) -> dict[str, Any]:
+    """pve-storage src/PVE/API2/Storage/Config.pm:348-403: all under 'update storage failed', in its order:
+    digest, storage, fixed parameters (check_config), then each deleted option."""
     params = call.params
-    storage = lookup(mock, str(params["storage"]))
+    what = "update storage failed: "
     wanted = params.get("digest")
     if wanted and wanted != digest(mock):
-        raise PVEError(500, "update storage failed: detected modified configuration - file changed by other user? "
-                            "Try again.\n")
-    deletes = _split(params.get("delete"))
-    for key in deletes:
-        if key in _FIXED or key == "content":
-            raise PVEError(500, f"update storage failed: unable to delete required option '{key}'\n")
-        if key in params and params[key] is not None:
-            raise PVEError.params({"delete": f"cannot set and delete property '{key}' at the same time!"})
-    nodes = _split(params.get("nodes")) if params.get("nodes") is not None else None
-    if nodes:
-        _check_nodes(mock, nodes)
+        raise PVEError(500, f"{what}detected modified configuration - file changed by other user? Try again.\n")
+    storage = lookup(mock, str(params["storage"]), what)
     for key in params:
         if key in _FIXED and params[key] is not None and key != "type":
-            raise PVEError(500, f"update storage failed: can't change value of fixed parameter '{key}'\n")
+            raise PVEError(500, f"{what}can't change value of fixed parameter '{key}'\n")
+    deletes = _split(params.get("delete"))
+    for key in deletes:
+        if key in _FIXED:
+            raise PVEError(500, f"{what}unable to delete required option '{key}'\n")
+        if key in params and params[key] is not None:
+            raise PVEError(500, f"{what}cannot set and delete property '{key}' at the same time!\n")
+    nodes = _split(params.get("nodes")) if params.get("nodes") is not None else None
     if params.get("content") is not None:
         storage.content = _split(params["content"])
     if nodes is not None:
@@ -125,7 +118,7 @@ def update(mock: Mock, call: Call) -> dict[str, Any]:
 
 def delete(mock: Mock, call: Call) -> None:
     name = str(call.params["storage"])
-    lookup(mock, name)
+    lookup(mock, name, "delete storage failed: ")
     del mock.cluster.storages[name]
     for pool in mock.cluster.pools.values():
         if name in pool.storages:

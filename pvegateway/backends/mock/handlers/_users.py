@@ -110,10 +110,11 @@ def create_user(mock: Mock, call: Call) -> None:
     userid = str(params["userid"])
     what = "create user failed"
     absent(cluster.users, userid, "user", what)
-    if _realm(userid) not in realms(cluster):
-        raise fail(f"{what}: authentication domain '{_realm(userid)}' does not exist")
     groups = _check_groups(cluster, params, what)
     password = params.get("password")
+    if password is not None and _realm(userid) not in realms(cluster):
+        # pve-access-control AccessControl.pm:961 domain_set_password, only for a password (User.pm:335)
+        raise fail(f"{what}: auth domain '{_realm(userid)}' does not exist")
     user = User(userid, enable=flag(params.get("enable", "1")), expire=int(params.get("expire") or 0),
                 password=str(password) if password is not None else None)
     for name in _TEXT_FIELDS:
@@ -200,21 +201,22 @@ def create_token(mock: Mock, call: Call) -> dict[str, Any]:
 def update_token(mock: Mock, call: Call) -> dict[str, Any]:
     params = call.params
     userid, tokenid = str(params["userid"]), str(params["tokenid"])
-    _, token = check_token(mock.cluster, userid, tokenid, "updating token info failed")
+    _, token = check_token(mock.cluster, userid, tokenid)  # pve-access-control API2/User.pm:889, no prefix
     deletes = id_list(params.get("delete"))
+    for name in deletes:
+        # User.pm:907-914: only the comment may go; the parameter error is raised under lock_user_config,
+        # whose prefix makes it a plain die of its string form (pve-common Exception.pm:98-115)
+        if name != "comment":
+            raise PVEError(500, f"updating token info failed: 400 Parameter verification failed.\n"
+                                f"delete: unknown option '{name}'\n")
     if params.get("privsep") is not None:
         token.privsep = flag(params["privsep"])
     if params.get("expire") is not None:
         token.expire = int(params["expire"])
     if params.get("comment") is not None:
         token.comment = str(params["comment"])
-    for name in deletes:
-        if name == "comment":
-            token.comment = ""
-        elif name == "expire":
-            token.expire = 0
-        elif name == "privsep":
-            token.privsep = True
+    if deletes:
+        token.comment = ""
     answer = token_info(token)
     if flag(params.get("regenerate")):
         token.secret = str(uuid.uuid4())

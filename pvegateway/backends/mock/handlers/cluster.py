@@ -205,4 +205,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("PUT", "/cluster/ha/resources/{sid}"): _ha.update,
     ("DELETE", "/cluster/ha/resources/{sid}"): _ha.delete,
     ("GET", "/cluster/ha/status/current"): _ha.status_current,
+    ("GET", "/cluster/ha/status/manager_status"): _ha.manager_status,
+    ("POST", "/cluster/ha/resources/{sid}/migrate"): _ha.motion("migrate"),
+    ("POST", "/cluster/ha/resources/{sid}/relocate"): _ha.motion("relocate"),
 }

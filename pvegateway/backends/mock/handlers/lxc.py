@@ -24,6 +24,7 @@ BASE = "/nodes/{node}/lxc"
 # parameters that steer the creation and are not written to the config (the password never is)
 _CREATE_ONLY = {"node", "vmid", "start", "pool", "storage", "ostemplate", "password", "ssh-public-keys",
                 "restore", "force", "unique", "ignore-unpack-errors", "bwlimit"}
+_BARE_SIZE = re.compile(r"\d+(\.\d+)?")
 
 
 def _ostype(template: str) -> str:
@@ -43,20 +44,30 @@ def create(mock: Mock, call: Call) -> str:
         lxc_create(mock, call, int(params["vmid"]))
         return restore(mock, call, LXC, {k: str(v) for k, v in params.items()
                                          if k not in _CREATE_ONLY and v is not None and not k.startswith("unused")})
-    node, vmid = creation_target(mock, call)
+    node, vmid = creation_target(mock, call, LXC)
     lxc_create(mock, call, vmid)
     template = str(params["ostemplate"])
     storage = str(params.get("storage") or "local")
-    values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
+    volume = vols.require(mock, template, node)
+    wanted = "backup" if flag(params.get("restore")) else "vztmpl"
+    if volume.content != wanted:  # pve-storage src/PVE/Storage.pm:627-628 (check_volume_access, LXC.pm:340)
+        raise PVEError(500, f"unable to use volume {template} - content type needs to be '{wanted}'\n")
+    # LXC.pm:379-381: an unusedN cannot be created with the CT ("ignoring ..."), and goes
+    values = {k: str(v) for k, v in params.items()
+              if k not in _CREATE_ONLY and v is not None and not k.startswith("unused")}
+    for key, value in values.items():
+        # pve-container src/PVE/API2/LXC.pm:371-378: a bare number is a new volume of that many GiB on
+        # the create's storage
+        if LXC.is_volume_key(key) and _BARE_SIZE.fullmatch(value):
+            values[key] = f"{storage}:{value}"
+    if "rootfs" not in values and any(LXC.is_volume_key(k) and not k.startswith("unused") for k in values):
+        raise PVEError(500, "mount points configured, but 'rootfs' not set - aborting\n")  # LXC.pm:387-388
     if "rootfs" not in values:
         store = vols.storage(mock, storage, node)
         if "rootdir" not in store.content:
             raise PVEError.params({"storage": f"storage '{storage}' does not support container directories"})
         values["rootfs"] = f"{storage}:4"
-    volume = vols.require(mock, template, node)
-    if volume.content != "vztmpl" and not template.endswith((".tar.gz", ".tar.xz", ".tar.zst")):
-        raise PVEError(500, f"volume '{template}' is not a container template\n")
-    plan = plan_values(Plan(mock, LXC, node, vmid), values)
+    plan = plan_values(Plan(mock, LXC, node, vmid, creating=True), values)
     conf = {"arch": "amd64", "ostype": _ostype(template), "hostname": f"CT{vmid}", **plan.values}
     return add_created(mock, call, Guest(vmid=vmid, kind="lxc", node=node, config=conf), "vzcreate", plan)
 

@@ -109,22 +109,22 @@ def update_pool(mock: Mock, call: Call) -> None:
             if vmid not in pool.vmids:
                 raise fail(f"{what}: VM {vmid} is not a pool member")
             continue
-        if vmid not in mock.cluster.guests:
-            raise fail(f"{what}: no such VM '{vmid}'")
+        # pve-manager PVE/API2/Pool.pm:341-345: no check that the VM exists
+        if vmid in pool.vmids:
+            raise fail(f"{what}: VM {vmid} is already a pool member")
         current = next((p for p in mock.cluster.pools.values() if vmid in p.vmids), None)
-        if current is not None and current is not pool:
+        if current is not None:
             if not allow_move:
                 raise fail(f"{what}: VM {vmid} belongs already to pool '{current.poolid}' "
-                           f"and allow-move is not set")
+                           f"and 'allow-move' is not set")
             _locked_check(what, perms.check, call.identity, f"/pool/{current.poolid}", ["Pool.Allocate"])
             moves[vmid] = current
     for storeid in storages:
         _locked_check(what, perms.check_perm_modify, call.identity, f"/storage/{storeid}")
-        if delete:
-            if storeid not in pool.storages:
-                raise fail(f"{what}: storage '{storeid}' is not a pool member")
-        elif storeid not in mock.cluster.storages:
-            raise fail(f"{what}: no such storage '{storeid}'")
+        if delete and storeid not in pool.storages:  # Pool.pm:363-370; no check that the storage exists
+            raise fail(f"{what}: Storage '{storeid}' is not a pool member")
+        if not delete and storeid in pool.storages:
+            raise fail(f"{what}: Storage '{storeid}' is already a pool member")
     if params.get("comment") is not None:
         pool.comment = str(params["comment"])
     for vmid in vmids:
@@ -151,8 +151,11 @@ def delete_pool(mock: Mock, call: Call) -> None:
     poolid = str(call.params["poolid"])
     what = "delete pool failed"
     pool = _pool(mock, poolid, what)
-    if pool.vmids or pool.storages:
-        raise fail(f"{what}: pool '{poolid}' is not empty")
+    # pve-manager PVE/API2/Pool.pm:514-525: destroyed guests and removed storages do not count
+    for vmid in sorted(v for v in pool.vmids if v in mock.cluster.guests):
+        raise fail(f"{what}: pool '{poolid}' is not empty (contains VM {vmid})")
+    for storeid in sorted(s for s in pool.storages if s in mock.cluster.storages):
+        raise fail(f"{what}: pool '{poolid}' is not empty (contains storage '{storeid}')")
     del mock.cluster.pools[poolid]
     for key in [k for k in mock.cluster.acl if k[0] == f"/pool/{poolid}"]:
         del mock.cluster.acl[key]

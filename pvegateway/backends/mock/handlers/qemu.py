@@ -54,7 +54,7 @@ def create(mock: Mock, call: Call) -> str:
     values = {k: str(v) for k, v in params.items() if k not in _CREATE_ONLY and v is not None}
     if params.get("archive"):
         return _restore_archive(mock, call, values)
-    node, vmid = creation_target(mock, call)
+    node, vmid = creation_target(mock, call, QEMU)
     plan = plan_values(Plan(mock, QEMU, node, vmid), values)
     conf = dict(plan.values)
     # deterministic identifiers: the same seed and clock give the same VM

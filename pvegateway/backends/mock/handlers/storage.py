@@ -126,8 +126,8 @@ def _volume(mock: Mock, call: Call, may: Callable[[str, str], None]) -> tuple[st
     node, storage = _on_node(mock, call)
     text = str(call.params["volume"])
     volid = text if ":" in text else f"{storage.storage}:{text}"
-    if volid.split(":", 1)[0] != storage.storage:
-        raise PVEError(500, f"volume '{volid}' is not on storage '{storage.storage}'\n")
+    if volid.split(":", 1)[0] != storage.storage:  # Content.pm:286-291: the eval's text, newline and all
+        raise PVEError.params({"volume": f"storage ID mismatch ({volid.split(':', 1)[0]} != {storage.storage})\n"})
     may(volid, node)
     volume = storage.bucket(node).get(volid)
     if volume is None:
@@ -190,25 +190,27 @@ def _referenced(mock: Mock, volume: Volume) -> bool:
 
 
 def volume_delete(mock: Mock, call: Call) -> str:
+    """pve-storage src/PVE/API2/Storage/Content.pm:495-533: the volume is freed in the imgdel worker, where a
+    protected one fails the task (Storage/Plugin.pm:1124); the API deletes a guest's image like any other."""
     node, storage, volume = _volume(mock, call, _deletable(mock, call))
-    if volume.content in ("images", "rootdir") and _referenced(mock, volume):
-        raise PVEError(500, f"Cannot remove image, a guest with VMID '{volume.vmid}' exists!\n")
-    if volume.protected:
-        raise PVEError(500, f"volume '{volume.volid}' is protected\n")
     bucket = storage.bucket(node)
+    ident = f"{volume.vmid}@{storage.storage}" if volume.vmid is not None else storage.storage
+    if volume.protected:
+        name = volume.volid.split(":", 1)[1]
+        return mock.tasks.start(node, "imgdel", ident, user_of(call),
+                                error=f"cannot remove protected volume '{name}' on '{storage.storage}'")
 
     def finish() -> None:
         bucket.pop(volume.volid, None)
 
-    ident = f"{volume.vmid}@{storage.storage}" if volume.vmid is not None else storage.storage
     return mock.tasks.start(node, "imgdel", ident, user_of(call), finish=finish,
                             log=[f"Removed volume '{volume.volid}'"])
 
 
 def _size(text: str) -> int:
     match = re.fullmatch(r"(\d+)([MG]?)", text.strip())
-    if not match:
-        raise PVEError(500, f"unable to parse size '{text}'\n")
+    if not match:  # pve-storage src/PVE/API2/Storage/Content.pm:252 (the schema's pattern answers first)
+        raise PVEError.params({"size": f"unable to parse size '{text}'"})
     return int(match.group(1)) * {"": 1024, "M": 1024**2, "G": 1024**3}[match.group(2)]
 
 
@@ -218,18 +220,23 @@ def allocate(mock: Mock, call: Call) -> str:
     vmid, name = int(params["vmid"]), str(params["filename"])
     size = _size(str(params["size"]))
     fmt = str(params.get("format") or ("qcow2" if name.endswith(".qcow2") else "raw"))
-    if not re.fullmatch(rf"(vm|base)-{vmid}-[^/\s]+", name):
+    if storage.type in _FORMATS:  # pve-storage src/PVE/Storage/Plugin.pm:784-796 parse_name_dir
+        if not re.fullmatch(r"(base-)?[^/\s]+\.(raw|qcow2|vmdk|subvol)", name):
+            raise PVEError(500, f"unable to parse volume filename '{name}'\n")
+    elif not name.startswith(f"vm-{vmid}-"):  # LvmThinPlugin.pm:104, ZFSPoolPlugin.pm:271, RBDPlugin.pm:707
         raise PVEError(500, f"illegal name '{name}' - should be 'vm-{vmid}-*'\n")
-    if not {"images", "rootdir"} & set(storage.content):
-        raise PVEError(500, f"storage '{storage.storage}' does not support vm images\n")
     volid = f"{storage.storage}:{vmid}/{name}" if storage.type in _FORMATS else f"{storage.storage}:{name}"
     bucket = storage.bucket(node)
     if volid in bucket:
+        if storage.type in _FORMATS:  # Plugin.pm:1066
+            path = f"{storage.config.get('path', f'/mnt/pve/{storage.storage}')}/images/{vmid}/{name}"
+            raise PVEError(500, f"disk image '{path}' already exists\n")
         raise PVEError(500, f"volume '{volid}' already exists\n")
     if storage.full:
         raise vols.no_space(storage, volid, size)
-    if storage.used(node) + size > storage.total:
-        raise PVEError(500, f"not enough space on storage '{storage.storage}'\n")
+    free = storage.total - storage.used(node)
+    if storage.type == "lvm" and free < size:  # LVMPlugin.pm:713 (thin pools and files are not checked)
+        raise PVEError(500, f"not enough free space ({free} < {size // 1024})\n")
     bucket[volid] = Volume(volid=volid, storage=storage.storage, node=node, content="images", size=size,
                            format=fmt, vmid=vmid, ctime=mock.clock.now())
     return volid

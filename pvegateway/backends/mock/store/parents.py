@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ....errors import PVEError
-from ..handlers._ha import parse_sid
+from ..handlers._ha import managed, parse_sid
 from ..handlers._volumes import storage
 from ..runtime import Mock
 from .layout import Parent
@@ -40,9 +39,7 @@ def _user(mock: Mock, parent: Parent, params: Mapping[str, Any]) -> None:
 def _ha_resource(mock: Mock, parent: Parent, params: Mapping[str, Any]) -> None:
     # pve-ha-manager src/PVE/API2/HA/Resources.pm:398-401 (migrate, relocate): parse_sid, then
     # src/PVE/HA/Config.pm:479-487 service_is_ha_managed
-    sid, _kind, _name = parse_sid(mock, str(params["sid"]))
-    if sid not in mock.cluster.ha:
-        raise PVEError(500, f"resource '{sid}' is not HA managed\n")
+    managed(mock, parse_sid(mock, str(params["sid"]))[0])
 
 
 CHECKS: Mapping[str, Check] = {

@@ -16,7 +16,7 @@ from ..handlers import _backups
 from ..handlers._guest_common import check_pool
 from ..handlers._params import flag
 from ..state import Cluster
-from . import defaults, replication, sdn
+from . import defaults, ha_rules, replication, sdn
 from .act import MODIFIED, Act
 from .layout import id_default, place
 from .texts import Say, texts_for
@@ -114,20 +114,6 @@ def _replication_job(ident: str, entry: dict[str, Any]) -> None:
 # what a read adds to each item it shows
 _ON_SHOW: Mapping[str, Callable[[str, dict[str, Any]], None]] = {"/cluster/sdn/vnets/{vnet}/subnets": _subnet_shown,
                                                                  "/cluster/replication": _replication_job}
-
-
-def _ha_rule(act: Act, ident: str) -> None:
-    """pve-ha-manager src/PVE/API2/HA/Rules.pm:45-80, :283-290: a rule's resources must be HA-managed
-    and its nodes members of the cluster (in the order PVE checks them, under its lock's prefix)."""
-    params = act.params
-    resources = sorted({r.strip() for r in str(params.get("resources") or "").split(",") if r.strip()})
-    unmanaged = [r for r in resources if r not in act.cluster.ha]
-    if unmanaged:
-        raise PVEError(500, f"create ha rule failed: cannot use unmanaged resource(s) {', '.join(unmanaged)}.\n")
-    nodes = sorted({n.split(":")[0].strip() for n in str(params.get("nodes") or "").split(",") if n.strip()})
-    missing = [n for n in nodes if n not in act.cluster.nodes]
-    if missing:
-        raise PVEError(500, f"create ha rule failed: cannot use non-existent node(s) {', '.join(missing)}.\n")
 
 
 def _realm(act: Act, ident: str) -> None:
@@ -253,7 +239,7 @@ _ON_UPDATE: Mapping[str, Callable[[Act, dict[str, Any], Mapping[str, Any]], dict
 
 
 _ON_VALIDATE: Mapping[str, Callable[[Act, str], None]] = {
-    "/cluster/ha/rules": _ha_rule, "/access/domains": _realm, "/cluster/sdn/zones": _sdn_zone,
+    "/access/domains": _realm, "/cluster/sdn/zones": _sdn_zone,
     "/cluster/sdn/vnets/{vnet}/subnets": _subnet_checks, replication.JOBS: replication.validate,
     "/cluster/backup": _backup_job_check}
 
@@ -303,6 +289,8 @@ def _check_digest(act: Act) -> None:
 
 def listing(act: Act) -> list[dict[str, Any]]:
     _migrated_groups(act, "index")
+    if act.plan.where == ha_rules.RULES:
+        return ha_rules.listing(act)
     section, written = _shown(act)
     param, wanted = act.plan.param, act.params.get("type")
     items = act.op.returns.get("items") or {}
@@ -323,6 +311,8 @@ def listing(act: Act) -> list[dict[str, Any]]:
 def read(act: Act) -> dict[str, Any]:
     _migrated_groups(act, "read")
     ident = _ident(act)
+    if act.plan.where == ha_rules.RULES:
+        return ha_rules.read(act, ident)
     section, written = _shown(act)
     options = section.get(ident)
     if options is None:
@@ -363,6 +353,9 @@ def create(act: Act) -> str:
     hook = _ON_CREATE.get(where)
     if hook is not None:
         hook(act, item, ident)
+    if where == ha_rules.RULES:
+        ha_rules.create(act, ident, item)
+        return ident
     act.writable()[ident] = item
     return ident
 
@@ -370,8 +363,11 @@ def create(act: Act) -> str:
 def update(act: Act) -> None:
     _migrated_groups(act, "update")
     _locked(act)
-    _check_digest(act)
     ident = _ident(act)
+    if act.plan.where == ha_rules.RULES:
+        ha_rules.update(act, ident, kept(act.op, act.params, (act.plan.param,)), deleted(act.params))
+        return
+    _check_digest(act)
     _item(act, ident, _texts(act).on_update())
     changes = kept(act.op, act.params, (act.plan.param,))
     removed = deleted(act.params)
