@@ -7,9 +7,10 @@ optional delay (PVE waits 3 s; the mock defaults to none so test suites stay fas
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable
-from urllib.parse import unquote
+from urllib.parse import unquote as _unquote
 
 from ...errors import PVEError
 from ...secrets import same_secret
@@ -38,6 +39,12 @@ AUTH_FAILED = "Authentication failed!"
 BAD_CSRF = "Permission denied - invalid csrf token"
 
 
+# Every request decodes its ticket or token (a few dozen %XX escapes) and its path: clients send the
+# same few again and again, so the answers are kept (bounded; pure functions of their argument).
+unquote = functools.lru_cache(maxsize=512)(_unquote)
+
+
+@functools.lru_cache(maxsize=1024)
 def canonical(path: str) -> str:
     return "/" + "/".join(part for part in path.split("/") if part)
 
