@@ -13,10 +13,11 @@ from .perl import truthy
 
 # Parameters found valid, per validator: clients repeat the same requests (a status poll, a list), and
 # validation is a pure function of the parameters (formats are syntax; the cluster's state is checked
-# by the handlers). Only all-string parameters (what a query string or form gives) are kept, and only a
-# bounded number of them, oldest out first.
+# by the handlers). Only short all-string parameter sets (what a query string or form gives) are kept,
+# and only a bounded number of them, oldest out first: at most about a megabyte whatever clients send.
 _KNOWN_VALID: dict[tuple[object, tuple[tuple[str, Any], ...]], None] = {}
 KNOWN_VALID_SIZE = 1024
+KNOWN_VALID_CHARS = 512
 
 
 class ParamValidator:
@@ -74,8 +75,9 @@ class ParamValidator:
     def validate(self, params: dict[str, Any]) -> None:
         """Normalise like RESTHandler, then raise PVE's 400 if anything is wrong."""
         self.normalize(params)
-        strings = all(type(value) is str for value in params.values())
-        key = (self, tuple(params.items())) if strings else None
+        kept = all(type(value) is str for value in params.values()) and \
+            sum(len(name) + len(value) for name, value in params.items()) <= KNOWN_VALID_CHARS
+        key = (self, tuple(params.items())) if kept else None
         if key is not None and key in _KNOWN_VALID:
             return
         errors = self.errors(params)
