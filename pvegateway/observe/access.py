@@ -124,14 +124,14 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
                 self._timer.cancel()
                 self._timer = None
             held, self._held, self._held_chars = self._held, [], 0
+            if not held:
+                super().flush()  # as StreamHandler's (logging.shutdown expects its errors)
+                return
             try:
-                if held:
-                    self.stream.write(self.terminator.join(held) + self.terminator)
+                self.stream.write(self.terminator.join(held) + self.terminator)
                 super().flush()
             except Exception:
-                record = logging.makeLogRecord({"msg": held[-1] if held else "", "levelno": _INFO,
-                                                "levelname": "INFO"})
-                self.handleError(record)
+                self.handleError(logging.makeLogRecord({"msg": held[-1], "levelno": _INFO, "levelname": "INFO"}))
 
 
 def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
@@ -151,6 +151,11 @@ def flush_held() -> None:
     ``logging.shutdown`` would miss a handler that a later logging configuration closed (uvicorn's
     ``dictConfig`` closes every existing handler, which keeps working but leaves logging's list)."""
     for handler in list(_LIVE):
+        _flush_open(handler)
+
+
+def _flush_open(handler: _AccessHandler) -> None:
+    if not getattr(handler.stream, "closed", False):  # a stream closed since (a test's capture): nowhere to go
         handler.flush()
 
 
@@ -162,7 +167,7 @@ def log_to(stream: IO[str] | None = None) -> logging.Handler:
     """
     logger = logging.getLogger(LOGGER)
     for old in [h for h in logger.handlers if isinstance(h, _AccessHandler)]:
-        old.flush()
+        _flush_open(old)
         logger.removeHandler(old)
     handler = _AccessHandler(stream if stream is not None else sys.stdout)
     handler.setFormatter(_PLAIN)
