@@ -28,11 +28,12 @@ _string: Callable[[str], str] = encode_basestring  # a JSON string literal, quot
 _second_cache: tuple[int, str] = (-1, "")
 _PLAIN = logging.Formatter("%(message)s")
 # The lines ``log_to``'s handler holds before one write: at most this long (a reader tailing the log sees
-# them promptly) or this many characters (about 350 lines), and whatever is held at shutdown. One write
-# per request was a system call per request: with stdout unbuffered, as containers set it, ~20% of the
-# throughput of a cheap request.
+# them promptly) or this many characters (about 90 lines: a pipe's default 64 KiB holds four such writes,
+# so a write seldom waits, blocking the event loop, for a reader a little late), and whatever is held at
+# shutdown. One write per request was a system call per request: with stdout unbuffered, as containers
+# set it, ~20% of the throughput of a cheap request.
 FLUSH_SECONDS = 0.1
-FLUSH_CHARS = 64 * 1024
+FLUSH_CHARS = 16 * 1024
 
 
 def _timestamp(now: float) -> str:
