@@ -22,10 +22,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.benchkit import FAKEPVE_CREATE_RPS
+
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 DURATION = os.environ.get("BENCH_MOCK_DURATION", "3s")
-FAKEPVE_RPS = 168.0
+FAKEPVE_RPS = FAKEPVE_CREATE_RPS
 TARGET_RPS = 20 * FAKEPVE_RPS
 BODY = "name=bench&memory=512&cores=1"
 

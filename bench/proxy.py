@@ -1,9 +1,13 @@
 """Proxy mode's cost: the mock over HTTPS as the upstream, and the gateway in proxy mode in front of it.
 
-Both servers stay up for the whole run and wrk alternates between them (direct, proxy, direct, ...)
-so that they share the machine's noise; each figure is a median. Both sides are TLS from wrk: direct
-is wrk -> mock, through is wrk -> gateway -> mock (the gateway pins the mock's certificate). One login
-gives a ticket that both sides accept, since the proxy passes the caller's cookie through.
+Both started from the command line as deployed (``pvegateway serve``, TLS, the default access log on
+stdout, a pipe the bench drains). All servers stay up for the whole run and wrk alternates between
+them (direct, proxy, aiohttp, direct, ...) so that they share the machine's noise; each figure is a
+median. All sides are TLS from wrk: direct is wrk -> mock, through is wrk -> gateway -> mock (the
+gateway pins the mock's certificate), and the reference is wrk -> a minimal aiohttp pass-through proxy
+(``bench/aioproxy.py``, pinned the same way) -> mock: the figure that justified ``proxy/http1.py``
+over an aiohttp client, kept checkable. One login gives a ticket that every side accepts, since the
+proxies pass the caller's cookie through.
 
 ``python bench/proxy.py`` (``make bench`` runs it after ``bench/run.py``) prints the figures and adds
 them to ``bench/last.json`` under ``"proxy"``.
@@ -20,14 +24,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchkit import latency_ms, main_printing, record
+from benchkit import free_port, main_printing, record, run_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -57,15 +63,6 @@ class Figures:
     gateway_cpu_us: float = float("nan")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _insecure() -> ssl.SSLContext:
     """Self-signed certificates on 127.0.0.1: this client only sets the stage, wrk does the measuring."""
     context = ssl.create_default_context()
@@ -90,9 +87,16 @@ def _announced(proc: subprocess.Popen[str], pattern: str, deadline: float) -> re
     raise RuntimeError(f"server did not announce itself ({pattern!r}); it printed: {''.join(seen)!r}")
 
 
+def _drain(proc: subprocess.Popen[str]) -> None:
+    """Read the rest of the server's stdout (its access log) as a container runtime would."""
+    assert proc.stdout is not None
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+
+
 @contextlib.contextmanager
 def process(argv: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**(env or os.environ), "PYTHONUNBUFFERED": "1"})
     try:
         yield proc
     finally:
@@ -111,10 +115,10 @@ def mock(state_dir: Path) -> Iterator[tuple[str, str, int]]:
     """The mock over HTTPS: its URL, its certificate's SHA-256 fingerprint and its process id."""
     port = free_port()
     env = {**os.environ, "PVEGATEWAY_ROOT_PASSWORD": PASSWORD}
-    # no access log: the bench reads only the startup lines, and measures the request path itself
-    argv = [CLI, "serve", "--mode", "mock", "--port", str(port), "--state-dir", str(state_dir), "--no-access-log"]
+    argv = [CLI, "serve", "--mode", "mock", "--port", str(port), "--state-dir", str(state_dir)]
     with process(argv, env) as proc:
         match = _announced(proc, r"fingerprint ([0-9A-F:]{95})", time.perf_counter() + 60)
+        _drain(proc)
         yield f"https://127.0.0.1:{port}", match.group(1), proc.pid
 
 
@@ -124,10 +128,36 @@ def proxy(upstream: str, fingerprint: str, state_dir: Path) -> Iterator[tuple[st
     its URL and process id."""
     port = free_port()
     argv = [CLI, "serve", "--mode", "proxy", "--upstream", upstream, "--fingerprint", fingerprint,
-            "--port", str(port), "--state-dir", str(state_dir), "--no-access-log"]
+            "--port", str(port), "--state-dir", str(state_dir)]
     with process(argv) as proc:
         _announced(proc, r"listening on https://", time.perf_counter() + 60)
+        _drain(proc)
         yield f"https://127.0.0.1:{port}", proc.pid
+
+
+@contextlib.contextmanager
+def aiohttp_proxy(upstream: str, fingerprint: str, state_dir: Path) -> Iterator[tuple[str, int]]:
+    """The minimal aiohttp pass-through proxy, over HTTPS with the gateway's certificate: URL, process id."""
+    port = free_port()
+    cert, key = state_dir / "pvegateway.pem", state_dir / "pvegateway.key"
+    argv = [PY, str(ROOT / "bench" / "aioproxy.py"), "--port", str(port), "--upstream", upstream,
+            "--fingerprint", fingerprint, "--tls", str(cert), str(key)]
+    with process(argv) as proc:
+        base = f"https://127.0.0.1:{port}"
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api2/json/version", timeout=5,  # nosec B310 # loopback
+                                            context=_insecure()):
+                    break
+            except urllib.error.HTTPError:
+                break  # answered (the mock's 401 through it): up
+            except OSError:
+                if time.perf_counter() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        _drain(proc)
+        yield base, proc.pid
 
 
 def login(base: str) -> str:
@@ -147,17 +177,8 @@ def check(base: str, path: str, cookie: str) -> None:
 
 
 def wrk(base: str, path: str, cookie: str, *, threads: int, connections: int, duration: str) -> Figures:
-    out = subprocess.run(  # nosec B607 # wrk from PATH: the benchmark's load tool (apt)
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-H", f"Cookie: {cookie}",
-         f"{base}{path}"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(bad.group(1)) if bad else 0) + (sum(int(n) for n in sockets.groups()) if sockets else 0)
-    return Figures(rps, latency_ms(out, "50%"), latency_ms(out, "99%"), total, errors)
+    got = run_wrk(f"{base}{path}", {"Cookie": cookie}, threads=threads, connections=connections, duration=duration)
+    return Figures(got["rps"], got["p50_ms"], got["p99_ms"], got["requests"], got["errors"])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -175,15 +196,17 @@ def loaded(base: str, path: str, cookie: str, pids: dict[str, int]) -> Figures:
     return replace(figures, mock_cpu_us=per_request["mock"], gateway_cpu_us=per_request["gateway"])
 
 
-def measure(sides: dict[str, str], cookie: str, pids: dict[str, int]) -> dict[str, dict[str, dict[str, list[Figures]]]]:
-    """``{"load"|"latency": {label: {side: [round figures]}}}``, sides alternating within each round."""
+def measure(sides: dict[str, str], cookie: str,
+            pids: dict[str, dict[str, int]]) -> dict[str, dict[str, dict[str, list[Figures]]]]:
+    """``{"load"|"latency": {label: {side: [round figures]}}}``, sides alternating within each round;
+    ``pids``: each side's processes whose CPU time is taken ("mock", and "gateway": its proxy)."""
     results: dict[str, dict[str, dict[str, list[Figures]]]] = {"load": {}, "latency": {}}
     for label, path in PATHS.items():
         for base in sides.values():  # warm-up: upstream connections, caches
             wrk(base, path, cookie, threads=2, connections=CONNECTIONS, duration="1s")
         for _ in range(ROUNDS):
             for side, base in sides.items():
-                figures = loaded(base, path, cookie, pids)
+                figures = loaded(base, path, cookie, pids[side])
                 results["load"].setdefault(label, {}).setdefault(side, []).append(figures)
             for side, base in sides.items():
                 figures = wrk(base, path, cookie, threads=1, connections=1, duration=LATENCY_DURATION)
@@ -215,10 +238,15 @@ def report(results: dict[str, dict[str, dict[str, list[Figures]]]]) -> tuple[lis
         gateway_cpu = _median(load["proxy"], "gateway_cpu_us")
         lines.append(f"  {'':<26} CPU per request: mock {mock_direct:4.0f} us direct;  "
                      f"mock {mock_through:4.0f} + gateway {gateway_cpu:4.0f} us through")
+        aio, aio_cpu = _median(load["aiohttp"], "rps"), _median(load["aiohttp"], "gateway_cpu_us")
+        a50 = _median(lat["aiohttp"], "p50_ms")
+        lines.append(f"  {'':<26} aiohttp pass-through reference: {aio:7.0f} req/s  ratio {aio / direct:5.2f}  "
+                     f"c1 p50 {a50:5.2f} ms  CPU per request {aio_cpu:4.0f} us")
         summary[label] = {"direct_rps": direct, "proxy_rps": through, "ratio": ratio, "direct_p50_ms": d50,
                           "proxy_p50_ms": t50, "direct_p99_ms": d99, "proxy_p99_ms": t99, "errors": errors,
                           "mock_cpu_us_direct": mock_direct, "mock_cpu_us_through": mock_through,
-                          "gateway_cpu_us": gateway_cpu}
+                          "gateway_cpu_us": gateway_cpu, "aiohttp_rps": aio, "aiohttp_ratio": aio / direct,
+                          "aiohttp_p50_ms": a50, "aiohttp_cpu_us": aio_cpu}
     ratio_ok = "met" if worst_ratio >= TARGET_RATIO else "NOT met"
     overhead_ok = "met" if worst_overhead < TARGET_OVERHEAD_MS else "NOT met"
     lines.append(f"  targets: proxy/direct req/s >= {TARGET_RATIO:.2f}: {ratio_ok} (worst {worst_ratio:.2f});  "
@@ -230,16 +258,21 @@ def run() -> list[str]:
     with tempfile.TemporaryDirectory(prefix="pvegateway-bench-") as tmp:
         mock_dir, proxy_dir = Path(tmp, "mock"), Path(tmp, "proxy")
         with mock(mock_dir) as (upstream, fingerprint, mock_pid), \
-                proxy(upstream, fingerprint, proxy_dir) as (gateway, gateway_pid):
+                proxy(upstream, fingerprint, proxy_dir) as (gateway, gateway_pid), \
+                aiohttp_proxy(upstream, fingerprint, proxy_dir) as (reference, reference_pid):
             cookie = f"PVEAuthCookie={urllib.parse.quote(login(upstream), safe='')}"
             for path in PATHS.values():
-                check(upstream, path, cookie)
-                check(gateway, path, cookie)
+                for base in (upstream, gateway, reference):
+                    check(base, path, cookie)
             load_before = os.getloadavg()[0]
-            results = measure({"direct": upstream, "proxy": gateway}, cookie,
-                              {"mock": mock_pid, "gateway": gateway_pid})
+            results = measure({"direct": upstream, "proxy": gateway, "aiohttp": reference}, cookie, {
+                "direct": {"mock": mock_pid, "gateway": gateway_pid},
+                "proxy": {"mock": mock_pid, "gateway": gateway_pid},
+                "aiohttp": {"mock": mock_pid, "gateway": reference_pid},
+            })
     lines, summary = report(results)
-    header = (f"proxy mode over TLS (wrk -> mock vs wrk -> gateway -> mock, pinned): "
+    header = (f"proxy mode over TLS, as deployed (serve, access logs on): wrk -> mock vs wrk -> gateway -> mock "
+              f"vs wrk -> aiohttp -> mock, pinned: "
               f"wrk -t2 -c{CONNECTIONS} -d{DURATION} and -t1 -c1 -d{LATENCY_DURATION}, {ROUNDS} rounds, medians; "
               f"{os.cpu_count()} CPUs, load average {load_before:.1f} before")
     record("proxy", summary)

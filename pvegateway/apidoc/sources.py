@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +141,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 def fetch(url: str, *, timeout: float = 60.0) -> bytes:
     if not url.startswith(("https://", "http://")):
         raise SchemaError(f"refusing to fetch {url!r}: only http(s) URLs")
+    import urllib.request  # here: every start loads a schema, few download one (it costs a start ~50 ms)
+
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310  # nosec B310 # scheme checked above
         return bytes(response.read())
 

@@ -135,6 +135,9 @@ def end_to_end(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, byte
 
 
 UPSTREAM_KEY = "pvegateway.upstream_seconds"  # what an observer reads: how long a proxied node took to answer
+# the status of the answer under way, for the observer: set as its head goes (a wrapper of ``send`` that
+# watched for it cost two more awaits on every request, a tenth of the access log's cost)
+_STATUS_KEY = "pvegateway.status"
 
 
 class Limiter(Protocol):
@@ -190,22 +193,15 @@ class ApiApp:
             await self._handle(scope, path, receive, send)
             return
         started = time.perf_counter()
-        status = 0
-
-        async def watched(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self._handle(scope, path, receive, watched)
+            await self._handle(scope, path, receive, send)
         finally:
             route = scope.get("route")
             client = scope.get("client")
             observer.record(Exchange(
-                scope.get("method", ""), route.operation.path if isinstance(route, OperationRoute) else None, status,
-                time.perf_counter() - started, scope.get(UPSTREAM_KEY), client[0] if client else None,
+                scope.get("method", ""), route.operation.path if isinstance(route, OperationRoute) else None,
+                scope.get(_STATUS_KEY, 0), time.perf_counter() - started, scope.get(UPSTREAM_KEY),
+                client[0] if client else None,
             ))
 
     async def _handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
@@ -246,7 +242,7 @@ class ApiApp:
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             error = PVEError(500, "internal error - see the gateway's log\n")
             rendered = envelope.failure(fmt if fmt in envelope.FORMATS else "json", error)
-        await self._respond(rendered, send, body_state if body_state.pending(scope) else None)
+        await self._respond(rendered, scope, send, body_state if body_state.pending(scope) else None)
 
     async def handle_websocket(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         """A WebSocket handshake to ``path`` (``/api2/...``): answered as the GET it is, and upgraded
@@ -296,7 +292,7 @@ class ApiApp:
             log.exception("unhandled error on the WebSocket %s", path)
             rendered = envelope.failure("json", PVEError(500, "internal error - see the gateway's log\n"))
         if websocket.can_deny(scope):
-            await self._respond(rendered, websocket.denial(send, REASON_HEADER))
+            await self._respond(rendered, scope, websocket.denial(send, REASON_HEADER))
         else:
             await websocket.drop(scope, send)
         return rendered.status
@@ -391,6 +387,7 @@ class ApiApp:
             if answer.status >= 400:
                 headers.append((b"connection", b"close"))
             self._add_reason(headers, answer.status, answer.reason)
+            scope[_STATUS_KEY] = answer.status
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             started = True
             if isinstance(answer.body, bytes):
@@ -429,7 +426,8 @@ class ApiApp:
             if line:
                 headers.append((REASON_HEADER, line))
 
-    async def _respond(self, rendered: envelope.Rendered, send: Send, unread: _Body | None = None) -> None:
+    async def _respond(self, rendered: envelope.Rendered, scope: Scope, send: Send,
+                       unread: _Body | None = None) -> None:
         """Send the answer; with ``unread``, the refused body's rest is read after the answer's bytes
         and before its end, so the client sees the answer and then an orderly close."""
         headers: list[tuple[bytes, bytes]] = [
@@ -446,6 +444,7 @@ class ApiApp:
         for key, value in rendered.headers.items():
             headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
         self._add_reason(headers, rendered.status, rendered.reason)
+        scope[_STATUS_KEY] = rendered.status
         await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
         if unread is None:
             await send({"type": "http.response.body", "body": rendered.body})

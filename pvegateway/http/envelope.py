@@ -27,11 +27,11 @@ class Rendered:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}  # asked on every answer: looked up once
+
+
 def standard_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _PHRASES.get(status, "Unknown")
 
 
 def reason_for(status: int, message: str) -> str:

@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from ..observe.access import flush_held
 from ._uvicorn import STARTUP_FAILURE  # a worker whose lifespan failed: restarting would fail again
 
 READY = signal.SIGRTMIN  # a real-time signal: queued per worker, never merged like SIGCHLD
@@ -117,6 +118,7 @@ class Supervisor:
         except BaseException:
             traceback.print_exc()
         finally:
+            flush_held()  # what interpreter exit does, which os._exit skips: held access log lines written
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(status)

@@ -11,6 +11,14 @@ from .dialect import EMPTY, Properties, read
 from .errormap import ErrorMap
 from .perl import truthy
 
+# Parameters found valid, per validator: clients repeat the same requests (a status poll, a list), and
+# validation is a pure function of the parameters (formats are syntax; the cluster's state is checked
+# by the handlers). Only short all-string parameter sets (what a query string or form gives) are kept,
+# and only a bounded number of them, oldest out first: at most about a megabyte whatever clients send.
+_KNOWN_VALID: dict[tuple[object, tuple[tuple[str, Any], ...]], None] = {}
+KNOWN_VALID_SIZE = 1024
+KNOWN_VALID_CHARS = 512
+
 
 class ParamValidator:
     """One per operation; :meth:`validate` checks the merged parameters in place.
@@ -67,6 +75,15 @@ class ParamValidator:
     def validate(self, params: dict[str, Any]) -> None:
         """Normalise like RESTHandler, then raise PVE's 400 if anything is wrong."""
         self.normalize(params)
+        kept = all(type(value) is str for value in params.values()) and \
+            sum(len(name) + len(value) for name, value in params.items()) <= KNOWN_VALID_CHARS
+        key = (self, tuple(params.items())) if kept else None
+        if key is not None and key in _KNOWN_VALID:
+            return
         errors = self.errors(params)
         if errors:
             raise PVEError.params(errors)
+        if key is not None:
+            if len(_KNOWN_VALID) >= KNOWN_VALID_SIZE:
+                del _KNOWN_VALID[next(iter(_KNOWN_VALID))]
+            _KNOWN_VALID[key] = None

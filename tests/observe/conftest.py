@@ -97,9 +97,11 @@ class Sink(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
         self.changed = threading.Condition()
+        self.writes = 0
 
     def write(self, text: str) -> int:
         with self.changed:
+            self.writes += 1
             written = super().write(text)
             self.changed.notify_all()
             return written

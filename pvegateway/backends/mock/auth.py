@@ -7,9 +7,10 @@ optional delay (PVE waits 3 s; the mock defaults to none so test suites stay fas
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable
-from urllib.parse import unquote
+from urllib.parse import unquote as _unquote
 
 from ...errors import PVEError
 from ...secrets import same_secret
@@ -38,7 +39,24 @@ AUTH_FAILED = "Authentication failed!"
 BAD_CSRF = "Permission denied - invalid csrf token"
 
 
+# Every request decodes its ticket or token (a few dozen %XX escapes) and its path: clients send the
+# same few again and again, so the answers are kept. Pure functions of their argument; only short
+# arguments are kept (a ticket is ~300 characters), so the tables stay under a megabyte whatever
+# clients send.
+CACHED_CHARS = 1024
+_cached_unquote = functools.lru_cache(maxsize=512)(_unquote)
+
+
+def unquote(text: str) -> str:
+    return _cached_unquote(text) if len(text) <= CACHED_CHARS else _unquote(text)
+
+
 def canonical(path: str) -> str:
+    return _canonical(path) if len(path) <= CACHED_CHARS else _canonical.__wrapped__(path)
+
+
+@functools.lru_cache(maxsize=512)
+def _canonical(path: str) -> str:
     return "/" + "/".join(part for part in path.split("/") if part)
 
 

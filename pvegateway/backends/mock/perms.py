@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from ...apidoc.operation import Operation
@@ -117,15 +118,17 @@ class Permissions:
             return [p.poolid for p in self.cluster.pools.values() if parts[1] in p.storages]
         return []
 
-    def privileges(self, identity: Identity, path: str) -> set[str]:
+    def privileges(self, identity: Identity, path: str) -> AbstractSet[str]:
+        """What ``identity`` holds on ``path`` (read-only: root's is the shared set of every privilege,
+        asked for on every object of a listing)."""
         userid = identity.userid
         if userid == ROOT and identity.tokenid is None:
-            return set(ALL_PRIVILEGES)
+            return ALL_PRIVILEGES
         user = self.cluster.users.get(userid)
         if user is None:
             return set()
         subjects = [("user", userid)] + [("group", g) for g in user.groups]
-        user_privs = set(ALL_PRIVILEGES) if userid == ROOT else self._subject_privs(subjects, path)
+        user_privs: AbstractSet[str] = ALL_PRIVILEGES if userid == ROOT else self._subject_privs(subjects, path)
         if identity.tokenid is None:
             return user_privs
         token = user.tokens.get(identity.tokenid)

@@ -53,6 +53,12 @@ def root_ca() -> x509.Certificate:
 
 
 @cache
+def root_ca_pem() -> str:
+    """pve-root-ca.pem as console answers carry it (``cert``; spice's ``ca``)."""
+    return root_ca().public_bytes(serialization.Encoding.PEM).decode()
+
+
+@cache
 def node_certificate(name: str, ip: str) -> x509.Certificate:
     """Setup.pm:497-528: ``/OU=PVE Cluster Node/O=Proxmox Virtual Environment/CN=<node>``, the loopbacks,
     the node's address and name as alternative names, server use only."""

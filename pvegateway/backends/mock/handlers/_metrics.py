@@ -19,10 +19,13 @@ NODE_BASE_MEM = 2 * GiB  # what the host itself uses
 BOOT = 1735689600 - 86400  # nodes booted a day before the default seed's epoch
 _UNITS = {"": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024**4}
 _DISK_KEY = re.compile(r"^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$|^rootfs$|^mp\d+$")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)")
+_SIZE_OPTION = re.compile(r"(?:^|,)size=([^,]+)")
+_BOOT_ORDER = re.compile(r"order=([^;,\s]+)")
 
 
 def parse_size(text: str) -> int:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", text.strip())
+    match = _SIZE.fullmatch(text.strip())
     return int(float(match.group(1)) * _UNITS[match.group(2)]) if match else 0
 
 
@@ -33,7 +36,7 @@ def disk_sizes(guest: Guest) -> dict[str, int]:
         text = str(value)
         if not _DISK_KEY.match(key) or "media=cdrom" in text:
             continue
-        size = re.search(r"(?:^|,)size=([^,]+)", text)
+        size = _SIZE_OPTION.search(text)
         sizes[key] = parse_size(size.group(1)) if size else 0
     return sizes
 
@@ -42,7 +45,7 @@ def guest_maxdisk(guest: Guest) -> int:
     sizes = disk_sizes(guest)
     if guest.kind == "lxc":
         return sizes.get("rootfs", 0)
-    boot = re.search(r"order=([^;,\s]+)", str(guest.config.get("boot", "")))
+    boot = _BOOT_ORDER.search(str(guest.config.get("boot", "")))
     if boot and boot.group(1) in sizes:
         return sizes[boot.group(1)]
     for key in sorted(sizes):

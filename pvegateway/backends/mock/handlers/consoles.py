@@ -16,11 +16,12 @@ from typing import Any
 from ....errors import PVEError
 from ...base import Call, Channel, Identity, Upgrade
 from ..consoles import rfb, term
-from ..consoles.cert import node_subject, root_ca_pem
+from ..consoles.cert import node_subject
 from ..consoles.registry import Body, Console, Protocol
 from ..perms import fail as perm_fail
 from ..perms import normalize_path
 from ..runtime import Handler, Mock, user_of
+from ._certificates import root_ca_pem
 from ._guest_common import LXC, QEMU, Kind, guest_of, split_prop
 from ._params import flag
 
