@@ -30,7 +30,7 @@ CURRENT = "/etc/network/interfaces"
 NEW = "/etc/network/interfaces.new"
 _INTERFACES_PM = "/usr/share/perl5/PVE/Network/Interfaces.pm"  # Perl's suffix for a die without newline
 
-_ANY4 = "0.0.0.0"  # noqa: S104  # a bridge port may carry the unspecified address (compared, never bound)
+_ANY4 = "0.0.0.0"  # noqa: S104  # nosec B104 # a bridge port may carry the unspecified address (compared, never bound)
 _PORT_KEYS = ("bridge_ports", "ovs_ports", "slaves", "ovs_bonds")
 _OVS_CHILDREN = ("OVSPort", "OVSIntPort", "OVSBond")
 
