@@ -55,7 +55,7 @@ def _ids(value: Any) -> list[str]:
 
 async def capture_nodes(client: ReadOnlyClient) -> Found:
     """Nodes from ``/cluster/status`` (names, addresses, online) and ``/nodes`` (CPUs, memory), their
-    bridges and interfaces; the cluster's name."""
+    versions, bridges and interfaces; the cluster's name."""
     status = await client.get("/cluster/status")
     nodes_list = {str(n.get("node")): n for n in await client.get("/nodes") or []}
     name = next((str(e["name"]) for e in status or [] if e.get("type") == "cluster" and e.get("name")), None)
@@ -73,6 +73,13 @@ async def capture_nodes(client: ReadOnlyClient) -> Found:
         if figures.get("maxmem"):
             item["memory"] = _int(figures["maxmem"])
         if online:
+            try:  # a cluster mid-upgrade runs several versions
+                running = await client.get(f"/nodes/{node}/version") or {}
+            except Refused:
+                running = {}
+            for key in ("version", "repoid"):
+                if running.get(key):
+                    item[key] = str(running[key])
             try:
                 found = await client.get(f"/nodes/{node}/network")
             except Refused:

@@ -152,3 +152,47 @@ def test_the_inventory_plugin_lists_guests_with_their_agent_and_container_addres
     assert web["ansible_host"] == ipv4
     eth0 = next(i for i in hostvars["proxy01"]["proxmox_lxc_interfaces"] if i["name"] == "eth0")
     assert eth0["hwaddr"].upper() == "BC:24:11:00:02:00" and eth0.get("inet")
+
+
+def firewall_and_backup_play(port: int) -> list[dict[str, Any]]:
+    api = {"api_host": "127.0.0.1", "api_port": port, "api_user": "root@pam", "api_password": DEFAULT_PASSWORD,
+           "validate_certs": True}
+    tasks: list[dict[str, Any]] = [
+        {"name": "cluster rules", "community.proxmox.proxmox_firewall": {**api, "level": "cluster", "state": "present",
+         "rules": [{"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "22", "pos": 0, "enable": True},
+                   {"type": "in", "action": "DROP", "source": "203.0.113.0/24", "pos": 1, "enable": True}]}},
+        {"name": "a security group", "community.proxmox.proxmox_firewall": {
+            **api, "group_conf": True, "state": "present", "group": "web"}},
+        {"name": "aliases", "community.proxmox.proxmox_firewall": {**api, "state": "present", "aliases": [
+            {"name": "office", "cidr": "198.51.100.0/24"}]}},
+        {"name": "an IP set", "community.proxmox.proxmox_firewall": {**api, "ip_sets": [
+            {"name": "hypervisors", "comment": "PVE hosts", "cidrs": [
+                {"cidr": "192.0.2.11", "comment": "pve1"}, {"cidr": "192.0.2.12", "nomatch": True}]}]}},
+        {"name": "backup VM 100", "register": "backup", "community.proxmox.proxmox_backup": {
+            **api, "storage": "local", "mode": "include", "vmids": [100], "node": "pve1", "wait": True,
+            "wait_timeout": 30}},
+        {"name": "the backups", "register": "content", "community.proxmox.proxmox_storage_contents_info": {
+            **api, "storage": "local", "node": "pve1", "content": "backup"}},
+        {"name": "one backup of VM 100", "ansible.builtin.assert": {"that": [
+            "content.proxmox_storage_content | length == 1", "content.proxmox_storage_content[0].vmid == 100"]}},
+    ]
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+
+
+def test_a_playbook_sets_the_firewall_and_backs_up(certificate: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """The collection's firewall module (rules, security group, alias, IP set) and its backup module
+    (vzdump, waiting for the task), then the storage's content as the collection reads it."""
+    cert, key, _ = certificate
+    gateway = mock_gateway(secret=b"ansible-firewall")
+    with live_server(gateway, certfile=str(cert), keyfile=str(key)) as url:
+        playbook = tmp_path / "firewall.yml"
+        playbook.write_text(json.dumps(firewall_and_backup_play(int(url.rsplit(":", 1)[1]))))
+        result = changed(run(playbook, str(cert)))
+    assert result["cluster rules"] and result["a security group"] and result["backup VM 100"]
+    store = gateway.backend.mock.cluster.store  # type: ignore[attr-defined]
+    rules = store.lists["/cluster/firewall/rules"]
+    assert [(r["action"], r.get("dport"), r.get("source")) for r in rules] == [
+        ("ACCEPT", "22", None), ("DROP", None, "203.0.113.0/24")]
+    assert "web" in store.sections["/cluster/firewall/groups"]
+    assert store.sections["/cluster/firewall/aliases"]["office"]["cidr"] == "198.51.100.0/24"
+    assert [e["cidr"] for e in store.lists["/cluster/firewall/ipset/hypervisors"]] == ["192.0.2.11", "192.0.2.12"]

@@ -33,6 +33,10 @@ class Node:
     memory: int = 32 * 1024**3
     online: bool = True  # False: offline, as a node that is powered off (the control API's faults)
     bridges: list[str] = field(default_factory=lambda: ["vmbr0"])
+    # pve-manager's version and repository id on this node (a cluster mid-upgrade runs several); None:
+    # the version the mock answers as (handlers/nodes.py)
+    version: str | None = None
+    repoid: str | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import Any
 
 from ...base import Call
 from ..runtime import Handler, Mock
+from ..state import Node
 from . import _metrics as m
 from . import _network
 from ._certificates import node_certificates
@@ -60,7 +61,7 @@ def node_status(mock: Mock, call: Call) -> dict[str, Any]:
         "idle": 0,
         "loadavg": [f"{cpu * node.cpus:.2f}"] * 3,
         "kversion": f"Linux {KERNEL} #1 SMP PREEMPT_DYNAMIC PMX {KERNEL} (2025-07-01T00:00Z) x86_64",
-        "pveversion": f"pve-manager/{PVE_VERSION}/{REPOID}",
+        "pveversion": "pve-manager/{version}/{repoid}".format_map(_version_info(node)),
         "current-kernel": {"sysname": "Linux", "release": KERNEL, "machine": "x86_64",
                            "version": f"#1 SMP PREEMPT_DYNAMIC PMX {KERNEL} (2025-07-01T00:00Z)"},
         "boot-info": {"mode": "efi", "secureboot": 0},
@@ -74,20 +75,23 @@ def node_status(mock: Mock, call: Call) -> dict[str, Any]:
     }
 
 
-def _version_info() -> dict[str, str]:
-    """pve-manager PVE/pvecfg.pm version_info; the release is the version's first two parts (Makefile:4)."""
-    return {"version": PVE_VERSION, "release": PVE_VERSION.rsplit(".", 1)[0], "repoid": REPOID}
+def _version_info(node: Node | None) -> dict[str, str]:
+    """pve-manager PVE/pvecfg.pm version_info of ``node`` (None: the mock's own); the release is the
+    version's first two parts (Makefile:4)."""
+    version = (node.version if node is not None else None) or PVE_VERSION
+    repoid = (node.repoid if node is not None else None) or REPOID
+    return {"version": version, "release": version.rsplit(".", 1)[0], "repoid": repoid}
 
 
 def node_version(mock: Mock, call: Call) -> dict[str, str]:
-    mock.node(str(call.params["node"]))
-    return _version_info()
+    return _version_info(mock.node(str(call.params["node"])))
 
 
 def version(mock: Mock, call: Call) -> dict[str, str]:
     """pve-manager PVE/API2.pm:120-136: datacenter.cfg's ``console`` only when it is set."""
     answer = {k: str(v) for k, v in mock.cluster.options.items() if k == "console"}
-    answer.update(_version_info())
+    # the node the client talks to answers with its own version: the mock answers as its first node
+    answer.update(_version_info(next(iter(mock.cluster.nodes.values()), None)))
     return answer
 
 
