@@ -7,11 +7,13 @@ created or started shows at once in ``/cluster/resources`` and ``/nodes``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ..runtime import Mock
 from ..state import Guest, Node, Storage
 from ._certificates import node_fingerprint
+from ._guest_common import QEMU, is_cdrom
 
 MiB = 1024**2
 GiB = 1024**3
@@ -22,6 +24,8 @@ _DISK_KEY = re.compile(r"^(scsi|virtio|sata|ide|efidisk|tpmstate)\d+$|^rootfs$|^
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)")
 _SIZE_OPTION = re.compile(r"(?:^|,)size=([^,]+)")
 _BOOT_ORDER = re.compile(r"order=([^;,\s]+)")
+_NET = re.compile(r"net(\d+)")
+_SERIAL = re.compile(r"serial\d+")
 
 
 def parse_size(text: str) -> int:
@@ -31,18 +35,66 @@ def parse_size(text: str) -> int:
 
 def disk_sizes(guest: Guest) -> dict[str, int]:
     """Disk key -> size in bytes (``size=`` of each disk, media=cdrom left out)."""
+    return dict(config_facts(guest).disk_sizes)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFacts:
+    """What the figures take from a guest's configuration alone: worked out once per distinct config,
+    since every read of a list or of ``/cluster/resources`` asks it of every guest."""
+
+    disk_sizes: tuple[tuple[str, int], ...]
+    maxdisk: int
+    maxmem: int
+    cpus: float  # sockets x cores (a container: its cores)
+    vcpus: int | None  # a VM's ``vcpus``, which wins over sockets x cores
+    serial: bool  # a VM with a serial port
+    nics: tuple[int, ...]  # a VM's netN numbers, in order
+    drives: tuple[tuple[str, bool], ...]  # a VM's volume keys but unused ones, in order, and whether a CD-ROM
+
+
+# (kind, the config's items) -> its facts. Keyed on the content, not on the dict (configs are changed in
+# place): a changed config is a new key, so a figure is never stale; bounded, since every config a write
+# makes leaves its key behind.
+_FACTS: dict[tuple[str, tuple[tuple[str, Any], ...]], ConfigFacts] = {}
+_FACTS_MAX = 4096
+
+
+def config_facts(guest: Guest) -> ConfigFacts:
+    try:
+        key = (guest.kind, tuple(guest.config.items()))
+        found = _FACTS.get(key)
+    except TypeError:  # an unhashable value (none PVE writes): not kept
+        return _facts(guest)
+    if found is None:
+        if len(_FACTS) >= _FACTS_MAX:
+            _FACTS.clear()
+        found = _FACTS[key] = _facts(guest)
+    return found
+
+
+def _facts(guest: Guest) -> ConfigFacts:
+    config = guest.config
     sizes: dict[str, int] = {}
-    for key, value in guest.config.items():
+    for key, value in config.items():
         text = str(value)
         if not _DISK_KEY.match(key) or "media=cdrom" in text:
             continue
         size = _SIZE_OPTION.search(text)
         sizes[key] = parse_size(size.group(1)) if size else 0
-    return sizes
+    qemu = guest.kind == "qemu"
+    drives = tuple((k, is_cdrom(str(config[k]))) for k in sorted(config)
+                   if qemu and QEMU.is_volume_key(k) and not k.startswith("unused"))
+    return ConfigFacts(
+        disk_sizes=tuple(sizes.items()), maxdisk=_maxdisk(guest, sizes), maxmem=_maxmem(guest),
+        cpus=_guest_cpus(guest), vcpus=int(str(config["vcpus"])) if qemu and "vcpus" in config else None,
+        serial=qemu and any(_SERIAL.fullmatch(k) for k in config),
+        nics=tuple(sorted(int(match.group(1)) for k in config if (match := _NET.fullmatch(k)))) if qemu else (),
+        drives=drives,
+    )
 
 
-def guest_maxdisk(guest: Guest) -> int:
-    sizes = disk_sizes(guest)
+def _maxdisk(guest: Guest, sizes: dict[str, int]) -> int:
     if guest.kind == "lxc":
         return sizes.get("rootfs", 0)
     boot = _BOOT_ORDER.search(str(guest.config.get("boot", "")))
@@ -54,7 +106,11 @@ def guest_maxdisk(guest: Guest) -> int:
     return 0
 
 
-def guest_maxmem(guest: Guest) -> int:
+def guest_maxdisk(guest: Guest) -> int:
+    return config_facts(guest).maxdisk
+
+
+def _maxmem(guest: Guest) -> int:
     default = 2048 if guest.kind == "qemu" else 512
     try:
         return int(str(guest.config.get("memory", default))) * MiB
@@ -62,13 +118,21 @@ def guest_maxmem(guest: Guest) -> int:
         return default * MiB
 
 
-def guest_cpus(guest: Guest) -> float:
+def guest_maxmem(guest: Guest) -> int:
+    return config_facts(guest).maxmem
+
+
+def _guest_cpus(guest: Guest) -> float:
     try:
         cores = int(str(guest.config.get("cores", 1)))
         sockets = int(str(guest.config.get("sockets", 1))) if guest.kind == "qemu" else 1
     except ValueError:
         return 1.0
     return float(cores * sockets)
+
+
+def guest_cpus(guest: Guest) -> float:
+    return config_facts(guest).cpus
 
 
 def guest_running(guest: Guest) -> bool:

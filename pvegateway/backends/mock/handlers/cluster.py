@@ -102,8 +102,10 @@ def _pool_entries(mock: Mock, identity: Identity | None, now: int) -> dict[str, 
             pools[poolid] = {"id": f"/pool/{poolid}", "pool": poolid, "type": "pool"}
     for guest in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid):
         pool = pools.get(guest.pool or "")
+        if pool is None:  # the figures of a guest in no pool shown are not summed anywhere
+            continue
         stats = guest_resource(mock, guest, now)
-        if pool is None or not stats["uptime"]:
+        if not stats["uptime"]:
             continue
         pool["uptime"] = max(pool.get("uptime", 0), stats["uptime"])
         pool["mem"] = pool.get("mem", 0) + stats["mem"]
