@@ -53,24 +53,24 @@ class ConfigFacts:
     drives: tuple[tuple[str, bool], ...]  # a VM's volume keys but unused ones, in order, and whether a CD-ROM
 
 
-# (kind, the config's items) -> its facts. Keyed on the content, not on the dict (configs are changed in
-# place): a changed config is a new key, so a figure is never stale; bounded, since every config a write
-# makes leaves its key behind.
-_FACTS: dict[tuple[str, tuple[tuple[str, Any], ...]], ConfigFacts] = {}
-_FACTS_MAX = 4096
+# (kind, vmid) -> (the config's items, its facts): worked out again when the config changed (configs are
+# changed in place: compared by content, PVE's text values, so a figure is never stale). One per guest,
+# and bounded, since every guest a write created leaves its entry behind.
+_FACTS: dict[tuple[str, int], tuple[tuple[tuple[str, Any], ...], ConfigFacts]] = {}
+_FACTS_MAX = 8192
 
 
 def config_facts(guest: Guest) -> ConfigFacts:
-    try:
-        key = (guest.kind, tuple(guest.config.items()))
-        found = _FACTS.get(key)
-    except TypeError:  # an unhashable value (none PVE writes): not kept
-        return _facts(guest)
-    if found is None:
-        if len(_FACTS) >= _FACTS_MAX:
-            _FACTS.clear()
-        found = _FACTS[key] = _facts(guest)
-    return found
+    items = tuple(guest.config.items())
+    slot = (guest.kind, guest.vmid)
+    kept = _FACTS.get(slot)
+    if kept is not None and kept[0] == items:
+        return kept[1]
+    facts = _facts(guest)
+    if len(_FACTS) >= _FACTS_MAX:
+        _FACTS.clear()
+    _FACTS[slot] = (items, facts)
+    return facts
 
 
 def _facts(guest: Guest) -> ConfigFacts:

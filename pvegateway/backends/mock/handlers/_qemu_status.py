@@ -67,10 +67,11 @@ def _balloon(guest: Guest, uptime: int, now: int) -> dict[str, Any]:
             "last_update": now}
 
 
-# (everything an answer is made of) -> the answer: a list of a thousand guests asks again for the same
-# answers, and a running guest's figures change once a second. Keyed on what it is made of, never
-# stale; bounded, since every guest a write changes leaves its key behind.
-_ANSWERS: dict[tuple[Any, ...], dict[str, Any]] = {}
+# (vmid, full) -> (everything the answer is made of, the answer): a list of a thousand guests asks again
+# for the same answers, and a running guest's figures change once a second. Compared with what the
+# guest is made of now, so never stale; one per guest (the last one), and bounded, since every guest a
+# write created leaves its entry behind.
+_ANSWERS: dict[tuple[int, bool], tuple[tuple[Any, ...], dict[str, Any]]] = {}
 _ANSWERS_MAX = 8192
 
 
@@ -80,16 +81,16 @@ def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
     running = m.guest_running(guest)
     uptime = m.guest_uptime(mock, guest, now)
     node = mock.cluster.nodes.get(guest.node)
-    try:
-        key = (guest.vmid, tuple(guest.config.items()), guest.status, guest.lock, guest.pid, uptime,
-               now if full and running else 0, node.cpus if node is not None else None, full)
-        answer = _ANSWERS.get(key)
-    except TypeError:  # an unhashable config value (none PVE writes): not kept
-        return _qemu_status(mock, guest, full, now, running, uptime)
-    if answer is None:
-        if len(_ANSWERS) >= _ANSWERS_MAX:
-            _ANSWERS.clear()
-        answer = _ANSWERS[key] = _qemu_status(mock, guest, full, now, running, uptime)
+    made_of = (tuple(guest.config.items()), guest.status, guest.lock, guest.pid, uptime,
+               now if full and running else 0, node.cpus if node is not None else None)
+    slot = (guest.vmid, full)
+    kept = _ANSWERS.get(slot)
+    if kept is not None and kept[0] == made_of:
+        return dict(kept[1])
+    answer = _qemu_status(mock, guest, full, now, running, uptime)
+    if len(_ANSWERS) >= _ANSWERS_MAX:
+        _ANSWERS.clear()
+    _ANSWERS[slot] = (made_of, answer)
     return dict(answer)
 
 
