@@ -148,13 +148,33 @@ def guest_uptime(mock: Mock, guest: Guest, now: int) -> int:
 
 
 def node_mem(mock: Mock, node: Node) -> int:
-    used = NODE_BASE_MEM + sum(guest_mem(g) for g in mock.cluster.guests.values() if g.node == node.name)
-    return min(used, node.memory)
+    return node_load(mock, node)[1]
 
 
 def node_cpu(mock: Mock, node: Node) -> float:
-    running = sum(1 for g in mock.cluster.guests.values() if g.node == node.name and guest_running(g))
-    return round(min(1.0, 0.01 + 0.02 * running), 4)
+    return node_load(mock, node)[0]
+
+
+def node_load(mock: Mock, node: Node) -> tuple[float, int]:
+    """A node's CPU and memory use: from the guests it runs."""
+    running = [g for g in mock.cluster.guests.values() if g.node == node.name and guest_running(g)]
+    return _load(node, len(running), sum(guest_mem(g) for g in running))
+
+
+def node_loads(mock: Mock) -> dict[str, tuple[float, int]]:
+    """Every node's ``node_load``, in one pass over the guests (``/nodes`` and ``/cluster/resources``
+    show them all)."""
+    running: dict[str, int] = {}
+    mem: dict[str, int] = {}
+    for guest in mock.cluster.guests.values():
+        if guest_running(guest):
+            running[guest.node] = running.get(guest.node, 0) + 1
+            mem[guest.node] = mem.get(guest.node, 0) + guest_mem(guest)
+    return {name: _load(node, running.get(name, 0), mem.get(name, 0)) for name, node in mock.cluster.nodes.items()}
+
+
+def _load(node: Node, running: int, guests_mem: int) -> tuple[float, int]:
+    return round(min(1.0, 0.01 + 0.02 * running), 4), min(NODE_BASE_MEM + guests_mem, node.memory)
 
 
 def node_uptime(node: Node, now: int) -> int:

@@ -134,8 +134,9 @@ def resources(mock: Mock, call: Call) -> list[dict[str, Any]]:
                     del entry["pool"]  # Cluster.pm:596-601
                 out.append(entry)
     if wanted in (None, "node"):
+        loads = m.node_loads(mock)
         for name in mock.cluster.nodes:  # Cluster.pm:620-638: every node, figures with Sys.Audit only
-            entry = node_entry(mock, name, now, audits_node(mock, call, name))
+            entry = node_entry(mock, name, now, audits_node(mock, call, name), loads)
             entry.pop("ssl_fingerprint", None)
             entry["cgroup-mode"] = 2
             out.append(entry)
