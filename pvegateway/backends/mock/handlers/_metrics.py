@@ -135,8 +135,11 @@ def guest_cpus(guest: Guest) -> float:
     return config_facts(guest).cpus
 
 
+RUNNING = frozenset(("running", "paused"))  # a guest's status while its process runs
+
+
 def guest_running(guest: Guest) -> bool:
-    return guest.status in ("running", "paused")
+    return guest.status in RUNNING
 
 
 def guest_mem(guest: Guest) -> int:

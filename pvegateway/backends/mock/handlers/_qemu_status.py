@@ -78,8 +78,8 @@ _ANSWERS_MAX = 8192
 def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
     """A fresh dict each call: callers add to it."""
     now = mock.clock.now()
-    running = m.guest_running(guest)
-    uptime = m.guest_uptime(mock, guest, now)
+    running = guest.status in m.RUNNING
+    uptime = max(0, now - guest.started) if running and guest.started else 0  # m.guest_uptime, inline: per guest
     node = mock.cluster.nodes.get(guest.node)
     made_of = (tuple(guest.config.items()), guest.status, guest.lock, guest.pid, uptime,
                now if full and running else 0, node.cpus if node is not None else None)
