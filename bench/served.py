@@ -8,7 +8,9 @@ Starlette app (``bench/serve.py``) under the same uvicorn, answering the gateway
 
 All servers stay up for the whole run and wrk (-t1 -c32) alternates between them within each round, so
 they share the machine's noise; a ratio is taken within a round, and the table shows the median over
-rounds with its range. ``python bench/served.py`` prints the table; ``bench/run.py`` calls :func:`run`.
+rounds with its range. ``GET /nodes`` and ``GET /cluster/resources`` also run against fakepve 0.5.0 beside
+the TLS gateway (``bench/beside_fakepve.py``; ``BENCH_FAKEPVE=0``: not). ``python bench/served.py`` prints
+the table; ``bench/run.py`` calls :func:`run`.
 """
 
 from __future__ import annotations
