@@ -8,7 +8,9 @@ Starlette app (``bench/serve.py``) under the same uvicorn, answering the gateway
 
 All servers stay up for the whole run and wrk (-t1 -c32) alternates between them within each round, so
 they share the machine's noise; a ratio is taken within a round, and the table shows the median over
-rounds with its range. ``python bench/served.py`` prints the table; ``bench/run.py`` calls :func:`run`.
+rounds with its range. ``GET /nodes`` and ``GET /cluster/resources`` also run against fakepve 0.5.0 beside
+the TLS gateway (``bench/beside_fakepve.py``; ``BENCH_FAKEPVE=0``: not). ``python bench/served.py`` prints
+the table; ``bench/run.py`` calls :func:`run`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import beside_fakepve
 from benchkit import FAKEPVE_CREATE_RPS, free_port, main_printing, record, rss_mb, run_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +54,9 @@ READS = {
 }
 GUEST_LIST = "/api2/json/nodes/pve3/qemu"
 TOKEN_READS = ("GET /version", "GET .../qemu/100/status/current")  # by API token and over TLS too
+FAKEPVE_READS = ("GET /nodes", "GET /cluster/resources")  # beside fakepve, both over TLS (BENCH_FAKEPVE=0: not)
+FAKEPVE = os.environ.get("BENCH_FAKEPVE", "1") != "0"
+VS_FAKEPVE, FAKEPVE_SIDE = "TLS gateway, vs fakepve", "fakepve TLS ticket"
 LOG_AB = "GET /version, access log A/B"
 CREATE = ("POST", "/api2/json/nodes/pve1/qemu", "vmid={vmid}&name=bench&memory=512&cores=1")
 UPDATE = ("PUT", "/api2/json/nodes/pve1/qemu/100/config", "description=bench&cores=2")
@@ -225,6 +231,28 @@ def credentials(server: Server) -> Credentials:
     return Credentials(ticket, token)
 
 
+def fakepve(stack: contextlib.ExitStack, tmp: Path) -> tuple[Server | None, dict[str, str], str]:
+    """fakepve started (its virtualenv made on first use) and its ticket cookie; or None and why not."""
+    if not FAKEPVE:
+        return None, {}, "BENCH_FAKEPVE=0"
+    interpreter, why = beside_fakepve.python()
+    if interpreter is None:
+        return None, {}, why
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    server = stack.enter_context(started("fakepve", beside_fakepve.argv(interpreter, beside_fakepve.guests_file(tmp),
+                                                                       port), f"https://127.0.0.1:{port}", env,
+                                         beside_fakepve.LOGIN))
+    status, text = server.request(*beside_fakepve.LOGIN)
+    # as proxmoxer sends it: fakepve does not decode a percent-encoded cookie
+    ticket = {"Cookie": f"PVEAuthCookie={json.loads(text)['data']['ticket']}"}
+    for label in FAKEPVE_READS:  # a side answering 401 fast would look good
+        status, text = server.request("GET", READS[label], headers=ticket)
+        if status != 200 or "data" not in json.loads(text):
+            raise RuntimeError(f"fakepve GET {READS[label]}: HTTP {status}")
+    return server, ticket, f"fakepve {beside_fakepve.VERSION}"
+
+
 def answer(server: Server, method: str, path: str, body: str | None, headers: dict[str, str]) -> str:
     """The gateway's answer, which must be a 200 with data: a side answering 401 fast would look good."""
     status, text = server.request(method, path, body.replace("{vmid}", "999999") if body else None, headers)
@@ -311,6 +339,7 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         pair = (state / "pvegateway.pem", state / "pvegateway.key")  # the TLS gateway's certificate
         bare_tls = stack.enter_context(reference("bare TLS", answers_file, pair))
         tls_paths = {label: READS[label] for label in TOKEN_READS}
+        fake, fake_ticket, fake_note = fakepve(stack, tmp)
         log_path = READS["GET /version"]
 
         created = [0]  # VMs the writes created (answered; a few more were in flight when wrk stopped)
@@ -325,6 +354,11 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
             for label, path in tls_paths.items():
                 runs.add(label, "TLS gateway ticket", tls_gw, load(tls_gw, path, creds[tls_gw.name].ticket, duration))
                 runs.add(label, "TLS bare", bare_tls, load(bare_tls, path, {}, duration))
+            if fake is not None:  # the issue's "ahead of fakepve": both over TLS, by ticket
+                for label in FAKEPVE_READS:
+                    path = READS[label]
+                    runs.add(label, VS_FAKEPVE, tls_gw, load(tls_gw, path, creds[tls_gw.name].ticket, duration))
+                    runs.add(label, FAKEPVE_SIDE, fake, load(fake, path, fake_ticket, duration))
             # the access log's cost: the three back to back, so that they share the same moment's noise
             for side, server in (("logged", http_gw), ("no access log", quiet_gw), ("stdout buffered", buffered_gw)):
                 runs.add(LOG_AB, side, server, load(server, log_path, creds[server.name].ticket, duration))
@@ -362,6 +396,19 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
                          f"{_span(ratios, '.2f'):>20}   (bare {statistics.median(runs.rps[(label, base)]):.0f}, "
                          f"p50 {statistics.median(runs.p50[(label, side)]):.2f} ms)")
             summary[f"{label} | {side}"] = {"rps": runs.rps[(label, side)], "ratio": ratios}
+    ahead: list[float] = []
+    for label in FAKEPVE_READS:
+        if (label, FAKEPVE_SIDE) not in runs.rps:
+            continue
+        ratios = runs.ratios(label, VS_FAKEPVE, label, FAKEPVE_SIDE)
+        ahead.append(statistics.median(ratios))
+        lines.append(f"  {label:<36} {'TLS gateway ticket':<20} {_span(runs.rps[(label, VS_FAKEPVE)], '6.0f'):>22}  "
+                     f"{_span(ratios, '.2f'):>20}   x {fake_note} "
+                     f"({_span(runs.rps[(label, FAKEPVE_SIDE)], '.0f')} req/s, TLS, ticket)")
+        summary[f"{label} | vs fakepve"] = {"rps": runs.rps[(label, VS_FAKEPVE)],
+                                           "fakepve": runs.rps[(label, FAKEPVE_SIDE)], "ratio": ratios}
+    if not ahead:
+        lines.append(f"  fakepve: not run ({fake_note})")
     for label in WRITES:
         ratios = runs.ratios(label, "gateway ticket", label, "bare")
         rps = runs.rps[(label, "gateway ticket")]
@@ -400,6 +447,9 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         (f"RSS <= {RSS_MB:.0f} MB", most_rss <= RSS_MB, f"{most_rss:.1f} MB"),
         ("no errors, no lost log lines", not runs.errors and not lost, f"{runs.errors} wrk errors"),
     ]
+    if ahead:
+        verdicts.insert(1, ("/nodes, /cluster/resources ahead of fakepve", min(ahead) > 1.0,
+                            f"worst median {min(ahead):.2f}x"))
     lines.append("  targets: " + ";  ".join(f"{name}: {'met' if ok else 'NOT met'} ({shown})"
                                            for name, ok, shown in verdicts))
     summary.update(startup=starts, rss_mb=rss, startup_rss_mb=start_rss, errors=runs.errors, lost_lines=lost)

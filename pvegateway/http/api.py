@@ -11,9 +11,8 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..apidoc.operation import Operation
 from ..backends.base import Backend, Call, Identity, Incoming, Result, Streamed, Upgrade
@@ -150,9 +149,9 @@ class Limiter(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One request as logs and metrics see it: never its parameters, headers or credentials."""
+class Exchange(NamedTuple):
+    """One request as logs and metrics see it: never its parameters, headers or credentials. A named
+    tuple, made on every request: a third of a frozen dataclass's cost."""
 
     method: str
     template: str | None  # the operation's path template, None when no operation matched

@@ -28,12 +28,12 @@ _string: Callable[[str], str] = encode_basestring  # a JSON string literal, quot
 _second_cache: tuple[int, str] = (-1, "")
 _PLAIN = logging.Formatter("%(message)s")
 # The lines ``log_to``'s handler holds before one write: at most this long (a reader tailing the log sees
-# them promptly) or this many characters (about 90 lines: a pipe's default 64 KiB holds four such writes,
-# so a write seldom waits, blocking the event loop, for a reader a little late), and whatever is held at
+# them promptly) or this many lines (about 16 KiB: a pipe's default 64 KiB holds four such writes, so a
+# write seldom waits, blocking the event loop, for a reader a little late), and whatever is held at
 # shutdown. One write per request was a system call per request: with stdout unbuffered, as containers
 # set it, ~20% of the throughput of a cheap request.
 FLUSH_SECONDS = 0.1
-FLUSH_CHARS = 16 * 1024
+FLUSH_LINES = 90
 
 
 def _timestamp(now: float) -> str:
@@ -47,14 +47,28 @@ def _timestamp(now: float) -> str:
     return f"{cached[1]}.{int((now - second) * 1000):03d}Z"
 
 
+def _line(now: float, exchange: Exchange, backend: str) -> str:
+    """The JSON line of ``exchange`` seen at ``now``; ``backend`` is a JSON string literal already."""
+    template = exchange.template  # None: no operation matched (PVE's 401s, 501s): no path at all
+    upstream = exchange.upstream_seconds
+    client = exchange.client
+    return (
+        f'{{"time":"{_timestamp(now)}","method":{_string(exchange.method)},'
+        f'"path":{_string(template) if template is not None else "null"},"status":{exchange.status},'
+        f'"duration_ms":{exchange.seconds * 1000:.3f},"backend":{backend},'
+        f'"upstream_ms":{f"{upstream * 1000:.3f}" if upstream is not None else "null"},'
+        f'"client":{_string(client) if client is not None else "null"}}}'
+    )
+
+
 class AccessLog:
     """An ``Observer`` writing one line per exchange; costs one level check when the logger is off.
 
-    Cost matters next to a request that the gateway answers itself: the line is assembled directly
-    (strings through the C JSON string encoder); when ``log_to``'s handler is the logger's only one it
-    hands the line to it (held and written in batches), else a LogRecord goes through ``logger.handle``
-    (several times the cost: the record's thread/process fields, locks and formatting), which keeps any
-    logging configuration working.
+    Cost matters next to a request that the gateway answers itself: when ``log_to``'s handler is the
+    logger's only one, the exchange and its time are handed to it as they are, and the line is made
+    when the held ones are written (see ``FLUSH_SECONDS``), off the request's path; else the line is
+    made now and a LogRecord goes through ``logger.handle`` (several times the cost: the record's
+    thread/process fields, locks and formatting), which keeps any logging configuration working.
     """
 
     def __init__(self, backend: str, logger: logging.Logger | None = None) -> None:
@@ -66,50 +80,45 @@ class AccessLog:
         logger = self.logger
         if not logger.isEnabledFor(_INFO):
             return
-        template = exchange.template  # None: no operation matched (PVE's 401s, 501s): no path at all
-        upstream = exchange.upstream_seconds
-        client = exchange.client
-        line = (
-            f'{{"time":"{_timestamp(time.time())}","method":{_string(exchange.method)},'
-            f'"path":{_string(template) if template is not None else "null"},"status":{exchange.status},'
-            f'"duration_ms":{exchange.seconds * 1000:.3f},"backend":{self._backend},'
-            f'"upstream_ms":{f"{upstream * 1000:.3f}" if upstream is not None else "null"},'
-            f'"client":{_string(client) if client is not None else "null"}}}'
-        )
+        now = time.time()
         handlers = logger.handlers
         if len(handlers) == 1 and not logger.propagate and not logger.filters:
             only = handlers[0]
-            if type(only) is _AccessHandler and only.write_line(line):
+            if type(only) is _AccessHandler and only.hold((now, exchange, self._backend)):
                 return
+        line = _line(now, exchange, self._backend)
         logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, line, (), None, "record"))
 
 
+_Held = tuple[float, Exchange, str]  # what a line is made of: its time, its exchange, the backend's literal
+
+
 class _AccessHandler(logging.StreamHandler[IO[str]]):
-    """The handler ``log_to`` adds, told apart from handlers an application added itself. Lines written
-    through ``write_line`` are held and written together (see ``FLUSH_SECONDS``); ``flush`` writes them
-    out, and ``flush_held`` calls it at interpreter exit, so no line is lost when the server stops."""
+    """The handler ``log_to`` adds, told apart from handlers an application added itself. Exchanges
+    handed over through ``hold`` are held, and their lines made and written together (see
+    ``FLUSH_SECONDS``); ``flush`` writes them out, and ``flush_held`` calls it at interpreter exit, so
+    no line is lost when the server stops."""
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
-        self._held: list[str] = []
-        self._held_chars = 0
+        self._held: list[_Held] = []
         self._due = 0.0  # when the held lines must be out: the timer's time, checked again on each line
         self._timer: asyncio.TimerHandle | None = None
 
-    def write_line(self, line: str) -> bool:
-        """What ``emit`` would write for a record of ``line`` under its ``%(message)s`` format, without
-        the record; False (nothing written) when filters or another format were set on it since."""
+    def hold(self, held: _Held) -> bool:
+        """What ``emit`` would write for a record of ``held``'s line under its ``%(message)s`` format,
+        without the record; False (nothing held) when filters or another format were set on it since."""
         if self.filters or self.level > _INFO or self.formatter is not _PLAIN:
             return False
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self._held.append(line)
-            self._held_chars += len(line)
-            if len(self._held) == 1:
-                self._due = time.monotonic() + FLUSH_SECONDS
+            pending = self._held
+            pending.append(held)
+            if len(pending) == 1:
+                self._due = held[0] + FLUSH_SECONDS
                 self._timer = _call_later(FLUSH_SECONDS, self.flush)
                 if self._timer is None:  # no event loop in this thread to write them later: now
                     self.flush()
-            elif self._held_chars >= FLUSH_CHARS or time.monotonic() > self._due:
+            elif len(pending) >= FLUSH_LINES or held[0] > self._due:
                 # enough to write, or the timer did not run (its event loop stopped meanwhile)
                 self.flush()
         return True
@@ -124,15 +133,16 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            held, self._held, self._held_chars = self._held, [], 0
+            held, self._held = self._held, []
             if not held:
                 super().flush()  # as StreamHandler's (logging.shutdown expects its errors)
                 return
+            lines = [_line(*one) for one in held]
             try:
-                self.stream.write(self.terminator.join(held) + self.terminator)
+                self.stream.write(self.terminator.join(lines) + self.terminator)
                 super().flush()
             except Exception:
-                self.handleError(logging.makeLogRecord({"msg": held[-1], "levelno": _INFO, "levelname": "INFO"}))
+                self.handleError(logging.makeLogRecord({"msg": lines[-1], "levelno": _INFO, "levelname": "INFO"}))
 
 
 def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:

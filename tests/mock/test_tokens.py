@@ -107,3 +107,17 @@ async def test_deleting_a_user_removes_its_tokens_and_their_acl(pve: PVE) -> Non
     await pve.data("DELETE", "/access/users/ci@pve")
     assert await pve.data("GET", "/access/acl") == []
     assert (await as_token(pve, f"ci@pve!bot={created['value']}").get("/version")).status_code == 401
+
+
+async def test_guest_list_of_a_root_token_follows_its_privilege_separation(pve: PVE) -> None:
+    """qemu-server Qemu.pm:1113 lists only guests with VM.Audit; a separated root token holds only its
+    own ACL (pve-access-control RPCEnvironment.pm), an unseparated one all of root's."""
+    await pve.data("POST", "/nodes/pve1/qemu", {"vmid": "130", "memory": "512"})
+    whole = {g["vmid"] for g in await pve.data("GET", "/nodes/pve1/qemu")}
+    assert whole >= {100, 130}
+    separated = as_token(pve, await make_token(pve))
+    assert (await separated.get("/nodes/pve1/qemu")).json()["data"] == []
+    await pve.data("PUT", "/access/acl", {"path": "/vms/100", "roles": "PVEAuditor", "tokens": "root@pam!ci"})
+    assert [g["vmid"] for g in (await separated.get("/nodes/pve1/qemu")).json()["data"]] == [100]
+    await pve.data("PUT", "/access/users/root@pam/token/ci", {"privsep": "0"})
+    assert {g["vmid"] for g in (await separated.get("/nodes/pve1/qemu")).json()["data"]} == whole

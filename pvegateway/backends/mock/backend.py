@@ -221,9 +221,14 @@ class MockBackend:
             answer = await self.login_throttle.guard(user, call.client, lambda: handler(self.mock, call))
         else:
             answer = handler(self.mock, call)
-        if inspect.isawaitable(answer):  # an upload's handler reads the body as it arrives
+        # an upload's handler reads the body as it arrives; most answer plain data, which is not asked
+        # the slower question (an ABC check)
+        if type(answer) not in _PLAIN and inspect.isawaitable(answer):
             answer = await answer
         return answer if isinstance(answer, Result | Streamed | Upgrade) else Result(answer)
+
+
+_PLAIN = frozenset((dict, list, str, int, float, type(None)))
 
 
 def _by_name(operations: Iterable[Operation]) -> dict[str, Operation]:

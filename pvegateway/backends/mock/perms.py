@@ -118,6 +118,19 @@ class Permissions:
             return [p.poolid for p in self.cluster.pools.values() if parts[1] in p.storages]
         return []
 
+    def holds_everywhere(self, identity: Identity | None) -> bool:
+        """Whether ``identity`` holds every privilege on every path, ACLs aside (no caller, root, or a
+        root token without privilege separation): a listing need not ask for each object."""
+        if identity is None:
+            return True
+        if identity.userid != ROOT:
+            return False
+        if identity.tokenid is None:
+            return True
+        user = self.cluster.users.get(ROOT)
+        token = user.tokens.get(identity.tokenid) if user is not None else None
+        return token is not None and not token.privsep
+
     def privileges(self, identity: Identity, path: str) -> AbstractSet[str]:
         """What ``identity`` holds on ``path`` (read-only: root's is the shared set of every privilege,
         asked for on every object of a listing)."""

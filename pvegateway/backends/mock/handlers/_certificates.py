@@ -88,7 +88,12 @@ def _colons(digest: bytes) -> str:
 
 def node_fingerprint(node: Node) -> str:
     """The SHA-256 fingerprint of the node's pve-ssl.pem, as /nodes and the certificate info show it."""
-    return _colons(node_certificate(node.name, node.ip).fingerprint(hashes.SHA256()))
+    return _fingerprint(node.name, node.ip)
+
+
+@cache  # as its certificate is: every /nodes and /cluster/resources shows it
+def _fingerprint(name: str, ip: str) -> str:
+    return _colons(node_certificate(name, ip).fingerprint(hashes.SHA256()))
 
 
 def _oneline(name: x509.Name) -> str:

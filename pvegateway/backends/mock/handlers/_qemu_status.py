@@ -13,23 +13,21 @@ from typing import Any
 from ..runtime import Mock
 from ..state import Guest
 from . import _metrics as m
-from ._guest_common import QEMU, is_cdrom, split_prop
+from ._guest_common import split_prop
 from ._params import flag
 
 QEMU_VERSION = "10.1.2"  # what PVE 9.2 ships (qemu-server's CPU models and tests follow QEMU 10.1)
 MACHINE_VERSION = "10.1"
-_NET = re.compile(r"net(\d+)")
-_SERIAL = re.compile(r"serial\d+")
 # cgroup pressure (avg10) of a lightly loaded running guest: QemuServer.pm:2641-2647, pve-container LXC.pm
 PRESSURES = {"pressurecpusome": 0.42, "pressurecpufull": 0.31, "pressureiosome": 0.08, "pressureiofull": 0.06,
               "pressurememorysome": 0.0, "pressurememoryfull": 0.0}
 
 
-def _cpus(mock: Mock, guest: Guest) -> int:
+def _cpus(mock: Mock, facts: m.ConfigFacts, guest: Guest) -> int:
     """QemuServer.pm:2569-2572: sockets x cores, at most the node's CPUs; ``vcpus`` wins."""
-    if "vcpus" in guest.config:
-        return int(str(guest.config["vcpus"]))
-    return min(int(m.guest_cpus(guest)), mock.node(guest.node).cpus)
+    if facts.vcpus is not None:
+        return facts.vcpus
+    return min(int(facts.cpus), mock.node(guest.node).cpus)
 
 
 def running_machine(guest: Guest) -> str:
@@ -46,14 +44,10 @@ def memhost(guest: Guest) -> int:
     return m.guest_mem(guest) + 96 * m.MiB if m.guest_running(guest) else 0
 
 
-def _drives(guest: Guest) -> list[str]:
-    return sorted(k for k in guest.config if QEMU.is_volume_key(k) and not k.startswith("unused"))
-
-
-def _blockstat(guest: Guest, uptime: int) -> dict[str, dict[str, int]]:
+def _blockstat(facts: m.ConfigFacts, uptime: int) -> dict[str, dict[str, int]]:
     stats: dict[str, dict[str, int]] = {}
-    for index, key in enumerate(_drives(guest)):
-        busy = 0 if is_cdrom(str(guest.config[key])) else uptime // (index + 1)
+    for index, (key, cdrom) in enumerate(facts.drives):
+        busy = 0 if cdrom else uptime // (index + 1)
         stats[key] = {"rd_bytes": busy * 40960, "wr_bytes": busy * 20480, "rd_operations": busy * 10,
                       "wr_operations": busy * 5, "flush_operations": busy, "rd_total_time_ns": busy * 1000,
                       "wr_total_time_ns": busy * 2000, "flush_total_time_ns": busy * 500,
@@ -73,27 +67,52 @@ def _balloon(guest: Guest, uptime: int, now: int) -> dict[str, Any]:
             "last_update": now}
 
 
+# (vmid, full) -> (everything the answer is made of, the answer): a list of a thousand guests asks again
+# for the same answers, and a running guest's figures change once a second. Compared with what the
+# guest is made of now, so never stale; one per guest (the last one), and bounded, since every guest a
+# write created leaves its entry behind.
+_ANSWERS: dict[tuple[int, bool], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+_ANSWERS_MAX = 8192
+
+
 def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
-    conf = guest.config
-    running = m.guest_running(guest)
+    """A fresh dict each call: callers add to it."""
     now = mock.clock.now()
-    uptime = m.guest_uptime(mock, guest, now)
+    running = guest.status in m.RUNNING
+    uptime = max(0, now - guest.started) if running and guest.started else 0  # m.guest_uptime, inline: per guest
+    node = mock.cluster.nodes.get(guest.node)
+    made_of = (tuple(guest.config.items()), guest.status, guest.lock, guest.pid, uptime,
+               now if full and running else 0, node.cpus if node is not None else None)
+    slot = (guest.vmid, full)
+    kept = _ANSWERS.get(slot)
+    if kept is not None and kept[0] == made_of:
+        return dict(kept[1])
+    answer = _qemu_status(mock, guest, full, now, running, uptime)
+    if len(_ANSWERS) >= _ANSWERS_MAX:
+        _ANSWERS.clear()
+    _ANSWERS[slot] = (made_of, answer)
+    return dict(answer)
+
+
+def _qemu_status(mock: Mock, guest: Guest, full: bool, now: int, running: bool, uptime: int) -> dict[str, Any]:
+    conf = guest.config
+    facts = m.config_facts(guest)
     d: dict[str, Any] = {"vmid": guest.vmid, "status": "running" if running else "stopped", "disk": 0,
-                         "maxdisk": m.guest_maxdisk(guest), "cpus": _cpus(mock, guest), "name": guest.name,
-                         "maxmem": m.guest_maxmem(guest)}
+                         "maxdisk": facts.maxdisk, "cpus": _cpus(mock, facts, guest), "name": guest.name,
+                         "maxmem": facts.maxmem}
     if conf.get("balloon") and str(conf["balloon"]) != "0":
         d["balloon_min"] = int(str(conf["balloon"])) * m.MiB
         d["shares"] = int(str(conf.get("shares", 1000)))
     d.update(uptime=uptime, cpu=0, mem=0, memhost=0, netout=0, netin=0)
     if guest.template:
         d["template"] = 1
-    if any(_SERIAL.fullmatch(k) for k in conf):
+    if facts.serial:
         d["serial"] = 1
     if guest.lock:
         d["lock"] = guest.lock
     if "tags" in conf:
         d["tags"] = str(conf["tags"])
-    nics = sorted(int(match.group(1)) for k in conf if (match := _NET.fullmatch(k)))
+    nics = facts.nics
     if running:
         d["pid"] = guest.pid
         traffic = uptime * 1500
@@ -104,7 +123,7 @@ def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
     if not full:
         return d
     if running:
-        blockstat = _blockstat(guest, uptime)
+        blockstat = _blockstat(facts, uptime)
         d.update({"proxmox-support": {"pbs-dirty-bitmap": True, "pbs-dirty-bitmap-migration": True,
                                       "pbs-dirty-bitmap-savevm": True, "pbs-library-version": "1.5.2",
                                       "pbs-masterkey": True, "query-bitmap-info": True,

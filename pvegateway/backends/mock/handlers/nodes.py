@@ -16,15 +16,18 @@ REPOID = "f6997e698c7933ea"  # pve-manager's "bump version to 9.2.11" commit, as
 KERNEL = "6.14.8-2-pve"
 
 
-def node_entry(mock: Mock, name: str, now: int, stats: bool = True) -> dict[str, Any]:
+def node_entry(mock: Mock, name: str, now: int, stats: bool = True,
+               loads: dict[str, tuple[float, int]] | None = None) -> dict[str, Any]:
     """A node as ``extract_node_stats`` (pve-manager PVE/API2Tools.pm:38) reports it; without ``stats``
-    (the caller has no Sys.Audit on the node) no uptime, CPU, memory or disk figures."""
+    (the caller has no Sys.Audit on the node) no uptime, CPU, memory or disk figures. ``loads``: every
+    node's (``m.node_loads``), for a caller listing them all."""
     node = mock.cluster.nodes[name]
     entry: dict[str, Any] = {"node": node.name, "id": f"node/{node.name}", "type": "node",
                              "status": "online" if node.online else "offline",
                              "ssl_fingerprint": m.fingerprint(node), "level": ""}
     if node.online and stats:
-        entry.update(cpu=m.node_cpu(mock, node), maxcpu=node.cpus, mem=m.node_mem(mock, node),
+        cpu, mem = loads[name] if loads is not None else m.node_load(mock, node)
+        entry.update(cpu=cpu, maxcpu=node.cpus, mem=mem,
                      maxmem=node.memory, uptime=m.node_uptime(node, now), disk=4 * m.GiB, maxdisk=32 * m.GiB)
     return entry
 
@@ -36,7 +39,8 @@ def audits_node(mock: Mock, call: Call, name: str) -> bool:
 def nodes_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     """pve-manager PVE/API2/Nodes.pm:2985-2993: every node, its figures only with Sys.Audit on it."""
     now = mock.clock.now()
-    return [node_entry(mock, name, now, audits_node(mock, call, name)) for name in mock.cluster.nodes]
+    loads = m.node_loads(mock)
+    return [node_entry(mock, name, now, audits_node(mock, call, name), loads) for name in mock.cluster.nodes]
 
 
 def node_index(mock: Mock, call: Call) -> list[dict[str, str]]:
