@@ -26,7 +26,7 @@ class Identity:
         return f"{self.userid}!{self.tokenid}" if self.tokenid else self.userid
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every request: a frozen one's __init__ costs several times more
 class Incoming:
     """What authentication sees: before the route is looked up, like PVE's auth_handler."""
 
@@ -48,7 +48,7 @@ class Upload:
     rest: AsyncIterator[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every request: a frozen one's __init__ costs several times more
 class Call:
     """One validated request: its operation, the merged parameters and the concrete path.
 
@@ -68,7 +68,7 @@ class Call:
     client: str | None = None  # the caller's address (what a login throttle counts failures against)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every request: a frozen one's __init__ costs several times more
 class Result:
     data: Any = None
     total: Any = None

@@ -301,7 +301,10 @@ class ApiApp:
         stream once its route is known."""
         if "chunked" in headers.get("transfer-encoding", "").lower():
             raise PVEError(501, "chunked transfer encoding not supported", plain=True)
-        length_text = headers.get("content-length", "0").strip() or "0"
+        length_text = headers.get("content-length")
+        if length_text is None and method in ("GET", "DELETE"):
+            return b""  # no Content-Length, not chunked: no body (RFC 9112 6.3), nothing to receive
+        length_text = (length_text or "0").strip() or "0"
         length = int(length_text) if length_text.isdigit() else 0
         if method in ("GET", "DELETE") and length > 0:
             raise PVEError(501, f"Unexpected content for method '{method}'", plain=True)

@@ -21,7 +21,7 @@ class _Node:
     methods: dict[str, Operation] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made on every request: a frozen one's __init__ costs several times more
 class Match:
     node_found: bool
     operation: Operation | None

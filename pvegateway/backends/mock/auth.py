@@ -16,7 +16,7 @@ from ...errors import PVEError
 from ...secrets import same_secret
 from ..base import Identity, Incoming
 from .state import Cluster, User
-from .tickets import Signer
+from .tickets import VERIFIED_CACHE_SIZE, Signer
 
 # pve-manager HTTPServer.pm: the routes that skip authentication (permissions.user == 'world')
 OPEN_ROUTES = frozenset(
@@ -72,6 +72,18 @@ class Authenticator:
         self._signer = signer
         self._now = now
         self.delay = delay
+        # the Identity of each credential seen lately (it is the same every time; made once): checked
+        # against the verified user on every use, bounded like the signer's tables
+        self._identities: dict[str, Identity] = {}
+
+    def _identity(self, credentials: str, userid: str, tokenid: str | None) -> Identity:
+        known = self._identities.get(credentials)
+        if known is None or known.userid != userid or known.tokenid != tokenid:
+            known = Identity(userid, tokenid, ticket=tokenid is None, credentials=credentials)
+            if len(self._identities) >= VERIFIED_CACHE_SIZE:
+                self._identities.pop(next(iter(self._identities), ""), None)  # the oldest entry
+            self._identities[credentials] = known
+        return known
 
     async def _refuse(self, reason: str) -> PVEError:
         if self.delay:
@@ -104,7 +116,7 @@ class Authenticator:
             csrf = request.headers.get("csrfpreventiontoken", "")
             if not self._signer.verify_csrf(csrf, userid, now):
                 raise await self._refuse(BAD_CSRF)
-        return Identity(userid, None, ticket=True, credentials=ticket)
+        return self._identity(ticket, userid, None)
 
     async def _by_token(self, value: str) -> Identity:
         identity = self._token_identity(value)
@@ -129,4 +141,4 @@ class Authenticator:
             or not same_secret(token.secret, secret)
         ):
             return None
-        return Identity(userid, name, credentials=value)
+        return self._identity(value, userid, name)
