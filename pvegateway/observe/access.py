@@ -26,6 +26,7 @@ LOGGER = "pvegateway.access"
 _INFO = logging.INFO
 _string: Callable[[str], str] = encode_basestring  # a JSON string literal, quotes included (C code)
 _second_cache: tuple[int, str] = (-1, "")
+_milli_cache: tuple[int, str] = (-1, "")
 _PLAIN = logging.Formatter("%(message)s")
 # The lines ``log_to``'s handler holds before one write: at most this long (a reader tailing the log sees
 # them promptly) or this many lines (about 16 KiB: a pipe's default 64 KiB holds four such writes, so a
@@ -37,28 +38,61 @@ FLUSH_LINES = 90
 
 
 def _timestamp(now: float) -> str:
-    """ISO 8601 UTC with milliseconds; the part up to the second is formatted once per second."""
-    global _second_cache
-    second = int(now)
-    cached = _second_cache
-    if cached[0] != second:
-        cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        _second_cache = cached
-    return f"{cached[1]}.{int((now - second) * 1000):03d}Z"
+    """ISO 8601 UTC with milliseconds. The part up to the second is formatted once per second, and the
+    whole once per millisecond: a busy gateway logs several requests in each."""
+    global _second_cache, _milli_cache
+    milli = int(now * 1000)
+    cached = _milli_cache
+    if cached[0] == milli:
+        return cached[1]
+    second = milli // 1000
+    seconds = _second_cache
+    if seconds[0] != second:
+        seconds = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _second_cache = seconds
+    text = f"{seconds[1]}.{milli - second * 1000:03d}Z"
+    _milli_cache = (milli, text)
+    return text
+
+
+# The parts of a line that repeat: what a method, path template and status make, and what a backend and
+# client make (without an upstream time). Formatted once each; bounded, since methods and clients come
+# from requests (past the bound, parts are formatted every time, as they were).
+_PARTS_BOUND = 4096
+_heads: dict[tuple[str, str | None, int], str] = {}
+_tails: dict[tuple[str, str | None], str] = {}
+
+
+def _head(method: str, template: str | None, status: int) -> str:
+    key = (method, template, status)
+    part = _heads.get(key)
+    if part is None:
+        part = (f'"method":{_string(method)},"path":{_string(template) if template is not None else "null"},'
+                f'"status":{status},"duration_ms":')
+        if len(_heads) < _PARTS_BOUND:
+            _heads[key] = part
+    return part
+
+
+def _tail(backend: str, upstream: float | None, client: str | None) -> str:
+    if upstream is not None:
+        return (f',"backend":{backend},"upstream_ms":{upstream * 1000:.3f},'
+                f'"client":{_string(client) if client is not None else "null"}}}')
+    key = (backend, client)
+    part = _tails.get(key)
+    if part is None:
+        part = f',"backend":{backend},"upstream_ms":null,"client":{_string(client) if client is not None else "null"}}}'
+        if len(_tails) < _PARTS_BOUND:
+            _tails[key] = part
+    return part
 
 
 def _line(now: float, exchange: Exchange, backend: str) -> str:
-    """The JSON line of ``exchange`` seen at ``now``; ``backend`` is a JSON string literal already."""
-    template = exchange.template  # None: no operation matched (PVE's 401s, 501s): no path at all
-    upstream = exchange.upstream_seconds
-    client = exchange.client
-    return (
-        f'{{"time":"{_timestamp(now)}","method":{_string(exchange.method)},'
-        f'"path":{_string(template) if template is not None else "null"},"status":{exchange.status},'
-        f'"duration_ms":{exchange.seconds * 1000:.3f},"backend":{backend},'
-        f'"upstream_ms":{f"{upstream * 1000:.3f}" if upstream is not None else "null"},'
-        f'"client":{_string(client) if client is not None else "null"}}}'
-    )
+    """The JSON line of ``exchange`` seen at ``now``; ``backend`` is a JSON string literal already.
+    A template of None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
+    method, template, status, seconds, upstream, client = exchange
+    return (f'{{"time":"{_timestamp(now)}",{_head(method, template, status)}{seconds * 1000:.3f}'
+            f'{_tail(backend, upstream, client)}')
 
 
 class AccessLog:
