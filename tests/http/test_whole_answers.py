@@ -57,6 +57,10 @@ ANSWERS: dict[str, list[Message]] = {
             (b"content-length", LENGTH), (b"x-echo", b"a\r\nset-cookie: x=1")]},
         {"type": "http.response.body", "body": BODY},
     ],
+    "/bad-name": [  # a space in a name: refused alike
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", LENGTH), (b"x bad", b"1")]},
+        {"type": "http.response.body", "body": BODY},
+    ],
     "/start-only": [  # the app returns without a body: uvicorn writes the head and closes
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", LENGTH)]},
     ],
