@@ -46,6 +46,7 @@ ABORT_EXTENSION = "pvegateway.http.abort"
 """A server offering this scope extension takes a ``{"type": ABORT_EXTENSION}`` message: end the
 connection now, the answer being incomplete on purpose (the gateway's uvicorn protocol offers it)."""
 _date_cache: tuple[int, bytes] = (-1, b"")
+_TYPES = {envelope.JSON_TYPE: envelope.JSON_TYPE.encode()}  # the content type nearly every answer has
 
 
 def _http_date() -> bytes:
@@ -439,8 +440,9 @@ class ApiApp:
             (b"server", b"pve-api-daemon/3.0"),
         ]
         if rendered.content_type:
-            headers.append((b"content-type", rendered.content_type.encode()))
-        headers.append((b"content-length", str(len(rendered.body)).encode()))  # uvicorn needs it even at 0
+            ctype = _TYPES.get(rendered.content_type)
+            headers.append((b"content-type", ctype if ctype is not None else rendered.content_type.encode()))
+        headers.append((b"content-length", b"%d" % len(rendered.body)))  # uvicorn needs it even at 0
         if rendered.status >= 400:
             headers.append((b"connection", b"close"))
         for key, value in rendered.headers.items():

@@ -101,28 +101,29 @@ class Authenticator:
         authorization = request.headers.get("authorization", "")
         ticket = cookie or _COOKIE.search(authorization)
         if ticket is not None:
-            return await self._by_ticket(unquote(ticket.group(1)), request, path)
+            by_ticket = self._by_ticket(unquote(ticket.group(1)), request, path)
+            if isinstance(by_ticket, Identity):
+                return by_ticket
+            raise await self._refuse(by_ticket)
         token = _TOKEN.search(authorization)
         if token is not None:
-            return await self._by_token(unquote(token.group(1)))
+            identity = self._token_identity(unquote(token.group(1)))
+            if identity is None:
+                raise await self._refuse(AUTH_FAILED)
+            return identity
         raise await self._refuse(NO_TICKET)
 
-    async def _by_ticket(self, ticket: str, request: Incoming, path: str) -> Identity:
+    def _by_ticket(self, ticket: str, request: Incoming, path: str) -> Identity | str:
+        """The ticket's identity, or why it is refused."""
         now = self._now()
         userid = self._signer.verify_ticket(ticket, now)
         if userid is None or not user_active(self._cluster().users.get(userid), now):
-            raise await self._refuse(AUTH_FAILED)
+            return AUTH_FAILED
         if request.method != "GET" and not _UPLOAD.match(path):
             csrf = request.headers.get("csrfpreventiontoken", "")
             if not self._signer.verify_csrf(csrf, userid, now):
-                raise await self._refuse(BAD_CSRF)
+                return BAD_CSRF
         return self._identity(ticket, userid, None)
-
-    async def _by_token(self, value: str) -> Identity:
-        identity = self._token_identity(value)
-        if identity is None:
-            raise await self._refuse(AUTH_FAILED)
-        return identity
 
     def _token_identity(self, value: str) -> Identity | None:
         """The token's identity when ``USER@REALM!NAME=SECRET`` is genuine and usable, else None."""
