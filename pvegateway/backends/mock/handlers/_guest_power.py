@@ -75,9 +75,10 @@ def list_guests(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
         # qemu-server Qemu.pm:1113, pve-container LXC.pm: only guests the caller has VM.Audit on
         full = kind.name == "qemu" and flag(call.params.get("full"))  # Qemu.pm vmlist: vmstatus(undef, full)
         everywhere = perms.holds_everywhere(call.identity)
-        return [summary(mock, g, full) for g in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid)
-                if g.node == node and g.kind == kind.name
-                and (everywhere or perms.check(call.identity, f"/vms/{g.vmid}", ["VM.Audit"], noerr=True))]
+        here = sorted((g for g in mock.cluster.guests.values() if g.node == node and g.kind == kind.name),
+                      key=lambda g: g.vmid)  # the node's guests only are sorted, not the cluster's
+        return [summary(mock, g, full) for g in here
+                if everywhere or perms.check(call.identity, f"/vms/{g.vmid}", ["VM.Audit"], noerr=True)]
     return handler
 
 
