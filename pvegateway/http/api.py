@@ -7,11 +7,13 @@ Order of checks follows pve-http-server and pve-manager (docs/WIRE.md section 4)
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from email.utils import formatdate
+from time import perf_counter
 from typing import Any, NamedTuple, Protocol
 
 from ..apidoc.operation import Operation
@@ -162,6 +164,12 @@ class Exchange(NamedTuple):
     client: str | None
 
 
+# an Exchange from its fields by tuple's own constructor: a named tuple's ``__new__`` is a Python function,
+# a frame more per request
+_exchange: Callable[[tuple[str, str | None, int, float, float | None, str | None]], Exchange] = \
+    functools.partial(tuple.__new__, Exchange)
+
+
 class Observer(Protocol):
     def record(self, exchange: Exchange) -> None: ...
 
@@ -192,17 +200,17 @@ class ApiApp:
         if observer is None:
             await self._handle(scope, path, receive, send)
             return
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             await self._handle(scope, path, receive, send)
         finally:
             route = scope.get("route")
             client = scope.get("client")
-            observer.record(Exchange(
-                scope.get("method", ""), route.operation.path if isinstance(route, OperationRoute) else None,
-                scope.get(_STATUS_KEY, 0), time.perf_counter() - started, scope.get(UPSTREAM_KEY),
+            observer.record(_exchange((
+                scope.get("method", ""), route.operation.path if type(route) is OperationRoute else None,
+                scope.get(_STATUS_KEY, 0), perf_counter() - started, scope.get(UPSTREAM_KEY),
                 client[0] if client else None,
-            ))
+            )))
 
     async def _handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         fmt = "json"

@@ -87,6 +87,23 @@ def _tail(backend: str, upstream: float | None, client: str | None) -> str:
     return part
 
 
+def _lines(held: list[_Held]) -> list[str]:
+    """``_line`` of each held exchange, in one loop: the parts that repeat looked up without a call
+    per line (a flush makes ~90 lines; this is most of what the access log costs a request)."""
+    lines: list[str] = []
+    append = lines.append
+    heads, tails = _heads, _tails
+    for now, (method, template, status, seconds, upstream, client), backend in held:
+        head = heads.get((method, template, status))
+        if head is None:
+            head = _head(method, template, status)
+        tail = tails.get((backend, client)) if upstream is None else None
+        if tail is None:
+            tail = _tail(backend, upstream, client)
+        append(f'{{"time":"{_timestamp(now)}",{head}{seconds * 1000:.3f}{tail}')
+    return lines
+
+
 def _line(now: float, exchange: Exchange, backend: str) -> str:
     """The JSON line of ``exchange`` seen at ``now``; ``backend`` is a JSON string literal already.
     A template of None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
@@ -171,7 +188,7 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
             if not held:
                 super().flush()  # as StreamHandler's (logging.shutdown expects its errors)
                 return
-            lines = [_line(*one) for one in held]
+            lines = _lines(held)
             try:
                 self.stream.write(self.terminator.join(lines) + self.terminator)
                 super().flush()
