@@ -57,7 +57,49 @@ def _dumps(data: Any) -> bytes:
     return _ENCODER.encode(data).encode()
 
 
+class Fragment(dict[str, Any]):
+    """An object of an answer's list that carries its own JSON text (``encoded``), made once with it:
+    a list made of them is written by joining those texts, not encoded again. The text is the object's
+    as ``_dumps`` writes it, so the answer is byte for byte what encoding the list would give. A
+    Fragment must not change after it is made (a backend keeps it as long as the object is unchanged,
+    and hands out copies, plain dicts, to callers that add to it)."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self.encoded = _dumps(data)
+
+
+def _fragments(data: Any) -> bytes | None:
+    """The JSON text of ``data`` when it is a list holding Fragments, None otherwise. The objects
+    between Fragments are encoded a run at a time (a run's array without its brackets is its objects'
+    texts joined by commas, as in the whole array)."""
+    if type(data) is not list:
+        return None
+    parts: list[bytes] = []
+    run: list[Any] = []
+    for item in data:
+        if type(item) is Fragment:
+            if run:
+                parts.append(_dumps(run)[1:-1])
+                run = []
+            parts.append(item.encoded)
+        else:
+            run.append(item)
+    if len(run) == len(data):
+        return None  # no Fragment at all: encoded whole, as any answer
+    if run:
+        parts.append(_dumps(run)[1:-1])
+    return b"[" + b",".join(parts) + b"]"
+
+
 def success(fmt: str, data: Any, total: Any = None, changes: Any = None) -> Rendered:
+    if fmt in ("json", "extjs") and not total and not changes:
+        joined = _fragments(data)
+        if joined is not None:
+            return Rendered(200, b'{"data":' + joined + (b',"success":1}' if fmt == "extjs" else b"}"), JSON_TYPE,
+                            "OK")
     body: dict[str, Any] = {"data": data}
     if fmt in ("extjs", "htmljs"):
         body["success"] = 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pvegateway.errors import PVEError
 from pvegateway.http import envelope
 
@@ -45,3 +48,21 @@ def test_spiceconfig_renders_virt_viewer_file() -> None:
     rendered = envelope.success("spiceconfig", {"type": "spice", "host": "pve1"})
     assert rendered.body == b"[virt-viewer]\ntype=spice\nhost=pve1\n"
     assert rendered.content_type == "application/x-virt-viewer;charset=UTF-8"
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner,
+                                                                                              max_size=3), max_leaves=8)
+_objects = st.dictionaries(st.text(), _values, max_size=5)
+
+
+@given(rows=st.lists(st.tuples(_objects, st.booleans()), max_size=8), fmt=st.sampled_from(["json", "extjs"]))
+def test_a_list_of_fragments_is_written_as_the_whole_list_encoded(
+        rows: list[tuple[dict[str, object], bool]], fmt: str) -> None:
+    """Objects that carry their JSON text (kept by the mock while unchanged) are joined, not encoded
+    again; the answer must be byte for byte what the json module writes for the plain list, in the
+    gateway's compact UTF-8 form."""
+    data = [envelope.Fragment(row) if fragment else row for row, fragment in rows]
+    plain = {"data": [dict(row) for row, _ in rows], **({"success": 1} if fmt == "extjs" else {})}
+    expected = json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
+    assert envelope.success(fmt, data).body == expected

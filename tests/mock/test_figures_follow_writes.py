@@ -72,3 +72,26 @@ async def test_answers_are_fresh_dicts_for_callers_to_add_to(pve: PVE) -> None:
     assert current["spice"] == 1 and current["agent"] == 1 and "ha" in current
     listed = {g["vmid"]: g for g in await pve.data("GET", stopped, {"full": "1"})}[101]
     assert "spice" not in listed and "agent" not in listed and "ha" not in listed
+
+
+async def test_node_and_storage_rows_follow_writes_at_once(pve: PVE) -> None:
+    """/nodes and /cluster/resources keep each node's and storage's row while it is unchanged: a VM
+    started (the node's memory, API2Tools.pm extract_node_stats), a volume allocated (the storage's
+    disk, extract_storage_stats) and a node gone offline show in the next read."""
+    async def rows() -> tuple[dict[str, Any], dict[str, Any]]:
+        nodes = {n["node"]: n for n in await pve.data("GET", "/nodes")}
+        return nodes, {r["id"]: r for r in await pve.data("GET", "/cluster/resources")}
+
+    nodes, resources = await rows()
+    before = (nodes["pve1"]["mem"], resources["node/pve1"]["mem"], resources["storage/pve1/local-lvm"]["disk"])
+    await pve.data("POST", VM, {"vmid": "130", "memory": "4096"})
+    await pve.data("POST", f"{VM}/130/status/start")
+    await pve.data("POST", "/nodes/pve1/storage/local-lvm/content",
+                   {"vmid": "130", "filename": "vm-130-disk-5", "size": "3G"})
+    nodes, resources = await rows()
+    assert nodes["pve1"]["mem"] > before[0] and resources["node/pve1"]["mem"] > before[1]
+    assert resources["storage/pve1/local-lvm"]["disk"] == before[2] + 3 * GiB
+    pve.backend.mock.cluster.nodes["pve2"].online = False
+    nodes, resources = await rows()
+    assert nodes["pve2"]["status"] == resources["node/pve2"]["status"] == "offline"
+    assert "mem" not in nodes["pve2"] and resources["storage/pve2/local"]["status"] == "unknown"

@@ -40,10 +40,10 @@ def _maxdisk(guest: Guest) -> int:
     return disk_size(str(guest.config.get("rootfs", "")))
 
 
-def summary(mock: Mock, guest: Guest, full: bool = False) -> dict[str, Any]:
-    """One guest's status as the list and status/current report it."""
+def summary(mock: Mock, guest: Guest, full: bool = False, copy: bool = True) -> dict[str, Any]:
+    """One guest's status as the list and status/current report it (``copy``: see ``qemu_status``)."""
     if guest.kind == "qemu":
-        return qemu_status(mock, guest, full)
+        return qemu_status(mock, guest, full, copy)
     config = guest.config
     running = guest.status != "stopped"
     memory = int(str(config.get("memory", "512")).split(",")[0].split("=")[-1]) * MiB
@@ -77,7 +77,7 @@ def list_guests(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
         everywhere = perms.holds_everywhere(call.identity)
         here = sorted((g for g in mock.cluster.guests.values() if g.node == node and g.kind == kind.name),
                       key=lambda g: g.vmid)  # the node's guests only are sorted, not the cluster's
-        return [summary(mock, g, full) for g in here
+        return [summary(mock, g, full, copy=False) for g in here
                 if everywhere or perms.check(call.identity, f"/vms/{g.vmid}", ["VM.Audit"], noerr=True)]
     return handler
 

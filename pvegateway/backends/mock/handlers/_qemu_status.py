@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ....http.envelope import Fragment
 from ..runtime import Mock
 from ..state import Guest
 from . import _metrics as m
@@ -71,12 +72,13 @@ def _balloon(guest: Guest, uptime: int, now: int) -> dict[str, Any]:
 # for the same answers, and a running guest's figures change once a second. Compared with what the
 # guest is made of now, so never stale; one per guest (the last one), and bounded, since every guest a
 # write created leaves its entry behind.
-_ANSWERS: dict[tuple[int, bool], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+_ANSWERS: dict[tuple[int, bool], tuple[tuple[Any, ...], Fragment]] = {}
 _ANSWERS_MAX = 8192
 
 
-def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
-    """A fresh dict each call: callers add to it."""
+def qemu_status(mock: Mock, guest: Guest, full: bool, copy: bool = True) -> dict[str, Any]:
+    """A fresh dict each call (callers add to it); with ``copy`` false, the kept answer itself, a
+    Fragment carrying its JSON text, for a list that only sends it."""
     now = mock.clock.now()
     running = guest.status in m.RUNNING
     uptime = max(0, now - guest.started) if running and guest.started else 0  # m.guest_uptime, inline: per guest
@@ -86,12 +88,12 @@ def qemu_status(mock: Mock, guest: Guest, full: bool) -> dict[str, Any]:
     slot = (guest.vmid, full)
     kept = _ANSWERS.get(slot)
     if kept is not None and kept[0] == made_of:
-        return dict(kept[1])
-    answer = _qemu_status(mock, guest, full, now, running, uptime)
+        return dict(kept[1]) if copy else kept[1]
+    answer = Fragment(_qemu_status(mock, guest, full, now, running, uptime))
     if len(_ANSWERS) >= _ANSWERS_MAX:
         _ANSWERS.clear()
     _ANSWERS[slot] = (made_of, answer)
-    return dict(answer)
+    return dict(answer) if copy else answer
 
 
 def _qemu_status(mock: Mock, guest: Guest, full: bool, now: int, running: bool, uptime: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ....errors import PVEError
+from ....http.envelope import Fragment
 from ...base import Call, Identity
 from ..runtime import Handler, Mock
 from ..state import Guest
@@ -13,7 +14,7 @@ from ..store import sdn
 from . import _ha
 from . import _metrics as m
 from ._qemu_status import qemu_status
-from .nodes import audits_node, node_entry
+from .nodes import audits_node, node_row
 
 _VM_AUDIT = "VM.Audit"
 
@@ -62,6 +63,32 @@ def _guest_figures(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
     return entry
 
 
+# (kind, vmid) -> (everything a guest's row is made of, the row): ``/cluster/resources`` asks every
+# guest's row on every read, and a running guest's figures change once a second. Compared with what the
+# guest is made of now, so never stale; one per guest, and bounded (created guests leave theirs behind).
+_ROWS: dict[tuple[str, int], tuple[tuple[Any, ...], Fragment]] = {}
+_ROWS_MAX = 8192
+
+
+def guest_row(mock: Mock, guest: Guest, now: int) -> Fragment:
+    """``guest_resource``, kept while the guest is unchanged: the same Fragment (never to be changed;
+    ``guest_resource`` gives a copy to add to)."""
+    node = mock.cluster.nodes.get(guest.node)
+    running = guest.status in m.RUNNING
+    made_of = (tuple(guest.config.items()), guest.status, guest.lock, guest.pid, guest.started, guest.pool,
+               guest.node, node.online if node is not None else None, node.cpus if node is not None else None,
+               _ha_state(mock, guest), now if running else 0)
+    slot = (guest.kind, guest.vmid)
+    kept = _ROWS.get(slot)
+    if kept is not None and kept[0] == made_of:
+        return kept[1]
+    row = Fragment(guest_resource(mock, guest, now))
+    if len(_ROWS) >= _ROWS_MAX:
+        _ROWS.clear()
+    _ROWS[slot] = (made_of, row)
+    return row
+
+
 def guest_resource(mock: Mock, guest: Guest, now: int) -> dict[str, Any]:
     entry = _guest_figures(mock, guest, now)
     if guest.config.get("tags"):
@@ -89,6 +116,12 @@ def _storage_resources(mock: Mock, identity: Identity | None) -> list[dict[str, 
             if not storage.available_on(name):
                 continue
             figures = m.storage_figures(storage, name)
+            made_of = (storage.type, node.online, storage.shared, content, figures["total"], figures["used"])
+            slot = (storage.storage, name)
+            kept = _STORAGE_ROWS.get(slot)
+            if kept is not None and kept[0] == made_of:
+                out.append(kept[1])
+                continue
             entry: dict[str, Any] = {
                 "id": f"storage/{name}/{storage.storage}", "storage": storage.storage, "node": name,
                 "type": "storage", "plugintype": storage.type, "status": "available" if node.online else "unknown",
@@ -96,8 +129,16 @@ def _storage_resources(mock: Mock, identity: Identity | None) -> list[dict[str, 
             }
             if node.online:
                 entry.update(maxdisk=figures["total"], disk=figures["used"])
-            out.append(entry)
+            row = Fragment(entry)
+            if len(_STORAGE_ROWS) >= _ROWS_MAX:
+                _STORAGE_ROWS.clear()
+            _STORAGE_ROWS[slot] = (made_of, row)
+            out.append(row)
     return out
+
+
+# (storage, node) -> (what its row is made of, the row), as ``_ROWS``
+_STORAGE_ROWS: dict[tuple[str, str], tuple[tuple[Any, ...], Fragment]] = {}
 
 
 def _pool_entries(mock: Mock, identity: Identity | None, now: int) -> dict[str, dict[str, Any]]:
@@ -111,7 +152,7 @@ def _pool_entries(mock: Mock, identity: Identity | None, now: int) -> dict[str, 
         pool = pools.get(guest.pool or "")
         if pool is None:  # the figures of a guest in no pool shown are not summed anywhere
             continue
-        stats = guest_resource(mock, guest, now)
+        stats = guest_row(mock, guest, now)
         if not stats["uptime"]:
             continue
         pool["uptime"] = max(pool.get("uptime", 0), stats["uptime"])
@@ -136,17 +177,14 @@ def resources(mock: Mock, call: Call) -> list[dict[str, Any]]:
     if wanted in (None, "vm"):
         for guest in sorted(mock.cluster.guests.values(), key=lambda g: g.vmid):
             if _can(mock, identity, f"/vms/{guest.vmid}", _VM_AUDIT):
-                entry = guest_resource(mock, guest, now)
+                entry: dict[str, Any] = guest_row(mock, guest, now)
                 if guest.pool and not _can(mock, identity, f"/pool/{guest.pool}", "Pool.Audit"):
-                    del entry["pool"]  # Cluster.pm:596-601
+                    entry = {key: value for key, value in entry.items() if key != "pool"}  # Cluster.pm:596-601
                 out.append(entry)
     if wanted in (None, "node"):
         loads = m.node_loads(mock)
         for name in mock.cluster.nodes:  # Cluster.pm:620-638: every node, figures with Sys.Audit only
-            entry = node_entry(mock, name, now, audits_node(mock, call, name), loads)
-            entry.pop("ssl_fingerprint", None)
-            entry["cgroup-mode"] = 2
-            out.append(entry)
+            out.append(node_row(mock, name, now, audits_node(mock, call, name), loads, resources=True))
     if wanted in (None, "storage"):
         out.extend(_storage_resources(mock, identity))
     if wanted is None:  # Cluster.pm:661-684: 9.x nodes report 'network' rows, so no 'sdn' ones

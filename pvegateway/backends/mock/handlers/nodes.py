@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ....http.envelope import Fragment
 from ...base import Call
 from ..runtime import Handler, Mock
 from ..state import Node
@@ -32,6 +33,34 @@ def node_entry(mock: Mock, name: str, now: int, stats: bool = True,
     return entry
 
 
+# (node, for /cluster/resources) -> (everything its row is made of, the row): every read of /nodes or
+# /cluster/resources asks each node's row, and an online node's uptime changes once a second
+_ROWS: dict[tuple[str, bool], tuple[tuple[Any, ...], Fragment]] = {}
+_ROWS_MAX = 1024
+
+
+def node_row(mock: Mock, name: str, now: int, stats: bool, loads: dict[str, tuple[float, int]],
+             resources: bool = False) -> Fragment:
+    """``node_entry``, kept while the node and its load are unchanged (a Fragment: never to be changed);
+    ``resources``: as /cluster/resources shows it (no fingerprint, the cgroup mode)."""
+    node = mock.cluster.nodes[name]
+    made_of = (node.online, node.cpus, node.memory, node.ip, stats, loads.get(name),
+               now if node.online and stats else 0)
+    slot = (name, resources)
+    kept = _ROWS.get(slot)
+    if kept is not None and kept[0] == made_of:
+        return kept[1]
+    entry = node_entry(mock, name, now, stats, loads)
+    if resources:  # Cluster.pm:620-638
+        entry.pop("ssl_fingerprint", None)
+        entry["cgroup-mode"] = 2
+    row = Fragment(entry)
+    if len(_ROWS) >= _ROWS_MAX:
+        _ROWS.clear()
+    _ROWS[slot] = (made_of, row)
+    return row
+
+
 def audits_node(mock: Mock, call: Call, name: str) -> bool:
     return mock.permissions.check(call.identity, f"/nodes/{name}", ["Sys.Audit"], noerr=True)
 
@@ -40,7 +69,7 @@ def nodes_index(mock: Mock, call: Call) -> list[dict[str, Any]]:
     """pve-manager PVE/API2/Nodes.pm:2985-2993: every node, its figures only with Sys.Audit on it."""
     now = mock.clock.now()
     loads = m.node_loads(mock)
-    return [node_entry(mock, name, now, audits_node(mock, call, name), loads) for name in mock.cluster.nodes]
+    return [node_row(mock, name, now, audits_node(mock, call, name), loads) for name in mock.cluster.nodes]
 
 
 def node_index(mock: Mock, call: Call) -> list[dict[str, str]]:
