@@ -49,6 +49,15 @@ headers without end, or hold a connection without ever sending a head):
     ``HttpToolsProtocol.loop``, ``HttpToolsProtocol.transport``: the head timer's start, end and clock,
     and the connection it closes.
 
+uvicorn's keep-alive timeout with one timer per connection instead of one per answer (the timer finds
+the connection busy and stops, or idle for less than the timeout and waits the rest):
+  - ``HttpToolsProtocol.on_response_complete``: replaced for an answer with nothing pipelined behind it
+    (it counts ``HttpToolsProtocol.server_state``'s requests and resumes ``HttpToolsProtocol.flow`` as
+    uvicorn does; with ``HttpToolsProtocol.pipeline`` non-empty, uvicorn's own runs).
+  - ``HttpToolsProtocol._unset_keepalive_if_required``: replaced; marks the connection busy.
+  - ``HttpToolsProtocol.timeout_keep_alive_task``, ``HttpToolsProtocol.timeout_keep_alive``,
+    ``HttpToolsProtocol.timeout_keep_alive_handler``: the timer, its length and what closes the connection.
+
 The startup and drain of :class:`GracefulServer` (a SIGTERM must not wait for idle TLS clients, a TLS
 handshake must time out like a head, and a threaded server needs uvicorn's serve loop without signals):
   - ``Server.startup``: replaced by a copy with a TLS handshake timeout when serving pre-bound sockets
@@ -159,6 +168,15 @@ HOOKS: tuple[Hook, ...] = (
     Hook(HttpToolsProtocol, "connection_lost", ("exc",)),
     Hook(HttpToolsProtocol, "loop"),
     Hook(HttpToolsProtocol, "transport"),
+    # the keep-alive timeout, one timer per connection
+    Hook(HttpToolsProtocol, "on_response_complete", ()),
+    Hook(HttpToolsProtocol, "_unset_keepalive_if_required", ()),
+    Hook(HttpToolsProtocol, "timeout_keep_alive_task"),
+    Hook(HttpToolsProtocol, "timeout_keep_alive"),
+    Hook(HttpToolsProtocol, "timeout_keep_alive_handler", ()),
+    Hook(HttpToolsProtocol, "pipeline"),
+    Hook(HttpToolsProtocol, "flow"),
+    Hook(HttpToolsProtocol, "server_state"),
     # startup and drain
     Hook(uvicorn.Server, "startup", ("sockets",)),
     Hook(uvicorn.Server, "lifespan"),
@@ -494,7 +512,37 @@ class PVEHttpToolsProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         super().connection_lost(exc)
+
+    # uvicorn's keep-alive timeout, with one timer per connection as for the head: uvicorn armed one
+    # after every answer and cancelled it on the next request's first bytes
+    _idle_since: float | None = None  # when the last answer was complete; None: a request came since
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # the timer, when it comes, finds the connection busy and stops
+
+    def on_response_complete(self) -> None:
+        if self.pipeline or self.transport.is_closing():
+            super().on_response_complete()  # the next request starts, or nothing is left to time
+            return
+        self.server_state.total_requests += 1
+        self.flow.resume_reading()
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return  # a request is under way; its answer starts the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
 
     def _watch_head(self) -> None:
         """Look again when the open head's time is up. One timer per connection at a time, not one per

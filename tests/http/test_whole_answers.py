@@ -3,13 +3,15 @@ one pass, instead of through uvicorn's ``send``. What reaches the client must be
 the oracle is uvicorn's own httptools protocol, serving the same app in the same run, byte for byte
 (the Date header aside), over a raw socket. Answers the one-pass writer does not take (chunked, HEAD,
 204 without a length, streamed, a length that does not match, a header uvicorn refuses) must come out
-the same too, through uvicorn's path.
+the same too, through uvicorn's path. Its keep-alive timeout, one timer per connection, must close an
+idle connection as uvicorn's does and never a busy one.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pvegateway.http._uvicorn import PVEHttpToolsProtocol
+from pvegateway.testing_server import ThreadedServer
 from tests.live import live_server
 
 Message = dict[str, Any]
@@ -129,3 +132,40 @@ def test_keep_alive_and_pipelined_answers_match(servers: tuple[str, str]) -> Non
     closing = get("/error-closes", close=False) + get("/plain")
     assert wire(ours, closing) == wire(stock, closing)
     assert wire(ours, closing).count(b"HTTP/1.1") == 1
+
+
+def _closed_after(sock: socket.socket, limit: float) -> float:
+    """Seconds until the server closes ``sock`` (it sends nothing more), at most ``limit``."""
+    started = time.monotonic()
+    sock.settimeout(limit)
+    assert sock.recv(1) == b""
+    return time.monotonic() - started
+
+
+def _answered(sock: socket.socket) -> None:
+    sock.sendall(get("/plain", close=False))
+    received = b""
+    while not received.endswith(BODY):
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed a connection in use"
+        received += chunk
+
+
+def test_the_keep_alive_timeout_counts_idle_time_only() -> None:
+    """uvicorn's keep-alive timeout (here 1 s) closes a connection idle that long after its last answer,
+    and never one that keeps sending requests more often, however long it lives."""
+    server = ThreadedServer(app)
+    server.config.timeout_keep_alive = 1
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            _answered(sock)
+            assert 0.9 <= _closed_after(sock, 5) < 2.5
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            for _ in range(4):  # 2.4 s in all, each pause shorter than the timeout
+                _answered(sock)
+                time.sleep(0.6)  # the client's pause is what is tested
+            _answered(sock)
+            assert 0.9 <= _closed_after(sock, 5) < 2.5
+    finally:
+        server.close()
