@@ -121,3 +121,28 @@ async def test_guest_list_of_a_root_token_follows_its_privilege_separation(pve: 
     assert [g["vmid"] for g in (await separated.get("/nodes/pve1/qemu")).json()["data"]] == [100]
     await pve.data("PUT", "/access/users/root@pam/token/ci", {"privsep": "0"})
     assert {g["vmid"] for g in (await separated.get("/nodes/pve1/qemu")).json()["data"]} == whole
+
+
+async def test_a_token_used_before_is_refused_once_revoked(pve: PVE) -> None:
+    """The mock remembers a token value it verified: every later use still checks the token and its
+    user (AccessControl.pm verify_token: the token exists, is not expired, its user enabled)."""
+    value = await make_token(pve, privsep="0")
+    caller = as_token(pve, value)
+    assert (await caller.get("/version")).status_code == 200  # verified and remembered
+    regenerated = await pve.data("PUT", "/access/users/root@pam/token/ci", {"regenerate": "1"})
+    assert (await caller.get("/version")).status_code == 401
+    value = f"root@pam!ci={regenerated['value']}"
+    caller = as_token(pve, value)
+    assert (await caller.get("/version")).status_code == 200
+    await pve.data("PUT", "/access/users/root@pam/token/ci", {"expire": "1000"})  # long past
+    assert (await caller.get("/version")).status_code == 401
+    await pve.data("PUT", "/access/users/root@pam/token/ci", {"expire": "0"})
+    assert (await caller.get("/version")).status_code == 200
+    await pve.data("DELETE", "/access/users/root@pam/token/ci")
+    assert (await caller.get("/version")).status_code == 401
+    await pve.data("POST", "/access/users", {"userid": "ci@pve"})
+    created = await pve.data("POST", "/access/users/ci@pve/token/tk", {"privsep": "0"})
+    user_token = as_token(pve, f"ci@pve!tk={created['value']}")
+    assert (await user_token.get("/version")).status_code == 200
+    await pve.data("PUT", "/access/users/ci@pve", {"enable": "0"})
+    assert (await user_token.get("/version")).status_code == 401

@@ -15,7 +15,7 @@ from urllib.parse import unquote as _unquote
 from ...errors import PVEError
 from ...secrets import same_secret
 from ..base import Identity, Incoming
-from .state import Cluster, User
+from .state import Cluster, Token, User
 from .tickets import VERIFIED_CACHE_SIZE, Signer
 
 # pve-manager HTTPServer.pm: the routes that skip authentication (permissions.user == 'world')
@@ -75,6 +75,7 @@ class Authenticator:
         # the Identity of each credential seen lately (it is the same every time; made once): checked
         # against the verified user on every use, bounded like the signer's tables
         self._identities: dict[str, Identity] = {}
+        self._tokens_seen: dict[str, tuple[Identity, Token, str]] = {}  # see _token_identity
 
     def _identity(self, credentials: str, userid: str, tokenid: str | None) -> Identity:
         known = self._identities.get(credentials)
@@ -97,9 +98,12 @@ class Authenticator:
             # then refuses it where PVE does (POST /access/ticket), before parameter validation
             token = _TOKEN.search(request.headers.get("authorization", ""))
             return self._token_identity(unquote(token.group(1))) if token is not None else None
-        cookie = _COOKIE.search(request.headers.get("cookie", ""))
-        authorization = request.headers.get("authorization", "")
-        ticket = cookie or _COOKIE.search(authorization)
+        headers = request.headers
+        cookie = headers.get("cookie", "")
+        authorization = headers.get("authorization", "")
+        # the regexes only where their name is (a token caller's header holds no ticket)
+        ticket = (_COOKIE.search(cookie) if "PVEAuthCookie" in cookie else None) or \
+            (_COOKIE.search(authorization) if "PVEAuthCookie" in authorization else None)
         if ticket is not None:
             by_ticket = self._by_ticket(unquote(ticket.group(1)), request, path)
             if isinstance(by_ticket, Identity):
@@ -126,7 +130,21 @@ class Authenticator:
         return self._identity(ticket, userid, None)
 
     def _token_identity(self, value: str) -> Identity | None:
-        """The token's identity when ``USER@REALM!NAME=SECRET`` is genuine and usable, else None."""
+        """The token's identity when ``USER@REALM!NAME=SECRET`` is genuine and usable, else None.
+
+        A value verified before is known by the token it matched (the same object, its secret the
+        same): then its syntax and secret are not checked again (two digests a request), but whether
+        the token and its user are still usable is, on every use."""
+        kept = self._tokens_seen.get(value)
+        if kept is not None:
+            identity, matched, secret_then = kept
+            now = self._now()
+            user = self._cluster().users.get(identity.userid)
+            if (user is not None and user.tokens.get(str(identity.tokenid)) is matched
+                    and matched.secret == secret_then and user_active(user, now)
+                    and not (matched.expire and matched.expire <= now)):
+                return identity
+            del self._tokens_seen[value]
         full, sep, secret = value.rpartition("=")
         match = _TOKEN_ID.match(full) if sep else None
         if match is None:
@@ -142,4 +160,8 @@ class Authenticator:
             or not same_secret(token.secret, secret)
         ):
             return None
-        return self._identity(value, userid, name)
+        identity = self._identity(value, userid, name)
+        if len(self._tokens_seen) >= VERIFIED_CACHE_SIZE:
+            self._tokens_seen.pop(next(iter(self._tokens_seen), ""), None)  # the oldest entry
+        self._tokens_seen[value] = (identity, token, token.secret)
+        return identity
