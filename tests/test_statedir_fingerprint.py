@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
@@ -41,3 +42,18 @@ def test_a_start_with_its_certificate_made_loads_no_x509_library(tmp_path: Path)
              f"statedir.certificate(Path({str(tmp_path)!r})); print('cryptography' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_a_first_start_makes_its_certificate_without_loading_the_x509_library(tmp_path: Path) -> None:
+    """Made in a child process: the server that asked keeps no cryptography (17 MB resident) for it."""
+    probe = ("import sys; from pathlib import Path; from pvegateway import statedir; "
+             f"print(statedir.certificate(Path({str(tmp_path)!r}))[2]); print('cryptography' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    fingerprint, loaded = out.stdout.split()
+    assert loaded == "False" and fingerprint == _reference((tmp_path / "pvegateway.pem").read_bytes())
+
+
+def test_the_certificate_is_made_here_when_no_child_can_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    cert, key, fingerprint = statedir.certificate(tmp_path)
+    assert fingerprint == _reference(cert.read_bytes()) and key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
