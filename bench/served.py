@@ -323,6 +323,9 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         seeded_gw = stack.enter_context(gateway(f"gateway, {GUESTS:,} guests", tmp / "c", tls=False, seed=seed))
         # the writes on a cluster of their own: the VMs they create must not grow the listed one
         writes_gw = stack.enter_context(gateway("gateway, writes", tmp / "f", tls=False, seed=seed))
+        # the access log's A/B: three gateways that answer only GET /version, with the log, without it,
+        # and with stdout buffered (the one serving every read is not compared with one serving one path)
+        logged_gw = stack.enter_context(gateway("gateway, logged", tmp / "g", tls=False, seed=None))
         quiet_gw = stack.enter_context(gateway("gateway --no-access-log", tmp / "d", tls=False, seed=None,
                                                flags=("--no-access-log",)))
         buffered_gw = stack.enter_context(gateway("gateway, stdout buffered", tmp / "e", tls=False, seed=None,
@@ -331,7 +334,7 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
             return seeded_gw if path == GUEST_LIST else http_gw
 
         creds = {server.name: credentials(server)
-                 for server in (http_gw, tls_gw, seeded_gw, writes_gw, quiet_gw, buffered_gw)}
+                 for server in (http_gw, tls_gw, seeded_gw, writes_gw, logged_gw, quiet_gw, buffered_gw)}
         answers = {f"GET {path}": answer(reader(path), "GET", path, None, creds[reader(path).name].ticket)
                    for path in READS.values()}
         for method, path, body in WRITES.values():
@@ -363,7 +366,7 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
                     runs.add(label, VS_FAKEPVE, tls_gw, load(tls_gw, path, creds[tls_gw.name].ticket, duration))
                     runs.add(label, FAKEPVE_SIDE, fake, load(fake, path, fake_ticket, duration))
             # the access log's cost: the three back to back, so that they share the same moment's noise
-            for side, server in (("logged", http_gw), ("no access log", quiet_gw), ("stdout buffered", buffered_gw)):
+            for side, server in (("logged", logged_gw), ("no access log", quiet_gw), ("stdout buffered", buffered_gw)):
                 runs.add(LOG_AB, side, server, load(server, log_path, creds[server.name].ticket, duration))
             for label, write in WRITES.items():
                 result = load(writes_gw, write[1], creds[writes_gw.name].ticket, duration, write,
@@ -377,7 +380,7 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         for n in range(1, ROUNDS + 1):
             one_round(DURATION, n)
         rss = {server.name: rss_mb(server.proc.pid) for server in (http_gw, tls_gw, seeded_gw, writes_gw, bare)}
-        gateways = (http_gw, tls_gw, seeded_gw, writes_gw, buffered_gw)
+        gateways = (http_gw, tls_gw, seeded_gw, writes_gw, logged_gw, buffered_gw)
     # after SIGTERM: every request answered has its line (the log is buffered, never lost at exit)
     lost = {server.name: server.requests - server.lines for server in gateways if server.lines < server.requests}
 

@@ -120,28 +120,47 @@ class AccessLog:
     when the held ones are written (see ``FLUSH_SECONDS``), off the request's path; else the line is
     made now and a LogRecord goes through ``logger.handle`` (several times the cost: the record's
     thread/process fields, locks and formatting), which keeps any logging configuration working.
+
+    That the handler is still the logger's only route (its level, filters, handlers, format) is checked
+    when the held lines are written, not on each request: lines taken since a change of configuration
+    (at most ``FLUSH_SECONDS`` of them) go where the configuration says when they are written.
     """
 
     def __init__(self, backend: str, logger: logging.Logger | None = None) -> None:
         self.backend = backend
         self.logger = logger or logging.getLogger(LOGGER)
         self._backend = _string(backend)
+        self._sink: _AccessHandler | None = None  # the handler exchanges were last handed to
 
     def record(self, exchange: Exchange) -> None:
+        sink = self._sink
+        if sink is not None and sink.held_for is self.logger:
+            sink.hold((time.time(), exchange, self._backend))
+            return
         logger = self.logger
         if not logger.isEnabledFor(_INFO):
             return
         now = time.time()
         handlers = logger.handlers
-        if len(handlers) == 1 and not logger.propagate and not logger.filters:
+        if len(handlers) == 1:
             only = handlers[0]
-            if type(only) is _AccessHandler and only.hold((now, exchange, self._backend)):
+            if type(only) is _AccessHandler and only.alone_on(logger):
+                self._sink = only
+                only.hold((now, exchange, self._backend))
                 return
         line = _line(now, exchange, self._backend)
         logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, line, (), None, "record"))
 
 
 _Held = tuple[float, Exchange, str]  # what a line is made of: its time, its exchange, the backend's literal
+
+
+def _routes_alone(logger: logging.Logger, handler: logging.Handler) -> bool:
+    """Whether a line at INFO on ``logger`` goes to ``handler`` only, written as it is."""
+    handlers = logger.handlers
+    return (logger.isEnabledFor(_INFO) and len(handlers) == 1 and handlers[0] is handler and not logger.propagate
+            and not logger.filters and not handler.filters and handler.level <= _INFO
+            and handler.formatter is _PLAIN)
 
 
 class _AccessHandler(logging.StreamHandler[IO[str]]):
@@ -155,12 +174,17 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
         self._held: list[_Held] = []
         self._due = 0.0  # when the held lines must be out: the timer's time, checked again on each line
         self._timer: asyncio.TimerHandle | None = None
+        # the logger this handler was the only route of when last looked at (None: look again)
+        self.held_for: logging.Logger | None = None
 
-    def hold(self, held: _Held) -> bool:
-        """What ``emit`` would write for a record of ``held``'s line under its ``%(message)s`` format,
-        without the record; False (nothing held) when filters or another format were set on it since."""
-        if self.filters or self.level > _INFO or self.formatter is not _PLAIN:
-            return False
+    def alone_on(self, logger: logging.Logger) -> bool:
+        """Whether lines of ``logger`` can be held here (see AccessLog), remembered until a flush."""
+        alone = _routes_alone(logger, self)
+        self.held_for = logger if alone else None
+        return alone
+
+    def hold(self, held: _Held) -> None:
+        """Hold an exchange for the line ``emit`` would write for it (checked when written)."""
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
             pending = self._held
             pending.append(held)
@@ -172,7 +196,6 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
             elif len(pending) >= FLUSH_LINES or held[0] > self._due:
                 # enough to write, or the timer did not run (its event loop stopped meanwhile)
                 self.flush()
-        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
@@ -187,6 +210,15 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
             held, self._held = self._held, []
             if not held:
                 super().flush()  # as StreamHandler's (logging.shutdown expects its errors)
+                return
+            logger = self.held_for
+            if logger is not None and not _routes_alone(logger, self):
+                # configured otherwise since they were taken: they go where the configuration says now
+                self.held_for = None
+                if logger.isEnabledFor(_INFO):
+                    for now, exchange, backend in held:
+                        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0,
+                                                        _line(now, exchange, backend), (), None, "record"))
                 return
             lines = _lines(held)
             try:
@@ -231,6 +263,7 @@ def log_to(stream: IO[str] | None = None) -> logging.Handler:
     for old in [h for h in logger.handlers if isinstance(h, _AccessHandler)]:
         _flush_open(old)
         logger.removeHandler(old)
+        old.held_for = None
     handler = _AccessHandler(stream if stream is not None else sys.stdout)
     handler.setFormatter(_PLAIN)
     _LIVE.add(handler)

@@ -76,3 +76,47 @@ def test_served_log_is_prompt_when_idle_and_complete_at_shutdown(tmp_path: Path)
     lines = _access_lines(out.decode())
     assert len(lines) == REQUESTS
     assert {line["path"] for line in lines} == {"/version"}
+
+
+def test_lines_held_before_a_configuration_change_go_where_it_says() -> None:
+    """The log_to handler holds lines without looking at the logging configuration each time; when
+    they are written it does: after another handler is added they reach both (nothing lost, nothing
+    written twice), after the logger is turned down they are dropped."""
+    import asyncio
+    import io
+
+    from pvegateway.http.api import Exchange
+    from pvegateway.observe.access import AccessLog, flush_held, log_to
+
+    logger = logging.getLogger(LOGGER)
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    stream = io.StringIO()
+    seen: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    async def scenario() -> None:
+        log = AccessLog("mock")
+        for status in (200, 201, 202):
+            log.record(Exchange("GET", "/version", status, 0.001, None, "127.0.0.1"))
+        logger.addHandler(Capture())
+        for status in (203, 204):
+            log.record(Exchange("GET", "/version", status, 0.001, None, "127.0.0.1"))
+        flush_held()
+        logger.handlers[:] = [h for h in logger.handlers if not isinstance(h, Capture)]
+        log.record(Exchange("GET", "/version", 205, 0.001, None, "127.0.0.1"))
+        logger.setLevel(logging.WARNING)
+        log.record(Exchange("GET", "/version", 206, 0.001, None, "127.0.0.1"))
+        flush_held()
+
+    try:
+        logger.handlers[:] = []
+        log_to(stream)
+        asyncio.run(scenario())
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    written = [json.loads(line)["status"] for line in stream.getvalue().splitlines()]
+    assert written == [200, 201, 202, 203, 204]
+    assert [json.loads(line)["status"] for line in seen] == [200, 201, 202, 203, 204]
