@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import logging
+import math
 import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 from typing import IO
 
@@ -35,6 +37,7 @@ _PLAIN = logging.Formatter("%(message)s")
 # set it, ~20% of the throughput of a cheap request.
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 90
+_NOT_DUE = math.inf  # the time held lines are due when none is held
 
 
 def _timestamp(now: float) -> str:
@@ -55,61 +58,74 @@ def _timestamp(now: float) -> str:
     return text
 
 
-# The parts of a line that repeat: what a method, path template and status make, and what a backend and
-# client make (without an upstream time). Formatted once each; bounded, since methods and clients come
-# from requests (past the bound, parts are formatted every time, as they were).
+# The parts of a line that repeat, formatted once each: what a method, path template and status make
+# (the head), and what a backend and client make without an upstream time (the tail), together. Bounded,
+# since methods and clients come from requests (past the bound, parts are formatted every time).
 _PARTS_BOUND = 4096
-_heads: dict[tuple[str, str | None, int], str] = {}
-_tails: dict[tuple[str, str | None], str] = {}
+_parts: dict[tuple[str, str | None, int, str, str | None], tuple[str, str]] = {}
+# durations in milliseconds with three decimals, by whole microseconds: a few thousand distinct ones
+# cover a gateway's answers, and a lookup is a third of formatting a float
+_DURATIONS_BOUND = 1 << 16
+_durations: dict[int, str] = {}
+
+
+def _milliseconds(seconds: float) -> str:
+    """``seconds`` as milliseconds with three decimals (to the nearest microsecond)."""
+    micros = int(seconds * 1_000_000 + 0.5)
+    text = _durations.get(micros)
+    if text is None:
+        text = f"{micros // 1000}.{micros % 1000:03d}"
+        if len(_durations) < _DURATIONS_BOUND:
+            _durations[micros] = text
+    return text
 
 
 def _head(method: str, template: str | None, status: int) -> str:
-    key = (method, template, status)
-    part = _heads.get(key)
-    if part is None:
-        part = (f'"method":{_string(method)},"path":{_string(template) if template is not None else "null"},'
-                f'"status":{status},"duration_ms":')
-        if len(_heads) < _PARTS_BOUND:
-            _heads[key] = part
-    return part
+    return (f'"method":{_string(method)},"path":{_string(template) if template is not None else "null"},'
+            f'"status":{status},"duration_ms":')
 
 
 def _tail(backend: str, upstream: float | None, client: str | None) -> str:
-    if upstream is not None:
-        return (f',"backend":{backend},"upstream_ms":{upstream * 1000:.3f},'
-                f'"client":{_string(client) if client is not None else "null"}}}')
-    key = (backend, client)
-    part = _tails.get(key)
-    if part is None:
-        part = f',"backend":{backend},"upstream_ms":null,"client":{_string(client) if client is not None else "null"}}}'
-        if len(_tails) < _PARTS_BOUND:
-            _tails[key] = part
-    return part
+    return (f',"backend":{backend},"upstream_ms":{_milliseconds(upstream) if upstream is not None else "null"},'
+            f'"client":{_string(client) if client is not None else "null"}}}')
 
 
-def _lines(held: list[_Held]) -> list[str]:
-    """``_line`` of each held exchange, in one loop: the parts that repeat looked up without a call
-    per line (a flush makes ~90 lines; this is most of what the access log costs a request)."""
+def _parts_of(method: str, template: str | None, status: int, backend: str,
+              client: str | None) -> tuple[str, str]:
+    """The head and tail of a line without an upstream time, remembered within the bound."""
+    parts = (_head(method, template, status), _tail(backend, None, client))
+    if len(_parts) < _PARTS_BOUND:
+        _parts[(method, template, status, backend, client)] = parts
+    return parts
+
+
+def _lines(held: Iterable[_Held]) -> list[str]:
+    """``_line`` of each held exchange, in one loop: the parts that repeat, the time to the
+    millisecond and the duration looked up without a call per line (a flush makes ~90 lines; this is
+    most of what the access log costs a request)."""
     lines: list[str] = []
     append = lines.append
-    heads, tails = _heads, _tails
+    parts, durations = _parts, _durations
+    milli, stamp = -1, ""
     for now, (method, template, status, seconds, upstream, client), backend in held:
-        head = heads.get((method, template, status))
-        if head is None:
-            head = _head(method, template, status)
-        tail = tails.get((backend, client)) if upstream is None else None
-        if tail is None:
-            tail = _tail(backend, upstream, client)
-        append(f'{{"time":"{_timestamp(now)}",{head}{seconds * 1000:.3f}{tail}')
+        if int(now * 1000) != milli:
+            milli, stamp = int(now * 1000), _timestamp(now)
+        duration = durations.get(int(seconds * 1_000_000 + 0.5))
+        if duration is None:
+            duration = _milliseconds(seconds)
+        if upstream is None:
+            both = parts.get((method, template, status, backend, client))
+            head, tail = both if both is not None else _parts_of(method, template, status, backend, client)
+        else:
+            head, tail = _head(method, template, status), _tail(backend, upstream, client)
+        append(f'{{"time":"{stamp}",{head}{duration}{tail}')
     return lines
 
 
 def _line(now: float, exchange: Exchange, backend: str) -> str:
     """The JSON line of ``exchange`` seen at ``now``; ``backend`` is a JSON string literal already.
     A template of None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
-    method, template, status, seconds, upstream, client = exchange
-    return (f'{{"time":"{_timestamp(now)}",{_head(method, template, status)}{seconds * 1000:.3f}'
-            f'{_tail(backend, upstream, client)}')
+    return _lines(((now, exchange, backend),))[0]
 
 
 class AccessLog:
@@ -135,7 +151,15 @@ class AccessLog:
     def record(self, exchange: Exchange) -> None:
         sink = self._sink
         if sink is not None and sink.held_for is self.logger:
-            sink.hold((time.time(), exchange, self._backend))
+            # ``_AccessHandler.hold`` written out here: a call less on every request
+            now = time.time()
+            held = sink.held
+            held.append((now, exchange, self._backend))
+            due = sink.due
+            if now > due or len(held) >= FLUSH_LINES:
+                sink.flush()  # enough to write, or the timer did not run (its event loop stopped meanwhile)
+            elif due == _NOT_DUE:
+                sink.first(now)
             return
         logger = self.logger
         if not logger.isEnabledFor(_INFO):
@@ -171,8 +195,10 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
-        self._held: list[_Held] = []
-        self._due = 0.0  # when the held lines must be out: the timer's time, checked again on each line
+        # what is held: appended to without the lock (a deque's append and popleft are atomic), taken
+        # out under it by ``flush``, which takes only as many as it counted: none is lost to a race
+        self.held: collections.deque[_Held] = collections.deque()
+        self.due = _NOT_DUE  # when the held lines must be out: the timer's time, checked again on each line
         self._timer: asyncio.TimerHandle | None = None
         # the logger this handler was the only route of when last looked at (None: look again)
         self.held_for: logging.Logger | None = None
@@ -185,16 +211,23 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
 
     def hold(self, held: _Held) -> None:
         """Hold an exchange for the line ``emit`` would write for it (checked when written)."""
+        pending = self.held
+        pending.append(held)
+        due = self.due
+        if held[0] > due or len(pending) >= FLUSH_LINES:
+            self.flush()  # enough to write, or the timer did not run (its event loop stopped meanwhile)
+        elif due == _NOT_DUE:
+            self.first(held[0])
+
+    def first(self, now: float) -> None:
+        """A line held, taken at ``now``, and none due yet: they are written at the latest after
+        ``FLUSH_SECONDS``, by a timer on this thread's event loop or, without one, at once."""
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            pending = self._held
-            pending.append(held)
-            if len(pending) == 1:
-                self._due = held[0] + FLUSH_SECONDS
-                self._timer = _call_later(FLUSH_SECONDS, self.flush)
-                if self._timer is None:  # no event loop in this thread to write them later: now
-                    self.flush()
-            elif len(pending) >= FLUSH_LINES or held[0] > self._due:
-                # enough to write, or the timer did not run (its event loop stopped meanwhile)
+            if self.due != _NOT_DUE:
+                return  # another thread's line came first
+            self.due = now + FLUSH_SECONDS
+            self._timer = _call_later(FLUSH_SECONDS, self.flush)
+            if self._timer is None:  # no event loop in this thread to write them later: now
                 self.flush()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -207,7 +240,10 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            held, self._held = self._held, []
+            self.due = _NOT_DUE  # before taking them: a line held from now on asks for a timer again
+            pending = self.held
+            take = pending.popleft
+            held = [take() for _ in range(len(pending))]
             if not held:
                 super().flush()  # as StreamHandler's (logging.shutdown expects its errors)
                 return

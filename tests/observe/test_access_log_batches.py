@@ -3,6 +3,7 @@ they are out shortly after the request, and at shutdown whatever is held is writ
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -14,6 +15,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pvegateway.http.api import Exchange
 from pvegateway.observe import LOGGER
 from pvegateway.testing import mock_gateway
 from tests.compose import observed
@@ -85,7 +90,6 @@ def test_lines_held_before_a_configuration_change_go_where_it_says() -> None:
     import asyncio
     import io
 
-    from pvegateway.http.api import Exchange
     from pvegateway.observe.access import AccessLog, flush_held, log_to
 
     logger = logging.getLogger(LOGGER)
@@ -120,3 +124,35 @@ def test_lines_held_before_a_configuration_change_go_where_it_says() -> None:
     written = [json.loads(line)["status"] for line in stream.getvalue().splitlines()]
     assert written == [200, 201, 202, 203, 204]
     assert [json.loads(line)["status"] for line in seen] == [200, 201, 202, 203, 204]
+
+
+_exchanges = st.builds(
+    Exchange, st.text(min_size=1, max_size=8), st.none() | st.text(max_size=30), st.integers(100, 599),
+    st.floats(0, 3600, allow_nan=False), st.none() | st.floats(0, 3600, allow_nan=False),
+    st.none() | st.text(max_size=40))
+
+
+@given(st.lists(st.tuples(st.floats(0, 4e9, allow_nan=False), _exchanges), min_size=1, max_size=20))
+def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, Exchange]]) -> None:
+    """The lines made from cached parts (heads, tails, times, durations) say what each exchange
+    was: read back by ``json`` and ``datetime``, not by the code that wrote them."""
+    from pvegateway.observe.access import _lines
+
+    lines = _lines([(now, exchange, '"mock"') for now, exchange in taken])
+    assert len(lines) == len(taken)
+    for line, (now, exchange) in zip(lines, taken, strict=True):
+        entry = json.loads(line)
+        assert list(entry) == ["time", "method", "path", "status", "duration_ms", "backend", "upstream_ms", "client"]
+        assert (entry["method"], entry["path"], entry["status"], entry["backend"], entry["client"]) == (
+            exchange.method, exchange.template, exchange.status, "mock", exchange.client)
+        assert _to_the_microsecond(entry["duration_ms"], exchange.seconds)
+        if exchange.upstream_seconds is None:
+            assert entry["upstream_ms"] is None
+        else:
+            assert _to_the_microsecond(entry["upstream_ms"], exchange.upstream_seconds)
+        stamp = datetime.datetime.strptime(entry["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
+        assert stamp.timestamp() == int(now * 1000) / 1000  # to the millisecond, truncated
+
+
+def _to_the_microsecond(milliseconds: float, seconds: float) -> bool:
+    return abs(milliseconds - seconds * 1000) <= 0.0005 + 1e-9 * seconds * 1000
