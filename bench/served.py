@@ -44,6 +44,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 GUESTS = 1000
 PASSWORD = "pvegateway"  # nosec B105 # the mock's, handed over in PVEGATEWAY_ROOT_PASSWORD
 READ_RATIO, CREATE_TIMES, STARTUP_S, LOG_COST, RSS_MB = 0.6, 20.0, 0.5, 0.05, 80.0
+LOG_AB_TIMES = 3  # turns of the access log's A/B in each round
 
 READS = {
     "GET /version": "/api2/json/version",
@@ -365,9 +366,13 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
                     path = READS[label]
                     runs.add(label, VS_FAKEPVE, tls_gw, load(tls_gw, path, creds[tls_gw.name].ticket, duration))
                     runs.add(label, FAKEPVE_SIDE, fake, load(fake, path, fake_ticket, duration))
-            # the access log's cost: the three back to back, so that they share the same moment's noise
-            for side, server in (("logged", logged_gw), ("no access log", quiet_gw), ("stdout buffered", buffered_gw)):
-                runs.add(LOG_AB, side, server, load(server, log_path, creds[server.name].ticket, duration))
+            # the access log's cost: the three back to back, so that they share the same moment's noise, in
+            # LOG_AB_TIMES turns whose order rotates (a difference of a few percent is within one turn's noise)
+            sides = (("logged", logged_gw), ("no access log", quiet_gw), ("stdout buffered", buffered_gw))
+            for turn in range(LOG_AB_TIMES):
+                for k in range(len(sides)):
+                    side, server = sides[(k + turn + n) % len(sides)]
+                    runs.add(LOG_AB, side, server, load(server, log_path, creds[server.name].ticket, duration))
             for label, write in WRITES.items():
                 result = load(writes_gw, write[1], creds[writes_gw.name].ticket, duration, write,
                               vmid=2_000_000 + n * 200_000)
@@ -427,7 +432,7 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
     quiet = statistics.median(runs.rps[(LOG_AB, "no access log")])
     for side, costs in log_costs.items():
         lines.append(f"  access log cost, GET /version, stdout {side:<16} {_span([c * 100 for c in costs], '4.1f')} % "
-                     f"of the throughput without it ({quiet:.0f} req/s)")
+                     f"of the throughput without it ({quiet:.0f} req/s; {len(costs)} pairs, order rotating)")
         summary[f"access log cost ({side})"] = costs
     lines.append(f"  access log: {sum(s.lines for s in gateways):,} lines for {sum(s.requests for s in gateways):,} "
                  f"answered requests; {'none lost at shutdown' if not lost else f'LOST {lost}'}")
