@@ -174,6 +174,23 @@ class Observer(Protocol):
     def record(self, exchange: Exchange) -> None: ...
 
 
+# An observer's ``record_fields``, when it has one: ``record`` with the Exchange's fields as arguments, in
+# its order, so that none is made (the access log's way: a third of its cost per request was the tuple)
+RecordFields = Callable[[str, str | None, int, float, float | None, str | None], None]
+
+
+def record_fields(observer: Observer) -> RecordFields:
+    """How ``observer`` takes an exchange field by field: its own ``record_fields``, or its ``record``."""
+    own: RecordFields | None = getattr(observer, "record_fields", None)
+    if own is not None:
+        return own
+
+    def by_exchange(method: str, template: str | None, status: int, seconds: float,
+                    upstream_seconds: float | None, client: str | None) -> None:
+        observer.record(_exchange((method, template, status, seconds, upstream_seconds, client)))
+    return by_exchange
+
+
 class ApiApp:
     """Answers every ``/api2...`` request like a PVE node's pveproxy would."""
 
@@ -183,10 +200,20 @@ class ApiApp:
         self.backend = backend
         self.send_reason = send_reason
         self.limiter = limiter
-        self.observer = observer
+        self.observer = observer  # (a property: what it records with is looked up once, here)
         # one Starlette route per operation, handled by this app; ``_routes`` finds a matched one by id
         self.routes = [OperationRoute(op, self, router) for op in router.operations]
         self._routes = {route.name: route for route in self.routes}
+
+    @property
+    def observer(self) -> Observer | None:
+        """What is told of each ``/api2`` exchange once it is answered (None: nothing, at no cost)."""
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self._observer = observer
+        self._record = record_fields(observer) if observer is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -196,8 +223,8 @@ class ApiApp:
 
     async def handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         """Answer a request whose path below the mount point is ``path`` (``/api2/...``)."""
-        observer = self.observer
-        if observer is None:
+        record = self._record
+        if record is None:
             await self._handle(scope, path, receive, send)
             return
         started = perf_counter()
@@ -206,11 +233,9 @@ class ApiApp:
         finally:
             route = scope.get("route")
             client = scope.get("client")
-            observer.record(_exchange((
-                scope.get("method", ""), route.operation.path if type(route) is OperationRoute else None,
-                scope.get(_STATUS_KEY, 0), perf_counter() - started, scope.get(UPSTREAM_KEY),
-                client[0] if client else None,
-            )))
+            record(scope.get("method", ""), route.operation.path if type(route) is OperationRoute else None,
+                   scope.get(_STATUS_KEY, 0), perf_counter() - started, scope.get(UPSTREAM_KEY),
+                   client[0] if client else None)
 
     async def _handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         fmt = "json"
@@ -260,13 +285,11 @@ class ApiApp:
             return
         started = time.perf_counter()
         status = await self._websocket(scope, path, receive, send)
-        if self.observer is not None:
+        if self._record is not None:
             route = scope.get("route")
             client = scope.get("client")
-            self.observer.record(Exchange(
-                "GET", route.operation.path if isinstance(route, OperationRoute) else None, status,
-                time.perf_counter() - started, None, client[0] if client else None,
-            ))
+            self._record("GET", route.operation.path if isinstance(route, OperationRoute) else None, status,
+                         time.perf_counter() - started, None, client[0] if client else None)
 
     async def _websocket(self, scope: Scope, path: str, receive: Receive, send: Send) -> int:
         """Upgrade, drop or refuse the handshake; the status it got (101: upgraded, when it ended)."""

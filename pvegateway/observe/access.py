@@ -107,7 +107,7 @@ def _lines(held: Iterable[_Held]) -> list[str]:
     append = lines.append
     parts, durations = _parts, _durations
     milli, stamp = -1, ""
-    for now, (method, template, status, seconds, upstream, client), backend in held:
+    for now, method, template, status, seconds, upstream, client, backend in held:
         if int(now * 1000) != milli:
             milli, stamp = int(now * 1000), _timestamp(now)
         duration = durations.get(int(seconds * 1_000_000 + 0.5))
@@ -122,10 +122,10 @@ def _lines(held: Iterable[_Held]) -> list[str]:
     return lines
 
 
-def _line(now: float, exchange: Exchange, backend: str) -> str:
-    """The JSON line of ``exchange`` seen at ``now``; ``backend`` is a JSON string literal already.
-    A template of None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
-    return _lines(((now, exchange, backend),))[0]
+def _line(held: _Held) -> str:
+    """The JSON line of an exchange held; its backend is a JSON string literal already. A template of
+    None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
+    return _lines((held,))[0]
 
 
 class AccessLog:
@@ -149,12 +149,17 @@ class AccessLog:
         self._sink: _AccessHandler | None = None  # the handler exchanges were last handed to
 
     def record(self, exchange: Exchange) -> None:
+        self.record_fields(*exchange)
+
+    def record_fields(self, method: str, template: str | None, status: int, seconds: float,
+                      upstream_seconds: float | None, client: str | None) -> None:
+        """``record`` without an Exchange made for it (see ``api.RecordFields``)."""
         sink = self._sink
         if sink is not None and sink.held_for is self.logger:
             # ``_AccessHandler.hold`` written out here: a call less on every request
             now = time.time()
             held = sink.held
-            held.append((now, exchange, self._backend))
+            held.append((now, method, template, status, seconds, upstream_seconds, client, self._backend))
             due = sink.due
             if now > due or len(held) >= FLUSH_LINES:
                 sink.flush()  # enough to write, or the timer did not run (its event loop stopped meanwhile)
@@ -164,19 +169,19 @@ class AccessLog:
         logger = self.logger
         if not logger.isEnabledFor(_INFO):
             return
-        now = time.time()
+        taken = (time.time(), method, template, status, seconds, upstream_seconds, client, self._backend)
         handlers = logger.handlers
         if len(handlers) == 1:
             only = handlers[0]
             if type(only) is _AccessHandler and only.alone_on(logger):
                 self._sink = only
-                only.hold((now, exchange, self._backend))
+                only.hold(taken)
                 return
-        line = _line(now, exchange, self._backend)
-        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, line, (), None, "record"))
+        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, _line(taken), (), None, "record"))
 
 
-_Held = tuple[float, Exchange, str]  # what a line is made of: its time, its exchange, the backend's literal
+# what a line is made of: its time, the exchange's fields (in Exchange's order), the backend's literal
+_Held = tuple[float, str, str | None, int, float, float | None, str | None, str]
 
 
 def _routes_alone(logger: logging.Logger, handler: logging.Handler) -> bool:
@@ -252,9 +257,9 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
                 # configured otherwise since they were taken: they go where the configuration says now
                 self.held_for = None
                 if logger.isEnabledFor(_INFO):
-                    for now, exchange, backend in held:
-                        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0,
-                                                        _line(now, exchange, backend), (), None, "record"))
+                    for taken in held:
+                        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, _line(taken), (), None,
+                                                        "record"))
                 return
             lines = _lines(held)
             try:

@@ -138,7 +138,7 @@ def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, 
     was: read back by ``json`` and ``datetime``, not by the code that wrote them."""
     from pvegateway.observe.access import _lines
 
-    lines = _lines([(now, exchange, '"mock"') for now, exchange in taken])
+    lines = _lines([(now, *exchange, '"mock"') for now, exchange in taken])
     assert len(lines) == len(taken)
     for line, (now, exchange) in zip(lines, taken, strict=True):
         entry = json.loads(line)
