@@ -146,3 +146,15 @@ async def test_a_token_used_before_is_refused_once_revoked(pve: PVE) -> None:
     assert (await user_token.get("/version")).status_code == 200
     await pve.data("PUT", "/access/users/ci@pve", {"enable": "0"})
     assert (await user_token.get("/version")).status_code == 401
+
+
+async def test_separating_a_root_tokens_privileges_takes_effect_at_once(pve: PVE) -> None:
+    """A root token without privilege separation holds what root holds; once ``privsep`` is set it
+    holds only its own ACL, from the next request on (pve-access-control src/PVE/RPCEnvironment.pm:
+    136-161 permissions reads the token's privsep on every check)."""
+    client = as_token(pve, await make_token(pve, privsep="0"))
+    assert allowed((await client.get(STATUS)).status_code)
+    await pve.data("PUT", "/access/users/root@pam/token/ci", {"privsep": "1"})
+    response = await client.get(STATUS)
+    assert response.status_code == 403
+    assert response.json()["message"] == "Permission check failed (/vms/100, VM.Audit)\n"

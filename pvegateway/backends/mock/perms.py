@@ -300,9 +300,12 @@ class Permissions:
             if noerr:
                 return False
             raise fail()
+        privs = [str(p) for p in expr[2]]
+        if self.holds_everywhere(identity) and ALL_PRIVILEGES.issuperset(privs):
+            return True  # root's token without privilege separation: the path would not change the answer
         path = template_path(str(expr[1]), params)
         path = normalize_path(path) or path
-        return self.check_full(identity, path, [str(p) for p in expr[2]], bool(options.get("any")), noerr)
+        return self.check_full(identity, path, privs, bool(options.get("any")), noerr)
 
     def _userid_param(self, expr: Sequence[Any], identity: Identity, params: Mapping[str, Any],
                       noerr: bool) -> bool:
