@@ -72,11 +72,11 @@ class Fragment(dict[str, Any]):
 
 
 def _fragments(data: Any) -> bytes | None:
-    """The JSON text of ``data`` when it is a list holding Fragments, None otherwise. The objects
+    """The JSON text of ``data`` when it is a Fragment or a list holding some, None otherwise. The objects
     between Fragments are encoded a run at a time (a run's array without its brackets is its objects'
     texts joined by commas, as in the whole array)."""
     if type(data) is not list:
-        return None
+        return data.encoded if type(data) is Fragment else None
     parts: list[bytes] = []
     run: list[Any] = []
     for item in data:

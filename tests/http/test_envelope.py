@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from hypothesis import given
@@ -66,3 +67,13 @@ def test_a_list_of_fragments_is_written_as_the_whole_list_encoded(
     plain = {"data": [dict(row) for row, _ in rows], **({"success": 1} if fmt == "extjs" else {})}
     expected = json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
     assert envelope.success(fmt, data).body == expected
+
+
+@given(row=_objects, fmt=st.sampled_from(["json", "extjs", "htmljs"]))
+def test_a_fragment_answered_alone_is_written_as_the_object_encoded(row: dict[str, object], fmt: str) -> None:
+    """A single object that carries its JSON text (a VM's status/current) is written as json writes
+    the plain object, in every format that wraps it."""
+    plain = {"data": dict(row), **({"success": 1} if fmt != "json" else {})}
+    expected = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
+    body = envelope.success(fmt, envelope.Fragment(row)).body
+    assert body == (html.escape(expected) if fmt == "htmljs" else expected).encode()

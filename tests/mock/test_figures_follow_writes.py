@@ -95,3 +95,15 @@ async def test_node_and_storage_rows_follow_writes_at_once(pve: PVE) -> None:
     nodes, resources = await rows()
     assert nodes["pve2"]["status"] == resources["node/pve2"]["status"] == "offline"
     assert "mem" not in nodes["pve2"] and resources["storage/pve2/local"]["status"] == "unknown"
+
+
+async def test_status_current_follows_ha_at_once(pve: PVE) -> None:
+    """status/current keeps its answer while the VM is unchanged, but its ``ha`` comes from the HA
+    configuration on every call (qemu-server src/PVE/API2/Qemu.pm:3478 get_service_status)."""
+    before = await pve.data("GET", f"{VM}/100/status/current")
+    assert before["ha"] == {"managed": 0}
+    await pve.data("POST", "/cluster/ha/resources", {"sid": "vm:100", "state": "started"})
+    assert (await pve.data("GET", f"{VM}/100/status/current"))["ha"] == {"managed": 1, "state": "started"}
+    await pve.data("DELETE", "/cluster/ha/resources/vm:100")
+    after = await pve.data("GET", f"{VM}/100/status/current")
+    assert after["ha"] == {"managed": 0} and after["vmid"] == 100

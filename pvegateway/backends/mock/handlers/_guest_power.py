@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ....errors import PVEError
+from ....http.envelope import Fragment
 from ...base import Call
 from ..runtime import Mock
 from ..state import Guest
@@ -105,16 +106,34 @@ def status_index(kind: Kind) -> Callable[[Mock, Call], list[dict[str, Any]]]:
     return handler
 
 
+# vmid -> (the VM's kept status, its HA state, the status/current answer made of them): the answer is
+# the same while both are (the status is a new object whenever the guest's config or state changes)
+_CURRENT: dict[int, tuple[dict[str, Any], dict[str, Any], Fragment]] = {}
+_CURRENT_MAX = 8192
+
+
 def current(kind: Kind) -> Callable[[Mock, Call], dict[str, Any]]:
     def handler(mock: Mock, call: Call) -> dict[str, Any]:
         guest = guest_of(mock, call, kind)
-        answer = summary(mock, guest, full=True)
-        answer["ha"] = ha_state(mock, guest)
-        if kind.name == "qemu":
-            answer.update(display_flags(guest))
-            if agent_enabled(guest):  # Qemu.pm vm_status: the key only when the agent is enabled
-                answer["agent"] = 1
-        return answer
+        ha = ha_state(mock, guest)
+        if kind.name != "qemu":
+            answer = summary(mock, guest, full=True)
+            answer["ha"] = ha
+            return answer
+        status = qemu_status(mock, guest, True, copy=False)
+        kept = _CURRENT.get(guest.vmid)
+        if kept is not None and kept[0] is status and kept[1] == ha:
+            return kept[2]
+        answer = dict(status)
+        answer["ha"] = ha
+        answer.update(display_flags(guest))
+        if agent_enabled(guest):  # Qemu.pm vm_status: the key only when the agent is enabled
+            answer["agent"] = 1
+        made = Fragment(answer)
+        if len(_CURRENT) >= _CURRENT_MAX:
+            _CURRENT.clear()
+        _CURRENT[guest.vmid] = (status, ha, made)
+        return made
     return handler
 
 
