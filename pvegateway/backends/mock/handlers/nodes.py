@@ -120,12 +120,27 @@ def node_version(mock: Mock, call: Call) -> dict[str, str]:
     return _version_info(mock.node(str(call.params["node"])))
 
 
+# the answers of GET /version, kept encoded by what they are made of (a client polls it, and each of a
+# tool's calls may start with it): few distinct ones, bounded all the same
+_VERSIONS: dict[tuple[object, str | None, str | None], Fragment] = {}
+_VERSIONS_MAX = 64
+
+
 def version(mock: Mock, call: Call) -> dict[str, str]:
     """pve-manager PVE/API2.pm:120-136: datacenter.cfg's ``console`` only when it is set."""
-    answer = {k: str(v) for k, v in mock.cluster.options.items() if k == "console"}
     # the node the client talks to answers with its own version: the mock answers as its first node
-    answer.update(_version_info(next(iter(mock.cluster.nodes.values()), None)))
-    return answer
+    node = next(iter(mock.cluster.nodes.values()), None)
+    key = (mock.cluster.options.get("console"), node.version if node is not None else None,
+           node.repoid if node is not None else None)
+    kept = _VERSIONS.get(key)
+    if kept is None:
+        answer = {"console": str(key[0])} if key[0] is not None else {}
+        answer.update(_version_info(node))
+        kept = Fragment(answer)
+        if len(_VERSIONS) >= _VERSIONS_MAX:
+            _VERSIONS.clear()
+        _VERSIONS[key] = kept
+    return kept
 
 
 def certificates_info(mock: Mock, call: Call) -> list[dict[str, Any]]:
