@@ -305,6 +305,31 @@ def _load(server: Server, path: str, headers: dict[str, str], duration: str,
         os.unlink(script.name)
 
 
+QUIET = "gateway --no-access-log"
+
+
+def log_ab(runs: Runs, directory: Path, duration: str, rotation: int) -> list[Server]:
+    """One turn of the access log's A/B: three gateways started for it, that answer only GET /version,
+    with the log, without it and with stdout buffered, loaded back to back (so that they share the
+    same moment's noise) in an order that rotates. Started anew each turn: a process's own speed
+    (its memory layout; two identical gateways differ by 1-2%) would otherwise tilt every pair the
+    same way. Each is warmed up before it is measured. The servers, stopped, are returned."""
+    path = READS["GET /version"]
+    with contextlib.ExitStack() as stack:
+        sides = [("logged", stack.enter_context(gateway("gateway, logged", directory / "g", tls=False, seed=None))),
+                 ("no access log", stack.enter_context(gateway(QUIET, directory / "d", tls=False, seed=None,
+                                                               flags=("--no-access-log",)))),
+                 ("stdout buffered", stack.enter_context(gateway("gateway, stdout buffered", directory / "e",
+                                                                 tls=False, seed=None, unbuffered=False)))]
+        tickets = {side: credentials(server).ticket for side, server in sides}
+        for side, server in sides:
+            server.requests += load(server, path, tickets[side], "1s")["requests"]
+        for k in range(len(sides)):
+            side, server = sides[(k + rotation) % len(sides)]
+            runs.add(LOG_AB, side, server, load(server, path, tickets[side], duration))
+    return [server for _, server in sides]
+
+
 def _span(values: list[float], fmt: str) -> str:
     if not values:
         return "n/a"
@@ -324,18 +349,12 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         seeded_gw = stack.enter_context(gateway(f"gateway, {GUESTS:,} guests", tmp / "c", tls=False, seed=seed))
         # the writes on a cluster of their own: the VMs they create must not grow the listed one
         writes_gw = stack.enter_context(gateway("gateway, writes", tmp / "f", tls=False, seed=seed))
-        # the access log's A/B: three gateways that answer only GET /version, with the log, without it,
-        # and with stdout buffered (the one serving every read is not compared with one serving one path)
-        logged_gw = stack.enter_context(gateway("gateway, logged", tmp / "g", tls=False, seed=None))
-        quiet_gw = stack.enter_context(gateway("gateway --no-access-log", tmp / "d", tls=False, seed=None,
-                                               flags=("--no-access-log",)))
-        buffered_gw = stack.enter_context(gateway("gateway, stdout buffered", tmp / "e", tls=False, seed=None,
-                                                  unbuffered=False))
+        ab_servers: list[Server] = []  # the access log's A/B gateways, once stopped (their lines counted)
+
         def reader(path: str) -> Server:  # the guest list from the seeded cluster, other reads the default one
             return seeded_gw if path == GUEST_LIST else http_gw
 
-        creds = {server.name: credentials(server)
-                 for server in (http_gw, tls_gw, seeded_gw, writes_gw, logged_gw, quiet_gw, buffered_gw)}
+        creds = {server.name: credentials(server) for server in (http_gw, tls_gw, seeded_gw, writes_gw)}
         answers = {f"GET {path}": answer(reader(path), "GET", path, None, creds[reader(path).name].ticket)
                    for path in READS.values()}
         for method, path, body in WRITES.values():
@@ -347,7 +366,6 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         bare_tls = stack.enter_context(reference("bare TLS", answers_file, pair))
         tls_paths = {label: READS[label] for label in TOKEN_READS}
         fake, fake_ticket, fake_note = fakepve(stack, tmp)
-        log_path = READS["GET /version"]
 
         created = [0]  # VMs the writes created (answered; a few more were in flight when wrk stopped)
 
@@ -366,13 +384,8 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
                     path = READS[label]
                     runs.add(label, VS_FAKEPVE, tls_gw, load(tls_gw, path, creds[tls_gw.name].ticket, duration))
                     runs.add(label, FAKEPVE_SIDE, fake, load(fake, path, fake_ticket, duration))
-            # the access log's cost: the three back to back, so that they share the same moment's noise, in
-            # LOG_AB_TIMES turns whose order rotates (a difference of a few percent is within one turn's noise)
-            sides = (("logged", logged_gw), ("no access log", quiet_gw), ("stdout buffered", buffered_gw))
-            for turn in range(LOG_AB_TIMES):
-                for k in range(len(sides)):
-                    side, server = sides[(k + turn + n) % len(sides)]
-                    runs.add(LOG_AB, side, server, load(server, log_path, creds[server.name].ticket, duration))
+            for turn in range(LOG_AB_TIMES if n else 0):  # its own warm-up: not in the warm-up round
+                ab_servers.extend(log_ab(runs, tmp / f"ab{n}-{turn}", duration, turn + n))
             for label, write in WRITES.items():
                 result = load(writes_gw, write[1], creds[writes_gw.name].ticket, duration, write,
                               vmid=2_000_000 + n * 200_000)
@@ -385,7 +398,7 @@ def measure(tmp: Path) -> tuple[list[str], dict[str, Any]]:
         for n in range(1, ROUNDS + 1):
             one_round(DURATION, n)
         rss = {server.name: rss_mb(server.proc.pid) for server in (http_gw, tls_gw, seeded_gw, writes_gw, bare)}
-        gateways = (http_gw, tls_gw, seeded_gw, writes_gw, logged_gw, buffered_gw)
+        gateways = (http_gw, tls_gw, seeded_gw, writes_gw, *(s for s in ab_servers if s.name != QUIET))
     # after SIGTERM: every request answered has its line (the log is buffered, never lost at exit)
     lost = {server.name: server.requests - server.lines for server in gateways if server.lines < server.requests}
 
