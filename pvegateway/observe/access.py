@@ -88,7 +88,7 @@ def _head(method: str, template: str | None, status: int) -> str:
 
 def _tail(backend: str, upstream: float | None, client: str | None) -> str:
     return (f',"backend":{backend},"upstream_ms":{_milliseconds(upstream) if upstream is not None else "null"},'
-            f'"client":{_string(client) if client is not None else "null"}}}')
+            f'"client":{_string(client) if client is not None else "null"}}}\n')
 
 
 def _parts_of(method: str, template: str | None, status: int, backend: str,
@@ -100,17 +100,32 @@ def _parts_of(method: str, template: str | None, status: int, backend: str,
     return parts
 
 
-def _lines(held: Iterable[_Held]) -> list[str]:
-    """``_line`` of each held exchange, in one loop: the parts that repeat, the time to the
-    millisecond and the duration looked up without a call per line (a flush makes up to 180; this is
-    most of what the access log costs a request)."""
-    lines: list[str] = []
-    append = lines.append
+def _millisecond_of(now: float) -> tuple[str, float, float]:
+    """What a line taken at ``now`` starts with (its time, to the millisecond), and the span of times
+    ``[since, until)`` that start the same way: exactly those whose ``int(t * 1000)`` is ``now``'s
+    (a product rounded to a float and truncated never decreases as ``t`` grows, so checking the span's
+    ends against that truncation is enough)."""
+    milli = int(now * 1000)
+    since = milli / 1000
+    while int(since * 1000) < milli:
+        since = math.nextafter(since, math.inf)
+    until = (milli + 1) / 1000
+    while int(math.nextafter(until, -math.inf) * 1000) > milli:
+        until = math.nextafter(until, -math.inf)
+    return f'{{"time":"{_timestamp(now)}",', since, until
+
+
+def _text(held: Iterable[_Held]) -> str:
+    """The lines of the held exchanges, each ended by a newline, as one text: the parts that repeat,
+    the time to the millisecond and the duration looked up without a call per line, and the pieces
+    joined once (a flush makes up to ``FLUSH_LINES``; this is most of what the access log costs)."""
+    pieces: list[str] = []
+    extend = pieces.extend
     parts, durations = _parts, _durations
-    milli, stamp = -1, ""
+    stamp, since, until = "", 0.0, 0.0
     for now, method, template, status, seconds, upstream, client, backend in held:
-        if int(now * 1000) != milli:
-            milli, stamp = int(now * 1000), _timestamp(now)
+        if not since <= now < until:
+            stamp, since, until = _millisecond_of(now)
         duration = durations.get(int(seconds * 1_000_000 + 0.5))
         if duration is None:
             duration = _milliseconds(seconds)
@@ -119,14 +134,14 @@ def _lines(held: Iterable[_Held]) -> list[str]:
             head, tail = both if both is not None else _parts_of(method, template, status, backend, client)
         else:
             head, tail = _head(method, template, status), _tail(backend, upstream, client)
-        append(f'{{"time":"{stamp}",{head}{duration}{tail}')
-    return lines
+        extend((stamp, head, duration, tail))
+    return "".join(pieces)
 
 
 def _line(held: _Held) -> str:
     """The JSON line of an exchange held; its backend is a JSON string literal already. A template of
     None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
-    return _lines((held,))[0]
+    return _text((held,))[:-1]
 
 
 class AccessLog:
@@ -262,12 +277,11 @@ class _AccessHandler(logging.StreamHandler[IO[str]]):
                         logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, _line(taken), (), None,
                                                         "record"))
                 return
-            lines = _lines(held)
             try:
-                self.stream.write(self.terminator.join(lines) + self.terminator)
+                self.stream.write(_text(held))
                 super().flush()
             except Exception:
-                self.handleError(logging.makeLogRecord({"msg": lines[-1], "levelno": _INFO, "levelname": "INFO"}))
+                self.handleError(logging.makeLogRecord({"msg": _line(held[-1]), "levelno": _INFO, "levelname": "INFO"}))
 
 
 def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:

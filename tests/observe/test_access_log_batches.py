@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import os
 import re
 import select
@@ -135,10 +136,13 @@ _exchanges = st.builds(
 @given(st.lists(st.tuples(st.floats(0, 4e9, allow_nan=False), _exchanges), min_size=1, max_size=20))
 def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, Exchange]]) -> None:
     """The lines made from cached parts (heads, tails, times, durations) say what each exchange
-    was: read back by ``json`` and ``datetime``, not by the code that wrote them."""
-    from pvegateway.observe.access import _lines
+    was: read back by ``json`` and ``datetime``, not by the code that wrote them; one line each,
+    ended by a newline."""
+    from pvegateway.observe.access import _text
 
-    lines = _lines([(now, *exchange, '"mock"') for now, exchange in taken])
+    text = _text([(now, *exchange, '"mock"') for now, exchange in taken])
+    assert text.endswith("\n")
+    lines = text[:-1].split("\n")
     assert len(lines) == len(taken)
     for line, (now, exchange) in zip(lines, taken, strict=True):
         entry = json.loads(line)
@@ -153,6 +157,26 @@ def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, 
         stamp = datetime.datetime.strptime(entry["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
         assert stamp.timestamp() == int(now * 1000) / 1000  # to the millisecond, truncated
 
+
+
+@given(st.lists(st.tuples(st.integers(0, 4_000_000_000_000), st.integers(-4, 4)), min_size=1, max_size=30))
+def test_times_at_the_edge_of_a_millisecond_are_stamped_with_their_own(edges: list[tuple[int, int]]) -> None:
+    """A batch reuses one millisecond's stamp across the lines that share it: times a few floats
+    either side of a millisecond's start, in time order as requests end, each keep the millisecond
+    they truncate to (read back by ``datetime``)."""
+    from pvegateway.observe.access import _text
+
+    times = []
+    for milli, steps in edges:
+        now = milli / 1000
+        for _ in range(abs(steps)):
+            now = math.nextafter(now, math.inf if steps > 0 else 0.0)
+        times.append(now)
+    times.sort()
+    text = _text([(now, "GET", "/version", 200, 0.001, None, None, '"mock"') for now in times])
+    for line, now in zip(text[:-1].split("\n"), times, strict=True):
+        stamp = datetime.datetime.strptime(json.loads(line)["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert stamp.replace(tzinfo=datetime.UTC).timestamp() == int(now * 1000) / 1000
 
 def _to_the_microsecond(milliseconds: float, seconds: float) -> bool:
     return abs(milliseconds - seconds * 1000) <= 0.0005 + 1e-9 * seconds * 1000
