@@ -64,19 +64,20 @@ def _timestamp(now: float) -> str:
 # since methods and clients come from requests (past the bound, parts are formatted every time).
 _PARTS_BOUND = 4096
 _parts: dict[tuple[str, str | None, int, str, str | None], tuple[str, str]] = {}
-# durations in milliseconds with three decimals, by whole microseconds: a few thousand distinct ones
-# cover a gateway's answers, and a lookup is a third of formatting a float
-_DURATIONS_BOUND = 1 << 16
-_durations: dict[int, str] = {}
+# durations under ~4 ms (most of a gateway's answers) in milliseconds with three decimals, by whole
+# microseconds, each formatted when first seen: an index into a list is a fraction of formatting a
+# float, and the table stays small (a dict by microsecond grew to megabytes over a long run)
+_TABULATED = 4096
+_durations: list[str | None] = [None] * _TABULATED
 
 
 def _milliseconds(seconds: float) -> str:
     """``seconds`` as milliseconds with three decimals (to the nearest microsecond)."""
     micros = int(seconds * 1_000_000 + 0.5)
-    text = _durations.get(micros)
+    text = _durations[micros] if 0 <= micros < _TABULATED else None
     if text is None:
         text = f"{micros // 1000}.{micros % 1000:03d}"
-        if len(_durations) < _DURATIONS_BOUND:
+        if 0 <= micros < _TABULATED:
             _durations[micros] = text
     return text
 
@@ -121,12 +122,13 @@ def _text(held: Iterable[_Held]) -> str:
     joined once (a flush makes up to ``FLUSH_LINES``; this is most of what the access log costs)."""
     pieces: list[str] = []
     extend = pieces.extend
-    parts, durations = _parts, _durations
+    parts, durations, tabulated = _parts, _durations, _TABULATED
     stamp, since, until = "", 0.0, 0.0
     for now, method, template, status, seconds, upstream, client, backend in held:
         if not since <= now < until:
             stamp, since, until = _millisecond_of(now)
-        duration = durations.get(int(seconds * 1_000_000 + 0.5))
+        micros = int(seconds * 1_000_000 + 0.5)
+        duration = durations[micros] if 0 <= micros < tabulated else None
         if duration is None:
             duration = _milliseconds(seconds)
         if upstream is None:
