@@ -7,6 +7,7 @@ Order of checks follows pve-http-server and pve-manager (docs/WIRE.md section 4)
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import re
@@ -14,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from email.utils import formatdate
 from time import perf_counter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ..apidoc.operation import Operation
 from ..backends.base import Backend, Call, Identity, Incoming, Result, Streamed, Upgrade
@@ -178,6 +179,22 @@ class Observer(Protocol):
 # its order, so that none is made (the access log's way: a third of its cost per request was the tuple)
 RecordFields = Callable[[str, str | None, int, float, float | None, str | None], None]
 
+# An exchange as it ended: ``perf_counter()`` then, and the Exchange's fields in its order
+Ended = tuple[float, str, str | None, int, float, float | None, str | None]
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """An observer that takes exchanges in batches (the access log): each one's ``Ended`` is appended
+    to ``held`` as it ends, and ``take()`` is called whenever ``held`` has ``due`` of them or more. The
+    request path makes no call into the observer, which pays its own per batch: on a cheap request,
+    a Python call, a clock read and the checks behind them were a third of the access log's cost."""
+
+    held: collections.deque[Ended]
+    due: int
+
+    def take(self) -> None: ...
+
 
 def record_fields(observer: Observer) -> RecordFields:
     """How ``observer`` takes an exchange field by field: its own ``record_fields``, or its ``record``."""
@@ -214,6 +231,7 @@ class ApiApp:
     def observer(self, observer: Observer | None) -> None:
         self._observer = observer
         self._record = record_fields(observer) if observer is not None else None
+        self._batch = observer if isinstance(observer, Batching) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -223,7 +241,7 @@ class ApiApp:
 
     async def handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         """Answer a request whose path below the mount point is ``path`` (``/api2/...``)."""
-        record = self._record
+        record, batch = self._record, self._batch
         if record is None:
             await self._handle(scope, path, receive, send)
             return
@@ -233,9 +251,17 @@ class ApiApp:
         finally:
             route = scope.get("route")
             client = scope.get("client")
-            record(scope.get("method", ""), route.operation.path if type(route) is OperationRoute else None,
-                   scope.get(_STATUS_KEY, 0), perf_counter() - started, scope.get(UPSTREAM_KEY),
-                   client[0] if client else None)
+            ended = perf_counter()
+            method, status, upstream = scope.get("method", ""), scope.get(_STATUS_KEY, 0), scope.get(UPSTREAM_KEY)
+            template = route.operation.path if type(route) is OperationRoute else None
+            peer = client[0] if client else None
+            if batch is None:
+                record(method, template, status, ended - started, upstream, peer)
+            else:  # no call into the observer
+                held = batch.held
+                held.append((ended, method, template, status, ended - started, upstream, peer))
+                if len(held) >= batch.due:
+                    batch.take()
 
     async def _handle(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
         fmt = "json"

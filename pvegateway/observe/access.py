@@ -16,13 +16,14 @@ import collections
 import logging
 import math
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 from typing import IO
 
-from ..http.api import Exchange
+from ..http.api import Ended, Exchange
 
 LOGGER = "pvegateway.access"
 _INFO = logging.INFO
@@ -30,15 +31,15 @@ _string: Callable[[str], str] = encode_basestring  # a JSON string literal, quot
 _second_cache: tuple[int, str] = (-1, "")
 _milli_cache: tuple[int, str] = (-1, "")
 _PLAIN = logging.Formatter("%(message)s")
-# The lines ``log_to``'s handler holds before one write: at most this long (a reader tailing the log sees
-# them promptly) or this many lines (about 32 KiB: a pipe's default 64 KiB holds two such writes, so a
-# write seldom waits, blocking the event loop, for a reader a little late), and whatever is held at
-# shutdown. One write per request was a system call per request: with stdout unbuffered, as containers
-# set it, ~20% of the throughput of a cheap request. A write costs ~35 us whatever its size (~20 of them
-# the pipe's, waking its reader): 90 lines a write made that 0.4 us a request, 180 lines 0.2.
+# The exchanges an ``AccessLog`` holds before one write to ``log_to``'s handler: at most this long (a
+# reader tailing the log sees them promptly) or this many (about 32 KiB of lines: a pipe's default 64 KiB
+# holds two such writes, so a write seldom waits, blocking the event loop, for a reader a little late),
+# and whatever is held at exit. One write per request was a system call per request: with stdout
+# unbuffered, as containers set it, ~20% of the throughput of a cheap request. A write costs ~35 us
+# whatever its size (~20 of them the pipe's, waking its reader): 180 lines a write make that 0.2 us each.
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 180
-_NOT_DUE = math.inf  # the time held lines are due when none is held
+_LIVE: weakref.WeakSet[AccessLog] = weakref.WeakSet()  # whose held exchanges are written at exit
 
 
 def _timestamp(now: float) -> str:
@@ -116,15 +117,18 @@ def _millisecond_of(now: float) -> tuple[str, float, float]:
     return f'{{"time":"{_timestamp(now)}",', since, until
 
 
-def _text(held: Iterable[_Held]) -> str:
-    """The lines of the held exchanges, each ended by a newline, as one text: the parts that repeat,
+def _text(held: Iterable[Ended], offset: float, backend: str) -> str:
+    """The lines of the exchanges held, each ended by a newline, as one text: the parts that repeat,
     the time to the millisecond and the duration looked up without a call per line, and the pieces
-    joined once (a flush makes up to ``FLUSH_LINES``; this is most of what the access log costs)."""
+    joined once (a batch has up to ``FLUSH_LINES``; this is most of what the access log costs). An
+    exchange's time is its end on the wall clock: ``perf_counter()`` then, plus ``offset``; the
+    backend is a JSON string literal already."""
     pieces: list[str] = []
     extend = pieces.extend
     parts, durations, tabulated = _parts, _durations, _TABULATED
     stamp, since, until = "", 0.0, 0.0
-    for now, method, template, status, seconds, upstream, client, backend in held:
+    for ended, method, template, status, seconds, upstream, client in held:
+        now = ended + offset
         if not since <= now < until:
             stamp, since, until = _millisecond_of(now)
         micros = int(seconds * 1_000_000 + 0.5)
@@ -140,31 +144,35 @@ def _text(held: Iterable[_Held]) -> str:
     return "".join(pieces)
 
 
-def _line(held: _Held) -> str:
-    """The JSON line of an exchange held; its backend is a JSON string literal already. A template of
-    None (no operation matched: PVE's 401s, 501s) is logged as no path at all."""
-    return _text((held,))[:-1]
+def _line(ended: Ended, offset: float, backend: str) -> str:
+    """The JSON line of one exchange (see ``_text``). A template of None (no operation matched: PVE's
+    401s, 501s) is logged as no path at all."""
+    return _text((ended,), offset, backend)[:-1]
 
 
 class AccessLog:
-    """An ``Observer`` writing one line per exchange; costs one level check when the logger is off.
+    """An ``Observer`` writing one line per exchange, taking them in batches (``api.Batching``).
 
-    Cost matters next to a request that the gateway answers itself: when ``log_to``'s handler is the
-    logger's only one, the exchange and its time are handed to it as they are, and the line is made
-    when the held ones are written (see ``FLUSH_SECONDS``), off the request's path; else the line is
-    made now and a LogRecord goes through ``logger.handle`` (several times the cost: the record's
-    thread/process fields, locks and formatting), which keeps any logging configuration working.
-
-    That the handler is still the logger's only route (its level, filters, handlers, format) is checked
-    when the held lines are written, not on each request: lines taken since a change of configuration
-    (at most ``FLUSH_SECONDS`` of them) go where the configuration says when they are written.
+    Cost matters next to a request that the gateway answers itself: exchanges are held as they end
+    (the request path appends one tuple and compares a length), and their lines are made and written
+    together (see ``FLUSH_SECONDS``), when the logger's only handler is ``log_to``'s, or when the
+    logger is off (lines held meanwhile go where the configuration says when they are written: a
+    logger turned on or given a handler in between gets them). Otherwise (an application's own
+    handlers) each exchange is written as it ends, through ``logger.handle``, so that any logging
+    configuration works as it expects.
     """
 
     def __init__(self, backend: str, logger: logging.Logger | None = None) -> None:
         self.backend = backend
         self.logger = logger or logging.getLogger(LOGGER)
         self._backend = _string(backend)
-        self._sink: _AccessHandler | None = None  # the handler exchanges were last handed to
+        # appended to without the lock (a deque's append and popleft are atomic); ``write`` takes out,
+        # under it, only as many as it counted: none is lost to another thread's exchange
+        self.held: collections.deque[Ended] = collections.deque()
+        self.due = 1  # the first exchange held asks ``take`` whether to wait for more
+        self._lock = threading.RLock()
+        self._timer: asyncio.TimerHandle | None = None
+        _LIVE.add(self)
 
     def record(self, exchange: Exchange) -> None:
         self.record_fields(*exchange)
@@ -172,118 +180,77 @@ class AccessLog:
     def record_fields(self, method: str, template: str | None, status: int, seconds: float,
                       upstream_seconds: float | None, client: str | None) -> None:
         """``record`` without an Exchange made for it (see ``api.RecordFields``)."""
-        sink = self._sink
-        if sink is not None and sink.held_for is self.logger:
-            # ``_AccessHandler.hold`` written out here: a call less on every request
-            now = time.time()
-            held = sink.held
-            held.append((now, method, template, status, seconds, upstream_seconds, client, self._backend))
-            due = sink.due
-            if now > due or len(held) >= FLUSH_LINES:
-                sink.flush()  # enough to write, or the timer did not run (its event loop stopped meanwhile)
-            elif due == _NOT_DUE:
-                sink.first(now)
-            return
+        held = self.held
+        held.append((time.perf_counter(), method, template, status, seconds, upstream_seconds, client))
+        if len(held) >= self.due:
+            self.take()
+
+    def take(self) -> None:
+        """Called when ``due`` exchanges are held: the first one since a write waits, on a timer of this
+        thread's event loop, for up to ``FLUSH_SECONDS`` or ``FLUSH_LINES`` of them when they can go
+        to ``log_to``'s handler or nowhere; anything else is written now."""
+        with self._lock:
+            if self._timer is None and len(self.held) < FLUSH_LINES and self._batched():
+                self._timer = _call_later(FLUSH_SECONDS, self.write)
+                if self._timer is not None:
+                    self.due = FLUSH_LINES
+                    return
+            self.write()
+
+    def _batched(self) -> bool:
         logger = self.logger
-        if not logger.isEnabledFor(_INFO):
-            return
-        taken = (time.time(), method, template, status, seconds, upstream_seconds, client, self._backend)
-        handlers = logger.handlers
-        if len(handlers) == 1:
-            only = handlers[0]
-            if type(only) is _AccessHandler and only.alone_on(logger):
-                self._sink = only
-                only.hold(taken)
-                return
-        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, _line(taken), (), None, "record"))
+        return not logger.isEnabledFor(_INFO) or _lone_handler(logger) is not None
 
-
-# what a line is made of: its time, the exchange's fields (in Exchange's order), the backend's literal
-_Held = tuple[float, str, str | None, int, float, float | None, str | None, str]
-
-
-def _routes_alone(logger: logging.Logger, handler: logging.Handler) -> bool:
-    """Whether a line at INFO on ``logger`` goes to ``handler`` only, written as it is."""
-    handlers = logger.handlers
-    return (logger.isEnabledFor(_INFO) and len(handlers) == 1 and handlers[0] is handler and not logger.propagate
-            and not logger.filters and not handler.filters and handler.level <= _INFO
-            and handler.formatter is _PLAIN)
-
-
-class _AccessHandler(logging.StreamHandler[IO[str]]):
-    """The handler ``log_to`` adds, told apart from handlers an application added itself. Exchanges
-    handed over through ``hold`` are held, and their lines made and written together (see
-    ``FLUSH_SECONDS``); ``flush`` writes them out, and ``flush_held`` calls it at interpreter exit, so
-    no line is lost when the server stops."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        super().__init__(stream)
-        # what is held: appended to without the lock (a deque's append and popleft are atomic), taken
-        # out under it by ``flush``, which takes only as many as it counted: none is lost to a race
-        self.held: collections.deque[_Held] = collections.deque()
-        self.due = _NOT_DUE  # when the held lines must be out: the timer's time, checked again on each line
-        self._timer: asyncio.TimerHandle | None = None
-        # the logger this handler was the only route of when last looked at (None: look again)
-        self.held_for: logging.Logger | None = None
-
-    def alone_on(self, logger: logging.Logger) -> bool:
-        """Whether lines of ``logger`` can be held here (see AccessLog), remembered until a flush."""
-        alone = _routes_alone(logger, self)
-        self.held_for = logger if alone else None
-        return alone
-
-    def hold(self, held: _Held) -> None:
-        """Hold an exchange for the line ``emit`` would write for it (checked when written)."""
-        pending = self.held
-        pending.append(held)
-        due = self.due
-        if held[0] > due or len(pending) >= FLUSH_LINES:
-            self.flush()  # enough to write, or the timer did not run (its event loop stopped meanwhile)
-        elif due == _NOT_DUE:
-            self.first(held[0])
-
-    def first(self, now: float) -> None:
-        """A line held, taken at ``now``, and none due yet: they are written at the latest after
-        ``FLUSH_SECONDS``, by a timer on this thread's event loop or, without one, at once."""
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            if self.due != _NOT_DUE:
-                return  # another thread's line came first
-            self.due = now + FLUSH_SECONDS
-            self._timer = _call_later(FLUSH_SECONDS, self.flush)
-            if self._timer is None:  # no event loop in this thread to write them later: now
-                self.flush()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self.flush()  # the held lines first: the log stays in order
-            super().emit(record)
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+    def write(self) -> None:
+        """Write what is held, where the logging configuration says now."""
+        with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            self.due = _NOT_DUE  # before taking them: a line held from now on asks for a timer again
-            pending = self.held
-            take = pending.popleft
-            held = [take() for _ in range(len(pending))]
-            if not held:
-                super().flush()  # as StreamHandler's (logging.shutdown expects its errors)
+            self.due = 1  # before taking them: an exchange held from now on asks ``take`` again
+            held = self.held
+            take = held.popleft
+            taken = [take() for _ in range(len(held))]
+            logger = self.logger
+            if not taken or not logger.isEnabledFor(_INFO):
                 return
-            logger = self.held_for
-            if logger is not None and not _routes_alone(logger, self):
-                # configured otherwise since they were taken: they go where the configuration says now
-                self.held_for = None
-                if logger.isEnabledFor(_INFO):
-                    for taken in held:
-                        logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, _line(taken), (), None,
-                                                        "record"))
+            offset = time.time() - time.perf_counter()
+            handler = _lone_handler(logger)
+            if handler is not None:
+                handler.write_text(_text(taken, offset, self._backend))
                 return
+            for ended in taken:
+                line = _line(ended, offset, self._backend)
+                logger.handle(logger.makeRecord(logger.name, _INFO, __file__, 0, line, (), None, "record"))
+
+
+def _lone_handler(logger: logging.Logger) -> _AccessHandler | None:
+    """``log_to``'s handler when a line at INFO on ``logger`` goes to it only, written as it is."""
+    handlers = logger.handlers
+    if len(handlers) != 1 or logger.propagate or logger.filters:
+        return None
+    handler = handlers[0]
+    if (type(handler) is not _AccessHandler or handler.filters or handler.level > _INFO
+            or handler.formatter is not _PLAIN):
+        return None
+    return handler
+
+
+class _AccessHandler(logging.StreamHandler[IO[str]]):
+    """The handler ``log_to`` adds, told apart from handlers an application added itself: an
+    ``AccessLog`` hands it a batch's lines as one text (see ``write_text``)."""
+
+    def write_text(self, text: str) -> None:
+        """Lines, each ended by a newline, in one write; a failure is reported as ``emit``'s are."""
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            if getattr(self.stream, "closed", False):
+                return  # a stream closed since (a test's capture): nowhere to go
             try:
-                self.stream.write(_text(held))
-                super().flush()
+                self.stream.write(text)
+                self.flush()
             except Exception:
-                self.handleError(logging.makeLogRecord({"msg": _line(held[-1]), "levelno": _INFO, "levelname": "INFO"}))
+                last = text[text.rfind("\n", 0, len(text) - 1) + 1:-1]
+                self.handleError(logging.makeLogRecord({"msg": last, "levelno": _INFO, "levelname": "INFO"}))
 
 
 def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
@@ -295,20 +262,11 @@ def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHand
     return loop.call_later(delay, callback)
 
 
-_LIVE: weakref.WeakSet[_AccessHandler] = weakref.WeakSet()
-
-
 def flush_held() -> None:
-    """Write out what every ``log_to`` handler holds. ``log_to`` has it run at interpreter exit:
-    ``logging.shutdown`` would miss a handler that a later logging configuration closed (uvicorn's
-    ``dictConfig`` closes every existing handler, which keeps working but leaves logging's list)."""
-    for handler in list(_LIVE):
-        _flush_open(handler)
-
-
-def _flush_open(handler: _AccessHandler) -> None:
-    if not getattr(handler.stream, "closed", False):  # a stream closed since (a test's capture): nowhere to go
-        handler.flush()
+    """Write what every ``AccessLog`` holds. ``log_to`` has it run at interpreter exit, so that no line
+    is lost when the server stops (``logging.shutdown`` flushes handlers, not what is held for them)."""
+    for log in list(_LIVE):
+        log.write()
 
 
 def log_to(stream: IO[str] | None = None) -> logging.Handler:
@@ -318,13 +276,13 @@ def log_to(stream: IO[str] | None = None) -> logging.Handler:
     Calling it again replaces the handler it added before rather than doubling every line.
     """
     logger = logging.getLogger(LOGGER)
-    for old in [h for h in logger.handlers if isinstance(h, _AccessHandler)]:
-        _flush_open(old)
+    olds = [h for h in logger.handlers if isinstance(h, _AccessHandler)]
+    if olds:
+        flush_held()  # what is held goes where it was meant to
+    for old in olds:
         logger.removeHandler(old)
-        old.held_for = None
     handler = _AccessHandler(stream if stream is not None else sys.stdout)
     handler.setFormatter(_PLAIN)
-    _LIVE.add(handler)
     atexit.unregister(flush_held)  # once, however often log_to is called
     atexit.register(flush_held)
     logger.addHandler(handler)

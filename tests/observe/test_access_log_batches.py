@@ -127,6 +127,31 @@ def test_lines_held_before_a_configuration_change_go_where_it_says() -> None:
     assert [json.loads(line)["status"] for line in seen] == [200, 201, 202, 203, 204]
 
 
+
+def test_an_applications_own_handler_gets_each_line_as_its_request_ends() -> None:
+    """Embedded, with the application's own handler on the logger, lines are not held for a batch:
+    each reaches the handler as its request ends, so a request answered means the one before it is
+    logged (held lines would wait for the timer, FLUSH_SECONDS later)."""
+    logger = logging.getLogger(LOGGER)
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    seen: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    try:
+        logger.handlers[:] = [Capture()]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        with live_server(observed(mock_gateway(), metrics=False)) as base:
+            for answered in range(1, 6):
+                assert fetch(f"{base}/api2/json/version").status == 401
+                assert len(seen) >= answered - 1
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    assert [json.loads(line)["status"] for line in seen] == [401] * len(seen)
+
 # most answers take a few milliseconds (their durations come from a table), some up to an hour
 _seconds = st.floats(0, 0.005, allow_nan=False) | st.floats(0, 3600, allow_nan=False)
 _exchanges = st.builds(
@@ -142,7 +167,7 @@ def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, 
     ended by a newline."""
     from pvegateway.observe.access import _text
 
-    text = _text([(now, *exchange, '"mock"') for now, exchange in taken])
+    text = _text([(now, *exchange) for now, exchange in taken], 0.0, '"mock"')
     assert text.endswith("\n")
     lines = text[:-1].split("\n")
     assert len(lines) == len(taken)
@@ -175,7 +200,7 @@ def test_times_at_the_edge_of_a_millisecond_are_stamped_with_their_own(edges: li
             now = math.nextafter(now, math.inf if steps > 0 else 0.0)
         times.append(now)
     times.sort()
-    text = _text([(now, "GET", "/version", 200, 0.001, None, None, '"mock"') for now in times])
+    text = _text([(now, "GET", "/version", 200, 0.001, None, None) for now in times], 0.0, '"mock"')
     for line, now in zip(text[:-1].split("\n"), times, strict=True):
         stamp = datetime.datetime.strptime(json.loads(line)["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
         assert stamp.replace(tzinfo=datetime.UTC).timestamp() == int(now * 1000) / 1000
