@@ -28,8 +28,8 @@ from ..http.api import Ended, Exchange
 LOGGER = "pvegateway.access"
 _INFO = logging.INFO
 _string: Callable[[str], str] = encode_basestring  # a JSON string literal, quotes included (C code)
-_second_cache: tuple[int, str] = (-1, "")
-_milli_cache: tuple[int, str] = (-1, "")
+_second_cache: tuple[int, str] = (-1, "")  # a second, and how a line taken in it starts
+_MILLIS = [f'.{milli:03d}Z",' for milli in range(1000)]  # how it goes on, by millisecond
 _PLAIN = logging.Formatter("%(message)s")
 # The exchanges an ``AccessLog`` holds before one write to ``log_to``'s handler: at most this long (a
 # reader tailing the log sees them promptly) or this many (about 32 KiB of lines: a pipe's default 64 KiB
@@ -40,24 +40,6 @@ _PLAIN = logging.Formatter("%(message)s")
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 180
 _LIVE: weakref.WeakSet[AccessLog] = weakref.WeakSet()  # whose held exchanges are written at exit
-
-
-def _timestamp(now: float) -> str:
-    """ISO 8601 UTC with milliseconds. The part up to the second is formatted once per second, and the
-    whole once per millisecond: a busy gateway logs several requests in each."""
-    global _second_cache, _milli_cache
-    milli = int(now * 1000)
-    cached = _milli_cache
-    if cached[0] == milli:
-        return cached[1]
-    second = milli // 1000
-    seconds = _second_cache
-    if seconds[0] != second:
-        seconds = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        _second_cache = seconds
-    text = f"{seconds[1]}.{milli - second * 1000:03d}Z"
-    _milli_cache = (milli, text)
-    return text
 
 
 # The parts of a line that repeat, formatted once each: what a method, path template and status make
@@ -74,7 +56,7 @@ _durations: list[str | None] = [None] * _TABULATED
 
 def _milliseconds(seconds: float) -> str:
     """``seconds`` as milliseconds with three decimals (to the nearest microsecond)."""
-    micros = int(seconds * 1_000_000 + 0.5)
+    micros = int(seconds * 1e6 + 0.5)
     text = _durations[micros] if 0 <= micros < _TABULATED else None
     if text is None:
         text = f"{micros // 1000}.{micros % 1000:03d}"
@@ -103,18 +85,24 @@ def _parts_of(method: str, template: str | None, status: int, backend: str,
 
 
 def _millisecond_of(now: float) -> tuple[str, float, float]:
-    """What a line taken at ``now`` starts with (its time, to the millisecond), and the span of times
-    ``[since, until)`` that start the same way: exactly those whose ``int(t * 1000)`` is ``now``'s
-    (a product rounded to a float and truncated never decreases as ``t`` grows, so checking the span's
-    ends against that truncation is enough)."""
+    """What a line taken at ``now`` starts with (its time, ISO 8601 UTC to the millisecond), and the
+    span of times ``[since, until)`` that start the same way: exactly those whose ``int(t * 1000)`` is
+    ``now``'s (a product rounded to a float and truncated never decreases as ``t`` grows, so checking
+    the span's ends against that truncation is enough). The part up to the second is formatted once a
+    second, the milliseconds come from a table."""
+    global _second_cache
     milli = int(now * 1000)
+    second, rest = divmod(milli, 1000)
+    cached = _second_cache
+    if cached[0] != second:
+        cached = _second_cache = (second, '{"time":"' + time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
     since = milli / 1000
     while int(since * 1000) < milli:
         since = math.nextafter(since, math.inf)
     until = (milli + 1) / 1000
     while int(math.nextafter(until, -math.inf) * 1000) > milli:
         until = math.nextafter(until, -math.inf)
-    return f'{{"time":"{_timestamp(now)}",', since, until
+    return cached[1] + _MILLIS[rest], since, until
 
 
 def _text(held: Iterable[Ended], offset: float, backend: str) -> str:
@@ -127,19 +115,26 @@ def _text(held: Iterable[Ended], offset: float, backend: str) -> str:
     extend = pieces.extend
     parts, durations, tabulated = _parts, _durations, _TABULATED
     stamp, since, until = "", 0.0, 0.0
+    # the last line's parts, and what they were made of: the next is often the same kind of request
+    head = tail = ""
+    last_method: str | None = None
+    last_template = last_client = None
+    last_status = 0
     for ended, method, template, status, seconds, upstream, client in held:
         now = ended + offset
         if not since <= now < until:
             stamp, since, until = _millisecond_of(now)
-        micros = int(seconds * 1_000_000 + 0.5)
+        micros = int(seconds * 1e6 + 0.5)
         duration = durations[micros] if 0 <= micros < tabulated else None
         if duration is None:
             duration = _milliseconds(seconds)
-        if upstream is None:
+        if upstream is not None:
+            extend((stamp, _head(method, template, status), duration, _tail(backend, upstream, client)))
+            continue
+        if method != last_method or template != last_template or status != last_status or client != last_client:
             both = parts.get((method, template, status, backend, client))
             head, tail = both if both is not None else _parts_of(method, template, status, backend, client)
-        else:
-            head, tail = _head(method, template, status), _tail(backend, upstream, client)
+            last_method, last_template, last_status, last_client = method, template, status, client
         extend((stamp, head, duration, tail))
     return "".join(pieces)
 

@@ -16,6 +16,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -160,7 +161,13 @@ _exchanges = st.builds(
     st.none() | st.text(max_size=40))
 
 
-@given(st.lists(st.tuples(st.floats(0, 4e9, allow_nan=False), _exchanges), min_size=1, max_size=20))
+# a few kinds of exchange, each coming again and again in any order (a line's parts are reused while
+# the kind stays the same)
+_batches = st.lists(_exchanges, min_size=1, max_size=4).flatmap(lambda kinds: st.lists(
+    st.tuples(st.floats(0, 4e9, allow_nan=False), st.sampled_from(kinds)), min_size=1, max_size=20))
+
+
+@given(_batches)
 def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, Exchange]]) -> None:
     """The lines made from cached parts (heads, tails, times, durations) say what each exchange
     was: read back by ``json`` and ``datetime``, not by the code that wrote them; one line each,
@@ -185,6 +192,21 @@ def test_each_line_is_json_with_the_exchange_as_it_was(taken: list[tuple[float, 
         assert stamp.timestamp() == int(now * 1000) / 1000  # to the millisecond, truncated
 
 
+
+
+@pytest.mark.parametrize("field", ["method", "template", "status", "client"])
+def test_exchanges_alike_but_for_one_field_each_get_their_own_line(field: str) -> None:
+    """Two kinds of exchange that differ in one field only, interleaved: every line says its own
+    exchange's value (a line's parts are reused while the kind stays the same)."""
+    from pvegateway.observe.access import _text
+
+    first = Exchange("GET", "/version", 200, 0.001, None, "127.0.0.1")
+    second = {"method": first._replace(method="POST"), "template": first._replace(template="/nodes"),
+              "status": first._replace(status=401), "client": first._replace(client="::1")}[field]
+    order = [first, first, second, second, first, second]
+    text = _text([(1e9 + n / 1000, *exchange) for n, exchange in enumerate(order)], 0.0, '"mock"')
+    key = "path" if field == "template" else field
+    assert [json.loads(line)[key] for line in text[:-1].split("\n")] == [getattr(e, field) for e in order]
 
 @given(st.lists(st.tuples(st.integers(0, 4_000_000_000_000), st.integers(-4, 4)), min_size=1, max_size=30))
 def test_times_at_the_edge_of_a_millisecond_are_stamped_with_their_own(edges: list[tuple[int, int]]) -> None:
