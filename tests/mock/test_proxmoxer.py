@@ -6,6 +6,7 @@ self-signed certificate from ``statedir.certificate`` that proxmoxer verifies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 from collections.abc import Iterator
@@ -246,6 +247,12 @@ async def test_aiohttp_401_reason_phrase_is_no_ticket(live: Live) -> None:
         assert resp.status == 401
         assert resp.reason == "No ticket"
         assert await resp.read() == b""
+        assert resp._protocol is not None
+        closed = resp._protocol.closed  # set when the connection, socket and all, is gone
+    if closed is not None:
+        # the 401 ends the connection: its TLS close finishes on this test's loop, not left to the
+        # garbage collector (an unclosed transport's ResourceWarning in whichever test came next)
+        await asyncio.wait_for(closed, 10)
 
 
 def test_guest_agent_exec_and_files(live: Live) -> None:
