@@ -3,19 +3,25 @@ nothing a request carries (concrete path, query, headers, body, ticket, token)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pvegateway.testing import mock_gateway, running_mock
 from tests.compose import observed
 from tests.live import live_server
 from tests.proxy.conftest import proxy_gateway
+from tests.proxy.faulty import Responder, answer, by_path, nodes, pve_json, stall, stall_body
 
 from .conftest import Sink, fetch, login
 
 PASSWORD = "hunter2-query-secret"
 TOKEN_SECRET = "5f3c0d2e-aaaa-bbbb-cccc-token-secret"
+NODE_STATUS = "/api2/json/nodes/pve1/status"
 
 
 def test_one_json_line_per_request_with_template_status_timings_and_client(access_sink: Sink) -> None:
@@ -84,3 +90,52 @@ def test_proxied_requests_log_the_upstream_latency(access_sink: Sink, tmp_path: 
     for entry in entries:
         assert 0 < entry["upstream_ms"] <= entry["duration_ms"]
     assert PASSWORD not in access_sink.getvalue() and "root@pam" not in access_sink.getvalue()
+
+
+# ---- answering cut short: a stopping server cancels what is still in flight past its shutdown timeout ----
+
+async def _cancelled(access_sink: Sink, responder: Responder, *, mid_body: bool) -> tuple[list[Any], dict[str, Any]]:
+    """A GET of a node's status through the proxy, its task cancelled once the answer's first bytes went
+    to the client (``mid_body``) or while the node has not answered: what the client was sent, and the
+    access log's line."""
+    sent: list[Any] = []
+    went = asyncio.Event()
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            went.set()
+
+    async def receive() -> Any:
+        await asyncio.Event().wait()  # the client neither sends more nor leaves
+
+    async with nodes(by_path({NODE_STATUS: responder}, answer())) as (node,):
+        gateway = observed(proxy_gateway(upstreams=[node.url], read_timeout=30.0), metrics=False)
+        async with gateway.lifespan():
+            scope = {"type": "http", "method": "GET", "path": NODE_STATUS, "raw_path": NODE_STATUS.encode(),
+                     "root_path": "", "query_string": b"", "client": ("127.0.0.1", 50000),
+                     "headers": [(b"host", b"x"), (b"authorization", b"PVEAPIToken=root@pam!t=x")]}
+            task = asyncio.create_task(gateway(scope, receive, send))
+            if mid_body:
+                await went.wait()
+            else:
+                await node.wait_requests(1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    return sent, json.loads(access_sink.lines(1)[0])
+
+
+async def test_a_request_cancelled_mid_answer_is_logged_with_the_status_that_went_out(access_sink: Sink) -> None:
+    body = pve_json({"filler": "x" * 4000})
+    sent, entry = await _cancelled(access_sink, stall_body(asyncio.Event(), body, 1000), mid_body=True)
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200]
+    assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/nodes/{node}/status", 200)
+    assert 0 < entry["upstream_ms"] <= entry["duration_ms"]  # the node's head had come: its time is known
+
+
+async def test_a_request_cancelled_before_its_answer_is_logged_with_no_status(access_sink: Sink) -> None:
+    sent, entry = await _cancelled(access_sink, stall(asyncio.Event()), mid_body=False)
+    assert sent == []
+    assert (entry["method"], entry["path"], entry["status"], entry["upstream_ms"]) == (
+        "GET", "/nodes/{node}/status", 0, None)
