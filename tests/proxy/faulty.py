@@ -137,6 +137,8 @@ class Node:
                     self.requests.append(request)
                     self._arrived.notify_all()
                 keep = await self.responder(request, writer)
+            writer.close()  # what asyncio still buffers goes out before the FIN (``abort`` below drops it)
+            await writer.wait_closed()
         except (ConnectionError, ssl.SSLError, asyncio.LimitOverrunError, ValueError):
             pass  # the gateway hung up or sent something this small server does not parse
         except asyncio.CancelledError:
