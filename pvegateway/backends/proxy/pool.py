@@ -87,6 +87,8 @@ class Pool:
             upstream.client.close()
 
     def _order(self) -> list[Upstream]:
+        if len(self.upstreams) == 1:
+            return self.upstreams  # one node: no order to work out on every request
         now = time.monotonic()
         # a node whose every connection is busy (stalled, most likely) comes after those with one free
         healthy = sorted((u for u in self.upstreams if u.down_until <= now), key=lambda u: u.client.full)
