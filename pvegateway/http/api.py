@@ -277,6 +277,7 @@ class ApiApp:
 
     async def _handle(self, scope: Scope, method: str, client: str | None, path: str, receive: Receive,
                       send: Send) -> Answered:
+        """Answer the request, as PVE would, and say what went out (``Answered``)."""
         fmt = "json"
         template = None
         body_state = _Body(receive)
